@@ -1,0 +1,44 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { buildPlan } from "../platform/plan.js";
+import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
+import { PRODUCTION_LAYOUT } from "../pgbouncer/layout.js";
+import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
+import { renderLocalHost } from "../local/pgbouncer.js";
+import { main, parseArgs, UsageError } from "./args.js";
+import { configFromArgs } from "./load.js";
+
+/**
+ * npm run render -- --stack <name> --out <dir>: every generated file per PgBouncer host, for review.
+ * No secret: userlist verifiers are redacted. Cloud upstreams are only known after deploy, so the
+ * review render names them under the reserved `.invalid` domain.
+ */
+await main(async () => {
+  const args = parseArgs(process.argv.slice(2), ["stack", "config", "out"]);
+  if (!args.out) throw new UsageError("give --out <dir>");
+  const { config, label } = configFromArgs(args);
+  const plan = buildPlan(config);
+  const out = resolve(args.out);
+  for (const host of plan.hosts) {
+    const files =
+      plan.environment === "local"
+        ? renderLocalHost(plan, host, "redacted")
+        : renderHostFiles({
+            plan,
+            host,
+            upstreams: {
+              primary: `${plan.environment}-primary.rds-endpoint.invalid`,
+              replicas: Array.from({ length: config.database.replicas }, (_, i) => `${plan.environment}-replica${i + 1}.rds-endpoint.invalid`),
+              port: config.database.port,
+            },
+            layout: PRODUCTION_LAYOUT,
+            users: userlistEntries(plan, "redacted"),
+            reloadCommand: SYSTEMD_RELOAD,
+          });
+    const dir = join(out, host.name);
+    await mkdir(dir, { recursive: true });
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+    console.log(`${join(dir)}: ${Object.keys(files).join(", ")}`);
+  }
+  console.log(`rendered ${label} for PgBouncer ${plan.pgbouncerVersion.join(".")} (userlist verifiers redacted)`);
+});

@@ -1,0 +1,60 @@
+import pg from "pg";
+import type { HostPlan, Plan } from "../platform/plan.js";
+import { ADMIN_USER } from "../pgbouncer/layout.js";
+import type { LocalSecrets } from "./secrets.js";
+import { pgbouncerAddress } from "./topology.js";
+
+/** Connections to the local stack, as services and operators make them. */
+export interface Target {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+export function pgbouncerTarget(plan: Plan, host: HostPlan, secrets: LocalSecrets, user: string, database: string): Target {
+  const account = secrets.accounts[user];
+  if (!account) throw new Error(`no local account ${JSON.stringify(user)}`);
+  return { host: pgbouncerAddress(host.index), port: plan.config.pgbouncer.port, database, user, password: account.password };
+}
+
+export async function connect(t: Target, timeoutMs = 10_000): Promise<pg.Client> {
+  const client = new pg.Client({ ...t, connectionTimeoutMillis: timeoutMs, application_name: "pg-pooling" });
+  // A server-side disconnect must not crash the process: the caller sees it on its next query.
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+/** One query on a fresh connection, closed afterwards. */
+export async function queryOnce<R extends pg.QueryResultRow = pg.QueryResultRow>(t: Target, sql: string): Promise<R[]> {
+  const client = await connect(t);
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** SHOW … on a host's admin console (simple protocol only, which pg uses for unparameterised text). */
+export function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  plan: Plan,
+  host: HostPlan,
+  secrets: LocalSecrets,
+  sql: string,
+): Promise<R[]> {
+  return queryOnce<R>(pgbouncerTarget(plan, host, secrets, ADMIN_USER, "pgbouncer"), sql);
+}
+
+export interface PoolRow {
+  database: string;
+  user: string;
+  cl_active: string;
+  cl_waiting: string;
+  sv_active: string;
+  sv_idle: string;
+  sv_used: string;
+  maxwait: string;
+  pool_mode: string;
+}

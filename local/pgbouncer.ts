@@ -1,0 +1,126 @@
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { HostPlan, Plan } from "../platform/plan.js";
+import { capability } from "../pgbouncer/capabilities.js";
+import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
+import { chownToUser, isPortFree, processAlive, run, waitFor } from "./exec.js";
+import { verifierMap, type LocalSecrets } from "./secrets.js";
+import { hostDir, localLayout, localReloadCommand, localUpstreams, SERVICE_USER } from "./topology.js";
+
+/**
+ * PgBouncer hosts of the local stack: the rendered files, run by Debian's binary as `postgres`.
+ * A changed config reaches a running host the way production does it: RELOAD (SIGHUP) when every
+ * changed key is reloadable, a restart otherwise.
+ */
+export type HostAction = "started" | "unchanged" | "reloaded" | "restarted";
+
+export async function pgbouncerPid(host: HostPlan): Promise<number | undefined> {
+  const pidFile = localLayout(host).pidFile;
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number((await readFile(pidFile, "utf8")).trim());
+  return Number.isInteger(pid) && pid > 0 && (await processAlive(pid)) ? pid : undefined;
+}
+
+export function renderLocalHost(plan: Plan, host: HostPlan, secrets: LocalSecrets | "redacted"): HostFiles {
+  const layout = localLayout(host);
+  return renderHostFiles({
+    plan,
+    host,
+    upstreams: localUpstreams(plan),
+    layout,
+    users: userlistEntries(plan, secrets === "redacted" ? "redacted" : verifierMap(secrets)),
+    reloadCommand: localReloadCommand(layout),
+  });
+}
+
+/** [pgbouncer] and [databases] lines as key → value, to tell which keys a change touches. */
+function iniEntries(text: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  let section = "";
+  for (const line of text.split("\n")) {
+    const head = /^\[(\w+)\]$/.exec(line);
+    if (head) section = head[1]!;
+    const kv = /^(\w+) = (.*)$/.exec(line);
+    if (kv) entries.set(`${section}.${kv[1]}`, kv[2]!);
+  }
+  return entries;
+}
+
+function needsRestart(before: string, after: string): boolean {
+  const a = iniEntries(before);
+  const b = iniEntries(after);
+  const changed = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
+  // Every [databases] entry is re-parsed on RELOAD; [pgbouncer] keys say so in the table.
+  return changed.some((k) => k.startsWith("pgbouncer.") && !capability("pgbouncer", k.slice(10)).reloadable);
+}
+
+export async function upHost(plan: Plan, host: HostPlan, secrets: LocalSecrets): Promise<HostAction> {
+  const layout = localLayout(host);
+  const dir = hostDir(host);
+  const files = renderLocalHost(plan, host, secrets);
+  const before = existsSync(layout.iniFile) ? await readFile(layout.iniFile, "utf8") : undefined;
+  const userlistBefore = existsSync(layout.authFile) ? await readFile(layout.authFile, "utf8") : undefined;
+  await mkdir(layout.unixSocketDir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) {
+    await writeFile(join(dir, name), text, { mode: name === "userlist.txt" ? 0o600 : 0o644 });
+  }
+  await chmod(layout.authFile, 0o600);
+  await chownToUser(dir, SERVICE_USER);
+  await chownToUser(layout.unixSocketDir, SERVICE_USER);
+  for (const name of Object.keys(files)) await chownToUser(join(dir, name), SERVICE_USER);
+
+  const pid = await pgbouncerPid(host);
+  if (pid === undefined) {
+    await startHost(plan, host);
+    return "started";
+  }
+  if (before === files["pgbouncer.ini"] && userlistBefore === files["userlist.txt"]) return "unchanged";
+  if (before !== undefined && needsRestart(before, files["pgbouncer.ini"])) {
+    await stopHost(host);
+    await startHost(plan, host);
+    return "restarted";
+  }
+  process.kill(pid, "SIGHUP");
+  return "reloaded";
+}
+
+async function startHost(plan: Plan, host: HostPlan): Promise<void> {
+  const layout = localLayout(host);
+  const port = plan.config.pgbouncer.port;
+  if (!existsSync(layout.binary)) {
+    throw new Error(`PgBouncer is not installed (${layout.binary}): run \`bash scripts/ensure-deps.sh\` or apt-get install pgbouncer`);
+  }
+  if (!(await isPortFree(layout.listenAddr, port))) {
+    throw new Error(`${layout.listenAddr}:${port} is already in use: stop what listens there or change pgbouncer.port in Pulumi.local.yaml`);
+  }
+  // runuser resets the open-files soft limit to 1024; raise it in the same shell that execs
+  // PgBouncer, to the plan's LimitNOFILE (what systemd gives it in production).
+  const script = `ulimit -n ${host.openFilesLimit} && exec ${layout.binary} -d -q ${layout.iniFile}`;
+  await run("sh", ["-c", script], { asUser: SERVICE_USER, timeoutMs: 15_000 });
+  await waitFor(`${host.name} to accept connections on ${layout.listenAddr}:${port}`, async () => {
+    return (await pgbouncerPid(host)) !== undefined && !(await isPortFree(layout.listenAddr, port));
+  }, 15_000);
+}
+
+/**
+ * SIGTERM is an immediate shutdown before 1.23 and a "wait for clients" one after; a second
+ * SIGTERM is immediate there. Either way the host is gone within seconds; SIGKILL is the last word.
+ */
+export async function stopHost(host: HostPlan): Promise<void> {
+  const pid = await pgbouncerPid(host);
+  if (pid === undefined) return;
+  for (const signal of ["SIGTERM", "SIGTERM", "SIGKILL"] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return;
+    }
+    try {
+      await waitFor(`${host.name} (pid ${pid}) to exit`, async () => !(await processAlive(pid)), 5_000);
+      return;
+    } catch {
+      // escalate
+    }
+  }
+}

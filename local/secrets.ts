@@ -1,0 +1,53 @@
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Plan } from "../platform/plan.js";
+import { pgbouncerAccounts } from "../pgbouncer/render.js";
+import { generatePassword, scramVerifier } from "../pgbouncer/scram.js";
+import { STATE_DIR } from "./topology.js";
+
+/**
+ * The local stack's secret store: a 0600 file in the gitignored state folder. Passwords are
+ * generated on first `up`; the SCRAM verifier of each account is computed once, so the role in
+ * Postgres and the line in userlist.txt carry the same salt (SCRAM pass-through needs that).
+ */
+export interface LocalSecrets {
+  replicationPassword: string;
+  accounts: Record<string, { password: string; verifier: string }>;
+}
+
+export const SECRETS_FILE = join(STATE_DIR, "secrets.json");
+
+export async function loadOrCreateSecrets(plan: Plan): Promise<LocalSecrets> {
+  const existing: LocalSecrets | undefined = existsSync(SECRETS_FILE)
+    ? JSON.parse(await readFile(SECRETS_FILE, "utf8"))
+    : undefined;
+  const secrets: LocalSecrets = existing ?? {
+    replicationPassword: generatePassword(),
+    accounts: {},
+  };
+  let changed = !existing;
+  for (const user of pgbouncerAccounts(plan)) {
+    if (secrets.accounts[user]) continue;
+    const password = generatePassword();
+    secrets.accounts[user] = { password, verifier: scramVerifier(password) };
+    changed = true;
+  }
+  if (changed) {
+    await mkdir(dirname(SECRETS_FILE), { recursive: true });
+    await writeFile(SECRETS_FILE, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
+    await chmod(SECRETS_FILE, 0o600);
+  }
+  return secrets;
+}
+
+/** For clients (tests, demo): the secrets of a running stack, or a clear error when it is down. */
+export async function readSecrets(): Promise<LocalSecrets> {
+  if (!existsSync(SECRETS_FILE))
+    throw new Error("the local stack is not up: run `npm run local -- up`");
+  return JSON.parse(await readFile(SECRETS_FILE, "utf8")) as LocalSecrets;
+}
+
+export function verifierMap(secrets: LocalSecrets): Map<string, string> {
+  return new Map(Object.entries(secrets.accounts).map(([user, a]) => [user, a.verifier]));
+}

@@ -1,0 +1,85 @@
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Plan } from "../platform/plan.js";
+import { adminQuery, type PoolRow } from "./connect.js";
+import { isPortFree } from "./exec.js";
+import { pgbouncerPid, stopHost, upHost, type HostAction } from "./pgbouncer.js";
+import { clusterDown, clusterNodes, clusterStatus, clusterUp, superuserScript, type PgClusterOptions } from "./postgres.js";
+import { serviceRolesSql } from "./roles.js";
+import { loadOrCreateSecrets, readSecrets, SECRETS_FILE } from "./secrets.js";
+import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
+
+/**
+ * The local stack from the plan: Postgres primary + streaming replicas, the service roles, and the
+ * PgBouncer hosts running the rendered files. `up` is idempotent (a second run changes nothing, a
+ * changed config is reloaded), `down` leaves no process, port or file behind.
+ */
+export function clusterOptions(plan: Plan, replicationPassword: string): PgClusterOptions {
+  const db = plan.config.database;
+  return {
+    stateDir: join(STATE_DIR, "postgres"),
+    port: db.port,
+    primaryAddress: PRIMARY_ADDRESS,
+    replicaAddresses: Array.from({ length: db.replicas }, (_, i) => replicaAddress(i)),
+    maxConnections: plan.maxConnections,
+    superuserReservedConnections: db.superuserReservedConnections,
+    maxWalSenders: db.replicas + 2,
+    replicationPassword,
+  };
+}
+
+export async function stackUp(plan: Plan, log: (line: string) => void = () => {}): Promise<void> {
+  const secrets = await loadOrCreateSecrets(plan);
+  const options = clusterOptions(plan, secrets.replicationPassword);
+  try {
+    const nodes = await clusterUp(options);
+    log(`postgres: ${nodes.map((n) => `${n.name} ${n.address}:${n.port}`).join(", ")}`);
+    const primary = nodes.find((n) => n.role === "primary")!;
+    await superuserScript(primary, serviceRolesSql(plan, secrets));
+    log(`roles and databases: ${plan.services.map((s) => s.name).join(", ")}`);
+    for (const host of plan.hosts) {
+      const action: HostAction = await upHost(plan, host, secrets);
+      log(`${host.name} ${localLayout(host).listenAddr}:${plan.config.pgbouncer.port}: ${action}`);
+    }
+  } catch (e) {
+    // Nothing half-done: a failed `up` leaves no server running.
+    await stackDown(plan).catch(() => {});
+    throw e;
+  }
+}
+
+export async function stackDown(plan: Plan): Promise<void> {
+  for (const host of plan.hosts) await stopHost(host);
+  const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
+  await clusterDown(clusterOptions(plan, secrets?.replicationPassword ?? ""));
+  await rm(STATE_DIR, { recursive: true, force: true });
+  const taken = [];
+  for (const host of plan.hosts) {
+    const { listenAddr } = localLayout(host);
+    if (!(await isPortFree(listenAddr, plan.config.pgbouncer.port))) taken.push(`${listenAddr}:${plan.config.pgbouncer.port}`);
+  }
+  if (taken.length > 0) throw new Error(`down finished but ${taken.join(", ")} still in use`);
+}
+
+export interface HostStatus {
+  host: string;
+  address: string;
+  pid?: number;
+  pools: PoolRow[];
+}
+
+export async function stackStatus(plan: Plan) {
+  const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
+  const nodes = await clusterStatus(clusterOptions(plan, secrets?.replicationPassword ?? ""));
+  const hosts: HostStatus[] = [];
+  for (const host of plan.hosts) {
+    const pid = await pgbouncerPid(host);
+    const pools =
+      pid !== undefined && secrets ? await adminQuery<PoolRow>(plan, host, secrets, "SHOW POOLS") : [];
+    hosts.push({ host: host.name, address: localLayout(host).listenAddr, pid, pools });
+  }
+  return { nodes, hosts, up: nodes.every((n) => n.running) && hosts.every((h) => h.pid !== undefined) };
+}
+
+export { clusterNodes };

@@ -1,0 +1,151 @@
+import { DEFAULTS } from "../platform/defaults.js";
+import type { HostPlan, Plan, PoolEntry } from "../platform/plan.js";
+import { capability, databaseReserveKey, knows } from "./capabilities.js";
+import { generatedHeader } from "./header.js";
+import { ADMIN_USER, STATS_USER, type HostLayout, type Upstreams } from "./layout.js";
+import { absolutePath, connstringValue, iniKey, iniValue } from "./sanitize.js";
+
+/**
+ * pgbouncer.ini for one host. Layers, later wins: tunables (sane defaults an operator may override
+ * through `pgbouncer.settings`) < overrides < forced keys (derived from the plan or required for
+ * security). Only keys the target version knows are written; keys are sorted; the output is the
+ * same for the same input, byte for byte.
+ */
+export type IniValue = string | number | boolean;
+
+/** Keys pg-pooling owns. An override of one of these is a config error (see validate.ts). */
+export const FORCED_KEYS = [
+  "admin_users",
+  "auth_file",
+  "auth_type",
+  "client_idle_timeout",
+  "client_login_timeout",
+  "client_tls_cert_file",
+  "client_tls_key_file",
+  "client_tls_sslmode",
+  "default_pool_size",
+  "idle_transaction_timeout",
+  "listen_addr",
+  "listen_port",
+  "logfile",
+  "max_client_conn",
+  "max_prepared_statements",
+  "pidfile",
+  "pool_mode",
+  "query_timeout",
+  "query_wait_timeout",
+  "server_connect_timeout",
+  "server_idle_timeout",
+  "server_lifetime",
+  "server_login_retry",
+  "server_tls_ca_file",
+  "server_tls_sslmode",
+  "stats_users",
+  "unix_socket_dir",
+] as const;
+export type ForcedKey = (typeof FORCED_KEYS)[number];
+
+export function forcedSettings(
+  plan: Plan,
+  host: HostPlan,
+  layout: HostLayout,
+): Partial<Record<ForcedKey, IniValue>> {
+  const { pgbouncer: p } = plan.config;
+  const t = p.timeouts;
+  const tls = p.tls;
+  const forced: Partial<Record<ForcedKey, IniValue>> = {
+    listen_addr: layout.listenAddr,
+    listen_port: p.port,
+    unix_socket_dir: absolutePath("layout.unixSocketDir", layout.unixSocketDir),
+    auth_type: p.auth,
+    auth_file: absolutePath("layout.authFile", layout.authFile),
+    admin_users: ADMIN_USER,
+    stats_users: STATS_USER,
+    logfile: absolutePath("layout.logFile", layout.logFile),
+    pidfile: absolutePath("layout.pidFile", layout.pidFile),
+    max_client_conn: host.maxClientConn,
+    // Every entry sets its own mode and sizes; these apply to nothing but make intent explicit.
+    pool_mode: "transaction",
+    default_pool_size: DEFAULTS.minPoolSize,
+    query_wait_timeout: t.queryWaitSeconds,
+    client_idle_timeout: t.clientIdleSeconds,
+    client_login_timeout: t.clientLoginSeconds,
+    idle_transaction_timeout: t.idleTransactionSeconds,
+    query_timeout: t.querySeconds,
+    server_idle_timeout: t.serverIdleSeconds,
+    server_lifetime: t.serverLifetimeSeconds,
+    server_connect_timeout: t.serverConnectSeconds,
+    server_login_retry: t.serverLoginRetrySeconds,
+    client_tls_sslmode: tls.client,
+    server_tls_sslmode: tls.server,
+  };
+  if (tls.client !== "disable") {
+    forced.client_tls_key_file = `${tls.certDir}/pgbouncer.key`;
+    forced.client_tls_cert_file = `${tls.certDir}/pgbouncer.crt`;
+  }
+  if (tls.server === "verify-ca" || tls.server === "verify-full") {
+    forced.server_tls_ca_file = `${tls.certDir}/server-ca.pem`;
+  }
+  if (knows(plan.pgbouncerVersion, "pgbouncer", "max_prepared_statements")) {
+    forced.max_prepared_statements = DEFAULTS.pgbouncer.maxPreparedStatements;
+  }
+  return forced;
+}
+
+/** Defaults an operator may change per stack (`pgbouncer.settings`). */
+export function tunableSettings(): Record<string, IniValue> {
+  return {
+    application_name_add_host: 1,
+    ignore_startup_parameters: "extra_float_digits",
+    log_connections: 0,
+    log_disconnections: 0,
+    log_pooler_errors: 1,
+    reserve_pool_timeout: DEFAULTS.pgbouncer.reservePoolTimeoutSeconds,
+    server_check_delay: DEFAULTS.pgbouncer.serverCheckDelaySeconds,
+    stats_period: DEFAULTS.pgbouncer.statsPeriodSeconds,
+    tcp_keepalive: 1,
+  };
+}
+
+export function databaseLine(plan: Plan, entry: PoolEntry, upstreams: Upstreams): string {
+  const version = plan.pgbouncerVersion;
+  const hosts = entry.target === "primary" ? [upstreams.primary] : [...upstreams.replicas];
+  const field = `databases.${entry.name}`;
+  const params: [string, string | number][] = [
+    ["host", hosts.join(",")],
+    ["port", upstreams.port],
+    ["dbname", entry.dbname],
+    ["pool_mode", entry.poolMode],
+    ["pool_size", entry.poolSize],
+    ["min_pool_size", entry.minPoolSize],
+    [databaseReserveKey(version), entry.reservePoolSize],
+    ["max_db_connections", entry.maxDbConnections],
+  ];
+  if (hosts.length > 1 && knows(version, "databases", "load_balance_hosts")) {
+    params.push(["load_balance_hosts", "round-robin"]);
+  }
+  const text = params.map(([k, v]) => `${k}=${connstringValue(`${field}.${k}`, v)}`).join(" ");
+  return `${iniKey(field, entry.name)} = ${text}`;
+}
+
+export function renderIni(plan: Plan, host: HostPlan, upstreams: Upstreams, layout: HostLayout): string {
+  const version = plan.pgbouncerVersion;
+  const settings: Record<string, IniValue> = {
+    ...tunableSettings(),
+    ...plan.config.pgbouncer.settings,
+    ...forcedSettings(plan, host, layout),
+  };
+  const lines = Object.keys(settings)
+    // capability() throws for a key missing from the table: a typo never silently disappears.
+    .filter((key) => capability("pgbouncer", key) && knows(version, "pgbouncer", key))
+    .sort()
+    .map((key) => `${iniKey("pgbouncer key", key)} = ${iniValue(`pgbouncer.${key}`, settings[key]!)}`);
+  return (
+    generatedHeader(";", `pgbouncer.ini for ${host.name} (PgBouncer ${version.join(".")}, ${plan.environment})`) +
+    "\n[databases]\n" +
+    plan.entries.map((e) => databaseLine(plan, e, upstreams)).join("\n") +
+    "\n\n[pgbouncer]\n" +
+    lines.join("\n") +
+    "\n"
+  );
+}

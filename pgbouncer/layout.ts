@@ -1,0 +1,39 @@
+/**
+ * Where a PgBouncer host keeps its files and what it listens on. Production follows the Debian /
+ * PGDG package layout (the package's pgbouncer.service runs as postgres from /etc/pgbouncer); the
+ * local stack points the same renderers at its state folder.
+ */
+export interface HostLayout {
+  /** Address PgBouncer binds: `*` on a cloud host, a loopback address locally. */
+  listenAddr: string;
+  iniFile: string;
+  authFile: string;
+  logFile: string;
+  pidFile: string;
+  unixSocketDir: string;
+  /** OS user the process runs as; owns the log and socket folders. */
+  user: string;
+  binary: string;
+}
+
+/** Addresses of the Postgres nodes the entries point at (RDS endpoints, or loopback locally). */
+export interface Upstreams {
+  primary: string;
+  replicas: readonly string[];
+  port: number;
+}
+
+/** The accounts that exist only in PgBouncer: its admin console and the stats-only exporter user. */
+export const ADMIN_USER = "pgbouncer_admin";
+export const STATS_USER = "pgbouncer_stats";
+
+export const PRODUCTION_LAYOUT: HostLayout = {
+  listenAddr: "*",
+  iniFile: "/etc/pgbouncer/pgbouncer.ini",
+  authFile: "/etc/pgbouncer/userlist.txt",
+  logFile: "/var/log/pgbouncer/pgbouncer.log",
+  pidFile: "/run/pgbouncer/pgbouncer.pid",
+  unixSocketDir: "/run/pgbouncer",
+  user: "postgres",
+  binary: "/usr/sbin/pgbouncer",
+};

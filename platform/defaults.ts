@@ -1,0 +1,51 @@
+/**
+ * Every default of the platform domain, in one place. The README's tables quote these values and a
+ * test checks that they agree, so a default is never written twice.
+ */
+export const DEFAULTS = {
+  /** Little's law gives the average busy server connections; peaks are burstier than averages. */
+  headroom: 1.5,
+  /** No pool shrinks below this many server connections per host, however light its load. */
+  minPoolSize: 2,
+  /** Fraction of the steady per-host share kept open (min_pool_size) so bursts skip a connect. */
+  warmFraction: 0.5,
+  /** reserve_pool_size as a fraction of pool_size, by service priority. */
+  reserveFraction: { critical: 0.25, high: 0.2, normal: 0.1, low: 0 },
+  /** Client connections each PgBouncer host keeps for admin consoles, exporters and operators. */
+  adminClientConnections: 20,
+  /** Open files a PgBouncer process needs beyond its sockets: listeners, log, auth file, DNS. */
+  openFilesSlack: 100,
+  /** RDS's default: max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000). */
+  rdsBytesPerConnection: 9_531_392,
+  rdsMaxConnectionsCap: 5000,
+  superuserReservedConnections: 3,
+  /** PgBouncer keys whose values are the same for every environment. */
+  pgbouncer: {
+    maxPreparedStatements: 200,
+    reservePoolTimeoutSeconds: 3,
+    serverCheckDelaySeconds: 30,
+    statsPeriodSeconds: 60,
+    /** systemd waits this long for the safe shutdown (SIGINT) before it kills the process. */
+    stopTimeoutSeconds: 120,
+  },
+  timeouts: {
+    queryWaitSeconds: 15,
+    clientIdleSeconds: 0,
+    clientLoginSeconds: 30,
+    idleTransactionSeconds: 60,
+    querySeconds: 0,
+    serverIdleSeconds: 600,
+    serverLifetimeSeconds: 3600,
+    serverConnectSeconds: 5,
+    serverLoginRetrySeconds: 5,
+  },
+  client: {
+    /** The app gives up connecting before PgBouncer's query_wait_timeout would answer for it. */
+    connectTimeoutShareOfQueryWait: 0.5,
+    /** App-side idle connections are closed well before PgBouncer's client_idle_timeout. */
+    idleTimeoutMs: 30_000,
+    retryMaxAttempts: 3,
+  },
+} as const;
+
+export type Priority = keyof typeof DEFAULTS.reserveFraction;

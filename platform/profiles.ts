@@ -1,0 +1,70 @@
+import { DEFAULTS } from "./defaults.js";
+import type { Plan, PoolEntry } from "./plan.js";
+
+/**
+ * What each service's code is configured with (resilience/ reads it): where to connect, how big its
+ * own pool is, and timeouts that agree with PgBouncer's, so the app gives up before the pooler
+ * answers for it and never keeps a connection PgBouncer has already closed. No passwords here:
+ * they come from the secret store (Pulumi secrets, or the local stack's state).
+ */
+export interface ClientEndpoint {
+  host: string;
+  port: number;
+  /** The PgBouncer entry, e.g. `orders` or `orders_ro`. */
+  database: string;
+  user: string;
+  /** This instance's pool for this endpoint. */
+  poolMax: number;
+}
+
+export interface ClientProfile {
+  service: string;
+  rw: ClientEndpoint;
+  /** Absent when the service reads nothing from replicas. */
+  ro?: ClientEndpoint;
+  /** < query_wait_timeout: the app times out a connect before PgBouncer's wait timeout fires. */
+  connectTimeoutMs: number;
+  /** < client_idle_timeout (when that is on): the app closes idle connections first. */
+  idleTimeoutMs: number;
+  /** PgBouncer's query_wait_timeout, so the app can recognise it. */
+  queryWaitTimeoutMs: number;
+  /** Replica reads are routed to the primary when lag exceeds this. */
+  maxReplicaLagSeconds: number;
+  retry: {
+    maxAttempts: number;
+    /**
+     * Retries in flight across the service: bounded by the reserve pool the fleet keeps for it, so
+     * a retry storm cannot take more than the service's own share of server connections.
+     */
+    maxConcurrent: number;
+  };
+}
+
+export function clientProfiles(plan: Plan, endpointHost = plan.config.pgbouncer.endpoint): ClientProfile[] {
+  const { port, timeouts } = plan.config.pgbouncer;
+  const queryWaitTimeoutMs = timeouts.queryWaitSeconds * 1000;
+  return plan.services.map((s) => {
+    const endpoint = (e: PoolEntry, poolMax: number): ClientEndpoint => ({
+      host: endpointHost,
+      port,
+      database: e.name,
+      user: s.name,
+      poolMax,
+    });
+    const rw = s.entries.find((e) => e.role === "rw")!;
+    const ro = s.entries.find((e) => e.role === "ro");
+    return {
+      service: s.name,
+      rw: endpoint(rw, s.app.rwPoolMax),
+      ...(ro ? { ro: endpoint(ro, s.app.roPoolMax) } : {}),
+      connectTimeoutMs: Math.floor(queryWaitTimeoutMs * DEFAULTS.client.connectTimeoutShareOfQueryWait),
+      idleTimeoutMs: DEFAULTS.client.idleTimeoutMs,
+      queryWaitTimeoutMs,
+      maxReplicaLagSeconds: s.maxReplicaLagSeconds,
+      retry: {
+        maxAttempts: DEFAULTS.client.retryMaxAttempts,
+        maxConcurrent: Math.max(1, rw.reservePoolSize * rw.survivingHosts),
+      },
+    };
+  });
+}

@@ -1,0 +1,137 @@
+import { z } from "zod";
+import { DEFAULTS } from "./defaults.js";
+
+/**
+ * The stack config, as declared in Pulumi.<stack>.yaml under the `pg-pooling:` namespace. A service
+ * declares what it IS (load, features, tolerances), never pool numbers: those are derived in plan.ts.
+ * Every string that reaches a generated file is constrained here, so renderers never see text that
+ * could add a key or a line.
+ */
+
+/** Service names become database names, role names and ini keys: keep them plain identifiers. */
+export const IDENTIFIER = /^[a-z][a-z0-9_]{0,39}$/;
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+
+const count = (min = 0) => z.int().min(min);
+const seconds = z.number().min(0).max(86_400);
+const port = z.int().min(1024).max(65_535);
+
+export const SESSION_FEATURES = [
+  "listenNotify",
+  "sessionAdvisoryLocks",
+  "sessionSet",
+  "tempTables",
+  "preparedStatements",
+] as const;
+export type SessionFeature = (typeof SESSION_FEATURES)[number];
+
+export const PRIORITIES = ["critical", "high", "normal", "low"] as const;
+export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
+export const ENVIRONMENTS = ["local", "dev", "prod"] as const;
+
+export const serviceSchema = z.strictObject({
+  /** Concurrent client connections the service opens at peak, summed over its instances. */
+  peakClients: count(1).max(100_000),
+  /** Application instances (pods); each gets peakClients / instances connections. */
+  instances: count(1).max(10_000),
+  /** Transactions per second at peak. */
+  peakTps: z.number().positive().max(1_000_000),
+  /** Typical transaction time, first statement to COMMIT, in milliseconds. */
+  transactionMs: z.number().positive().max(600_000),
+  /** Share (0–1) of transactions that are reads allowed to run on a replica. */
+  readShare: z.number().min(0).max(1),
+  /** Largest replica lag, in seconds, the service's replica reads tolerate. */
+  maxReplicaLagSeconds: z.number().positive().max(86_400),
+  /** Session state the service relies on; any but preparedStatements forces session pooling. */
+  sessionFeatures: z
+    .array(z.enum(SESSION_FEATURES))
+    .default([])
+    .refine((list) => new Set(list).size === list.length, "must not repeat a feature"),
+  priority: z.enum(PRIORITIES),
+});
+
+export const databaseSchema = z.strictObject({
+  /** RDS engine major version; the local stack runs the machine's PostgreSQL and says which. */
+  engineVersion: z.string().regex(/^\d{2}(\.\d{1,2})?$/, "must look like 16 or 16.4"),
+  /** RDS instance class; sets max_connections unless maxConnections is explicit. */
+  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, "must look like db.r6g.large"),
+  /** Explicit max_connections for the parameter group. @default derived from instanceClass */
+  maxConnections: count(20).max(262_143).optional(),
+  /** @default 3 */
+  superuserReservedConnections: count(0).max(100).default(DEFAULTS.superuserReservedConnections),
+  /** Connections held back from the pools on every node. */
+  reservedConnections: z.strictObject({
+    replication: count(0).max(100),
+    exporters: count(0).max(100),
+    admin: count(0).max(1000),
+  }),
+  replicas: count(0).max(15),
+  port,
+});
+
+const timeoutsSchema = z
+  .strictObject({
+    queryWaitSeconds: seconds.positive().default(DEFAULTS.timeouts.queryWaitSeconds),
+    clientIdleSeconds: seconds.default(DEFAULTS.timeouts.clientIdleSeconds),
+    clientLoginSeconds: seconds.positive().default(DEFAULTS.timeouts.clientLoginSeconds),
+    idleTransactionSeconds: seconds.default(DEFAULTS.timeouts.idleTransactionSeconds),
+    querySeconds: seconds.default(DEFAULTS.timeouts.querySeconds),
+    serverIdleSeconds: seconds.default(DEFAULTS.timeouts.serverIdleSeconds),
+    serverLifetimeSeconds: seconds.default(DEFAULTS.timeouts.serverLifetimeSeconds),
+    serverConnectSeconds: seconds.positive().default(DEFAULTS.timeouts.serverConnectSeconds),
+    serverLoginRetrySeconds: seconds.default(DEFAULTS.timeouts.serverLoginRetrySeconds),
+  })
+  .prefault({});
+
+const pathText = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path of letters, digits, . _ / -");
+
+export const pgbouncerSchema = z.strictObject({
+  /** PgBouncer release the hosts run; renders emit only the keys it knows. */
+  version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "must look like 1.25.1"),
+  hosts: count(1).max(32),
+  port,
+  /** DNS name (or address) the services connect to: the load balancer in the cloud. */
+  endpoint: z.string().regex(HOSTNAME, "must be a hostname or address"),
+  timeouts: timeoutsSchema,
+  tls: z.strictObject({
+    client: z.enum(SSL_MODES),
+    server: z.enum(SSL_MODES),
+    /** Where the host keeps its certificate, key and CA bundle when client TLS is on. */
+    certDir: pathText.default("/etc/pgbouncer/tls"),
+  }),
+  /** Only SCRAM: md5 and plain are not offered (see README). */
+  auth: z.literal("scram-sha-256"),
+  /**
+   * Overrides of PgBouncer's [pgbouncer] tunables (log_connections, stats_period, …). Keys the plan
+   * derives are refused, and so are keys the target version does not know. @default {}
+   */
+  settings: z
+    .record(
+      z.string().regex(/^[a-z_]{1,64}$/, "must be a pgbouncer.ini key"),
+      z.union([
+        z.int().min(0),
+        z.string().regex(/^[A-Za-z0-9._,:/-]{1,200}$/, "must be letters, digits and . _ , : / -"),
+      ]),
+    )
+    .default({}),
+});
+
+export const stackConfigSchema = z.strictObject({
+  environment: z.enum(ENVIRONMENTS),
+  database: databaseSchema,
+  pgbouncer: pgbouncerSchema,
+  services: z
+    .record(z.string().regex(IDENTIFIER, "service names must match " + IDENTIFIER), serviceSchema)
+    .refine((s) => Object.keys(s).length > 0, "must declare at least one service"),
+});
+
+/** The top-level keys of a stack file under `pg-pooling:`; every stack file sets all of them. */
+export const STACK_KEYS = Object.keys(stackConfigSchema.shape) as (keyof StackConfig)[];
+
+export type ServiceSpec = z.infer<typeof serviceSchema>;
+export type DatabaseSpec = z.infer<typeof databaseSchema>;
+export type PgBouncerSpec = z.infer<typeof pgbouncerSchema>;
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type StackConfigInput = z.input<typeof stackConfigSchema>;

@@ -1,0 +1,110 @@
+import { DEFAULTS, type Priority } from "./defaults.js";
+import type { ServiceSpec, SessionFeature } from "./schema.js";
+
+/**
+ * The sizing model: from what a service declares to per-host pool numbers. Pure arithmetic, every
+ * step named after what it means, so plan output and tests can quote it.
+ */
+
+export type PoolMode = "session" | "transaction";
+
+/** Features that pin a client to one server connection for its whole session. */
+const SESSION_PINNING: Record<SessionFeature, string> = {
+  listenNotify: "LISTEN/NOTIFY needs the listening connection to stay with the client",
+  sessionAdvisoryLocks: "session advisory locks live as long as the server connection",
+  sessionSet: "session-level SET must not leak to other clients",
+  tempTables: "temporary tables live in the server session",
+  preparedStatements: "protocol-level prepared statements live in the server session",
+};
+
+/**
+ * Transaction pooling unless a declared need requires session pooling. Prepared statements are the
+ * exception: PgBouncer ≥ 1.21 tracks them itself (max_prepared_statements), so they keep
+ * transaction pooling where the target version can.
+ */
+export function choosePoolMode(
+  features: readonly SessionFeature[],
+  tracksPreparedStatements: boolean,
+): { mode: PoolMode; reason: string } {
+  const pinning = features.filter((f) => f !== "preparedStatements" || !tracksPreparedStatements);
+  if (pinning.length > 0) {
+    return { mode: "session", reason: pinning.map((f) => SESSION_PINNING[f]).join("; ") };
+  }
+  if (features.includes("preparedStatements")) {
+    return {
+      mode: "transaction",
+      reason: "prepared statements are tracked by PgBouncer (max_prepared_statements)",
+    };
+  }
+  return { mode: "transaction", reason: "no session state declared" };
+}
+
+/** What each application instance opens: its pool for writes and its pool for replica reads. */
+export interface AppPools {
+  /** Connections per instance, rw + ro. */
+  poolMax: number;
+  rwPoolMax: number;
+  /** 0 when the service reads nothing from replicas. */
+  roPoolMax: number;
+}
+
+export function appPools(s: ServiceSpec): AppPools {
+  const poolMax = Math.ceil(s.peakClients / s.instances);
+  const roPoolMax = s.readShare > 0 ? Math.max(1, Math.round(poolMax * s.readShare)) : 0;
+  // Every instance keeps at least one write connection, even a read-only reporter: it has to
+  // record its own state somewhere, and a zero-sized pool is a configuration nobody can debug.
+  const rwPoolMax = Math.max(1, poolMax - roPoolMax);
+  return { poolMax, rwPoolMax, roPoolMax };
+}
+
+/** The load one pool entry (rw or ro of a service) carries, fleet-wide. */
+export interface EntryLoad {
+  mode: PoolMode;
+  /** Client connections to this entry, fleet-wide. */
+  clients: number;
+  tps: number;
+  transactionMs: number;
+  priority: Priority;
+}
+
+export interface EntrySizing {
+  /** Server connections the fleet needs for this entry at peak (Little's law + headroom). */
+  serverConnectionsNeeded: number;
+  /** Hosts that must carry the peak: the fleet minus one, or the single host. */
+  survivingHosts: number;
+  /** Clients one host holds when a host is lost. */
+  clientsPerHost: number;
+  poolSize: number;
+  minPoolSize: number;
+  reservePoolSize: number;
+  maxDbConnections: number;
+}
+
+export function survivingHosts(hosts: number): number {
+  return Math.max(1, hosts - 1);
+}
+
+export function sizeEntry(load: EntryLoad, hosts: number): EntrySizing {
+  const survivors = survivingHosts(hosts);
+  // Session pooling pins one server connection per client; transaction pooling needs only the
+  // connections busy at once: tps × transaction time (Little's law), plus headroom, never more
+  // than there are clients to use them.
+  const busy = Math.ceil((load.tps * load.transactionMs * DEFAULTS.headroom) / 1000);
+  const serverConnectionsNeeded =
+    load.mode === "session"
+      ? load.clients
+      : Math.max(DEFAULTS.minPoolSize, Math.min(load.clients, busy));
+  const poolSize = Math.max(DEFAULTS.minPoolSize, Math.ceil(serverConnectionsNeeded / survivors));
+  const reservePoolSize = Math.ceil(poolSize * DEFAULTS.reserveFraction[load.priority]);
+  const warm = Math.ceil((serverConnectionsNeeded / hosts) * DEFAULTS.warmFraction);
+  const minPoolSize = load.priority === "low" ? 0 : Math.min(poolSize, warm);
+  return {
+    serverConnectionsNeeded,
+    survivingHosts: survivors,
+    clientsPerHost: Math.ceil(load.clients / survivors),
+    poolSize,
+    minPoolSize,
+    reservePoolSize,
+    maxDbConnections: poolSize + reservePoolSize,
+  };
+}

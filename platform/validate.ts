@@ -1,0 +1,116 @@
+import type { z } from "zod";
+import { ConfigError, joinPath, show, type Problem } from "./errors.js";
+import { DEFAULTS } from "./defaults.js";
+import { defaultMaxConnections } from "./instance-classes.js";
+import { stackConfigSchema, type StackConfig } from "./schema.js";
+import { knows, parseVersion } from "../pgbouncer/capabilities.js";
+import { FORCED_KEYS } from "../pgbouncer/ini.js";
+
+/**
+ * Config → validated StackConfig, or one ConfigError with every problem. Shape errors come from the
+ * zod schema; cross-field rules (below) run on whatever parsed, so both kinds are reported together.
+ */
+export function validateStackConfig(raw: unknown, source = "config"): StackConfig {
+  const parsed = stackConfigSchema.safeParse(raw, { reportInput: true });
+  const problems: Problem[] = parsed.success ? [] : parsed.error.issues.map(toProblem);
+  if (parsed.success) problems.push(...crossFieldProblems(parsed.data));
+  if (problems.length > 0) throw new ConfigError(problems, source);
+  return parsed.data as StackConfig;
+}
+
+function toProblem(issue: z.core.$ZodIssue): Problem {
+  const path = joinPath(issue.path);
+  const got = "input" in issue && issue.input !== undefined ? show(issue.input) : undefined;
+  switch (issue.code) {
+    case "too_small":
+      return { path, got, message: `must be ${issue.inclusive ? "≥" : ">"} ${issue.minimum}` };
+    case "too_big":
+      return { path, got, message: `must be ${issue.inclusive ? "≤" : "<"} ${issue.maximum}` };
+    case "invalid_type":
+      return got === undefined
+        ? { path, message: `is required (${issue.expected})` }
+        : { path, got, message: `must be ${article(issue.expected)}` };
+    case "invalid_value": {
+      const allowed = issue.values.map((v) => show(v)).join(" | ");
+      return got === undefined
+        ? { path, message: `is required (one of ${allowed})` }
+        : { path, got, message: `must be one of ${allowed}` };
+    }
+    case "unrecognized_keys":
+      return issue.keys.length === 1
+        ? { path: joinPath([...issue.path, issue.keys[0]!]), message: "is not a known key" }
+        : { path, message: `has unknown keys ${issue.keys.join(", ")}` };
+    case "invalid_key":
+      return { path, message: "is not a valid name: " + (issue.issues[0]?.message ?? "bad key") };
+    default:
+      return { path, got, message: issue.message };
+  }
+}
+
+function article(expected: string): string {
+  return expected === "int" ? "an integer" : /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function crossFieldProblems(c: StackConfig): Problem[] {
+  const problems: Problem[] = [];
+  try {
+    const version = parseVersion(c.pgbouncer.version);
+    for (const [key, value] of Object.entries(c.pgbouncer.settings)) {
+      const path = `pgbouncer.settings.${key}`;
+      if ((FORCED_KEYS as readonly string[]).includes(key)) {
+        problems.push({ path, got: show(value), message: "is derived by pg-pooling and cannot be overridden" });
+      } else if (!knows(version, "pgbouncer", key)) {
+        problems.push({ path, got: show(value), message: `is not a key PgBouncer ${c.pgbouncer.version} knows` });
+      }
+    }
+  } catch (e) {
+    problems.push({ path: "pgbouncer.version", got: show(c.pgbouncer.version), message: reason(e) });
+  }
+  if (c.database.maxConnections === undefined && !defaultMaxConnections(c.database.instanceClass)) {
+    problems.push({
+      path: "database.maxConnections",
+      message: `is required: no memory figure is known for instanceClass ${c.database.instanceClass}`,
+    });
+  }
+  if (c.database.port === c.pgbouncer.port) {
+    problems.push({ path: "pgbouncer.port", got: show(c.pgbouncer.port), message: "must differ from database.port" });
+  }
+  for (const [name, s] of Object.entries(c.services)) {
+    if (s.instances > s.peakClients) {
+      problems.push({
+        path: `services.${name}.instances`,
+        got: show(s.instances),
+        message: `must be ≤ peakClients (${s.peakClients}): every instance holds at least one connection`,
+      });
+    }
+    if (s.readShare > 0 && c.database.replicas === 0) {
+      problems.push({
+        path: "database.replicas",
+        got: "0",
+        message: `must be ≥ 1: services.${name}.readShare is ${s.readShare}`,
+      });
+    }
+  }
+  const t = c.pgbouncer.timeouts;
+  // Apps close idle connections first, so PgBouncer never cuts a connection the app thinks is live.
+  const clientIdleFloorMs = DEFAULTS.client.idleTimeoutMs;
+  if (t.clientIdleSeconds > 0 && t.clientIdleSeconds * 1000 <= clientIdleFloorMs) {
+    problems.push({
+      path: "pgbouncer.timeouts.clientIdleSeconds",
+      got: show(t.clientIdleSeconds),
+      message: `must be 0 (off) or > ${clientIdleFloorMs / 1000}: apps close idle connections after ${clientIdleFloorMs / 1000}s`,
+    });
+  }
+  if (c.pgbouncer.tls.client !== "disable" && c.environment === "local") {
+    problems.push({
+      path: "pgbouncer.tls.client",
+      got: show(c.pgbouncer.tls.client),
+      message: "must be disable for the local stack (it has no certificates)",
+    });
+  }
+  return problems;
+}
+
+function reason(e: unknown): string {
+  return e instanceof Error ? e.message.replace(/^.*?: /, "") : String(e);
+}

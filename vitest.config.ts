@@ -1,0 +1,31 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * Two projects: `unit` (pure modules, fast, no servers) and `integration` (the real local stack,
+ * brought up once by the global setup and taken down after; files run one at a time because they
+ * share it).
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["platform/**/*.test.ts", "pgbouncer/**/*.test.ts", "test/unit/**/*.test.ts"],
+          exclude: ["**/*.live.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts", "**/*.live.test.ts"],
+          exclude: ["node_modules/**"],
+          globalSetup: ["test/integration/stack-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
