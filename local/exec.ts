@@ -27,7 +27,7 @@ export interface RunOptions {
 const DEFAULT_TIMEOUT_MS = 120_000;
 const TAIL_LINES = 20;
 
-/** Last `n` non-empty lines of a text, for error messages that stay readable. */
+/** Last `n` lines of a text, so error messages stay readable. */
 export function tail(text: string, n = TAIL_LINES): string {
   return text.trimEnd().split("\n").slice(-n).join("\n");
 }

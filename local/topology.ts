@@ -23,12 +23,13 @@ export function localUpstreams(plan: Plan): Upstreams {
   };
 }
 
-export function hostDir(host: HostPlan): string {
-  return join(STATE_DIR, host.name);
+export function hostDir(host: HostPlan, stateDir = STATE_DIR): string {
+  return join(stateDir, host.name);
 }
 
-export function localLayout(host: HostPlan): HostLayout {
-  const dir = hostDir(host);
+/** `stateDir` is a parameter so golden files can render with a path that is the same everywhere. */
+export function localLayout(host: HostPlan, stateDir = STATE_DIR): HostLayout {
+  const dir = hostDir(host, stateDir);
   return {
     listenAddr: pgbouncerAddress(host.index),
     iniFile: join(dir, "pgbouncer.ini"),
@@ -37,8 +38,16 @@ export function localLayout(host: HostPlan): HostLayout {
     pidFile: join(dir, "pgbouncer.pid"),
     unixSocketDir: join(dir, "socket"),
     user: SERVICE_USER,
-    binary: "/usr/sbin/pgbouncer",
+    binary: pgbouncerBinary(),
   };
+}
+
+/**
+ * Debian's PgBouncer unless PGBOUNCER_BIN names another build (a newer line built from source).
+ * The local stack's `status` says which binary and version run.
+ */
+export function pgbouncerBinary(): string {
+  return process.env.PGBOUNCER_BIN || "/usr/sbin/pgbouncer";
 }
 
 /** logrotate's postrotate locally: no systemd here, so signal the pid from the pidfile. */

@@ -123,7 +123,9 @@ export function buildPlan(config: StackConfig): Plan {
     clientsAtPeak,
     maxClientConn,
     maxServerConnections,
-    openFilesLimit: maxClientConn + maxServerConnections + DEFAULTS.openFilesSlack,
+    // Rounded up to whole 1024s: LimitNOFILE only changes on a restart, so a small plan change
+    // should not force one.
+    openFilesLimit: Math.ceil((maxClientConn + maxServerConnections + DEFAULTS.openFilesSlack) / 1024) * 1024,
   }));
   const maxConnections =
     config.database.maxConnections ?? defaultMaxConnections(config.database.instanceClass)!;

@@ -1,0 +1,154 @@
+import { describe, expect, test } from "vitest";
+import { loadStack } from "../platform/config.js";
+import { buildPlan, type Plan } from "../platform/plan.js";
+import { validateStackConfig } from "../platform/validate.js";
+import { rawStack, withField } from "../platform/fixtures.js";
+import { localLayout, localReloadCommand, localUpstreams } from "../local/topology.js";
+import { knows, parseVersion } from "./capabilities.js";
+import { fixtureVerifiers } from "./fixtures.js";
+import { databaseLine, FORCED_KEYS, renderIni } from "./ini.js";
+import { PRODUCTION_LAYOUT, type Upstreams } from "./layout.js";
+import { SYSTEMD_RELOAD } from "./logrotate.js";
+import { renderHostFiles, userlistEntries, type HostFiles } from "./render.js";
+import { RenderError } from "./sanitize.js";
+import { renderUserlist } from "./userlist.js";
+
+/** Goldens render the local stack under a fixed folder, so they match on every checkout. */
+const GOLDEN_STATE = "/srv/pg-pooling/.stack";
+const PROD_UPSTREAMS: Upstreams = { primary: "primary.db.internal", replicas: ["replica1.db.internal", "replica2.db.internal"], port: 5432 };
+
+function renderLocal(plan: Plan, index = 0): HostFiles {
+  const host = plan.hosts[index]!;
+  const layout = localLayout(host, GOLDEN_STATE);
+  return renderHostFiles({ plan, host, upstreams: localUpstreams(plan), layout, users: userlistEntries(plan, fixtureVerifiers(plan)), reloadCommand: localReloadCommand(layout) });
+}
+
+function renderProd(plan: Plan, index = 0): HostFiles {
+  const host = plan.hosts[index]!;
+  return renderHostFiles({ plan, host, upstreams: PROD_UPSTREAMS, layout: PRODUCTION_LAYOUT, users: userlistEntries(plan, fixtureVerifiers(plan)), reloadCommand: SYSTEMD_RELOAD });
+}
+
+const local = buildPlan(loadStack("local"));
+const prod = buildPlan(loadStack("prod"));
+
+/** The [section] → key → value view of a rendered ini. */
+function sections(ini: string): Record<string, [string, string][]> {
+  const out: Record<string, [string, string][]> = {};
+  let current = "";
+  for (const line of ini.split("\n")) {
+    const head = /^\[(\w+)\]$/.exec(line);
+    if (head) out[(current = head[1]!)] = [];
+    const kv = /^(\w+) = (.*)$/.exec(line);
+    if (kv && current) out[current]!.push([kv[1]!, kv[2]!]);
+  }
+  return out;
+}
+
+describe("golden files", () => {
+  test.each(["pgbouncer.ini", "userlist.txt", "pgbouncer.service", "logrotate.conf"] as const)("local %s", async (name) => {
+    await expect(renderLocal(local)[name]).toMatchFileSnapshot(`__golden__/local/pgbouncer-1/${name}`);
+  });
+  test.each(["pgbouncer.ini", "userlist.txt", "pgbouncer.service", "logrotate.conf"] as const)("prod %s", async (name) => {
+    await expect(renderProd(prod)[name]).toMatchFileSnapshot(`__golden__/prod/pgbouncer-1/${name}`);
+  });
+});
+
+describe("pgbouncer.ini invariants", () => {
+  test.each([["local", local], ["prod", prod]] as const)("%s: every entry exactly once, with the plan's numbers", (_, plan) => {
+    const ini = sections(renderLocal(plan)["pgbouncer.ini"]);
+    expect(ini.databases!.map(([k]) => k)).toEqual(plan.entries.map((e) => e.name));
+    for (const e of plan.entries) {
+      const line = ini.databases!.find(([k]) => k === e.name)![1];
+      expect(line).toContain(` pool_size=${e.poolSize} `);
+      expect(line).toContain(` max_db_connections=${e.maxDbConnections}`);
+      expect(line).toContain(` pool_mode=${e.poolMode} `);
+    }
+  });
+
+  test.each([["local", local], ["prod", prod]] as const)("%s: keys sorted, each known to the target version", (_, plan) => {
+    const keys = sections(renderLocal(plan)["pgbouncer.ini"]).pgbouncer!.map(([k]) => k);
+    expect(keys).toEqual([...keys].sort());
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const k of keys) expect(knows(plan.pgbouncerVersion, "pgbouncer", k), k).toBe(true);
+  });
+
+  test("version-aware: 1.18 vs 1.24 vs 1.25 keys", () => {
+    const at = (version: string) => buildPlan(validateStackConfig(withField(rawStack("local"), "pgbouncer.version", version)));
+    const v118 = renderLocal(at("1.18.0"))["pgbouncer.ini"];
+    expect(v118).toMatch(/ reserve_pool=\d/);
+    expect(v118).not.toMatch(/reserve_pool_size=|load_balance_hosts|max_prepared_statements/);
+    const v121 = renderLocal(at("1.21.0"))["pgbouncer.ini"];
+    expect(v121).toMatch(/^max_prepared_statements = 200$/m);
+    expect(v121).not.toMatch(/load_balance_hosts/);
+    const v124 = renderLocal(at("1.24.0"))["pgbouncer.ini"];
+    expect(v124).toMatch(/ reserve_pool_size=\d/);
+    expect(v124).toMatch(/_ro = host=127\.0\.0\.2,127\.0\.0\.3 .* load_balance_hosts=round-robin$/m);
+    expect(renderLocal(at("1.25.2"))["pgbouncer.ini"]).toBe(renderLocal(at("1.25.2"))["pgbouncer.ini"]);
+    expect(parseVersion(prod.config.pgbouncer.version)).toEqual(prod.pgbouncerVersion);
+  });
+
+  test("forced keys win over overrides that slipped past validation", () => {
+    const plan = buildPlan(loadStack("local"));
+    plan.config.pgbouncer.settings = { auth_type: "trust", max_client_conn: 5, listen_addr: "0.0.0.0", log_connections: 1 };
+    const ini = sections(renderLocal(plan)["pgbouncer.ini"]).pgbouncer!;
+    const get = (k: string) => ini.find(([key]) => key === k)?.[1];
+    expect(get("auth_type")).toBe("scram-sha-256");
+    expect(get("max_client_conn")).toBe(String(plan.hosts[0]!.maxClientConn));
+    expect(get("listen_addr")).toBe("127.0.0.11");
+    expect(get("log_connections")).toBe("1"); // a tunable: the override applies
+    expect(FORCED_KEYS).toContain("auth_type");
+  });
+
+  test("output does not depend on the order services are declared in", () => {
+    const raw = rawStack("local");
+    const services = raw.services as Record<string, unknown>;
+    const reversed = withField(raw, "services", Object.fromEntries(Object.entries(services).reverse()));
+    expect(renderLocal(buildPlan(validateStackConfig(reversed)))).toEqual(renderLocal(local));
+  });
+
+  test("every generated file starts with the do-not-edit header and ends with one newline", () => {
+    for (const text of [...Object.values(renderLocal(local)), ...Object.values(renderProd(prod))]) {
+      expect(text).toMatch(/^[;#] .*\n[;#] Generated by pg-pooling .* Do not edit/);
+      expect(text.endsWith("\n") && !text.endsWith("\n\n")).toBe(true);
+    }
+  });
+});
+
+describe("injection attempts are refused by the renderers", () => {
+  const entry = local.entries[0]!;
+  test.each([
+    ["a host with a space", { ...PROD_UPSTREAMS, primary: "db port=1" }],
+    ["a host with a newline", { ...PROD_UPSTREAMS, primary: "db\n[pgbouncer]" }],
+    ["a host with a quote", { ...PROD_UPSTREAMS, primary: "db' auth_user='x" }],
+  ])("%s", (_, upstreams) => {
+    expect(() => databaseLine(local, entry, upstreams)).toThrow(RenderError);
+    expect(() => databaseLine(local, entry, upstreams)).toThrow(/databases\.accounts\.host/);
+  });
+
+  test("a settings value with a newline", () => {
+    const plan = buildPlan(loadStack("local"));
+    plan.config.pgbouncer.settings = { stats_period: "15\nauth_type = trust" };
+    expect(() => renderLocal(plan)).toThrow(/pgbouncer\.stats_period must not contain newlines/);
+  });
+
+  test("a settings key that is not an identifier, or unknown to the table", () => {
+    const plan = buildPlan(loadStack("local"));
+    plan.config.pgbouncer.settings = { "x\n[databases]": 1 };
+    expect(() => renderLocal(plan)).toThrow();
+  });
+
+  test("a layout path with a newline or a relative path", () => {
+    const host = local.hosts[0]!;
+    for (const logFile of ["/var/log/x\nauth_type = trust", "logs/pgbouncer.log", "/var/../etc/shadow"]) {
+      expect(() => renderIni(local, host, PROD_UPSTREAMS, { ...PRODUCTION_LAYOUT, logFile })).toThrow(/layout\.logFile/);
+    }
+  });
+
+  test("userlist: a user with a quote, a plaintext password, a duplicate", () => {
+    const v = fixtureVerifiers(local).get("orders")!;
+    expect(() => renderUserlist([{ user: 'or"ders', verifier: v }])).toThrow(/without double quotes/);
+    expect(() => renderUserlist([{ user: "orders", verifier: "hunter2-plaintext" }])).toThrow(/must be a SCRAM-SHA-256 verifier/);
+    expect(() => renderUserlist([{ user: "orders", verifier: "hunter2-plaintext" }])).not.toThrow(/hunter2/);
+    expect(() => renderUserlist([{ user: "orders", verifier: v }, { user: "orders", verifier: v }])).toThrow(/twice/);
+  });
+});

@@ -1,0 +1,126 @@
+import { describe, expect, test } from "vitest";
+import { loadStack } from "./config.js";
+import { DEFAULTS } from "./defaults.js";
+import { ConfigError } from "./errors.js";
+import { rawStack, withField } from "./fixtures.js";
+import { buildPlan } from "./plan.js";
+import { clientProfiles } from "./profiles.js";
+import { STACK_KEYS } from "./schema.js";
+import { validateStackConfig } from "./validate.js";
+
+const plan = (raw: Record<string, unknown>) => buildPlan(validateStackConfig(raw));
+
+/**
+ * Every key path of a YAML value, service names kept (they must match across stacks too).
+ * `pgbouncer.settings` is a free-form map of overrides: its presence counts, not its keys.
+ */
+function keyPaths(value: unknown, prefix = ""): string[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return [prefix];
+  if (prefix === "pgbouncer.settings") return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => keyPaths(v, prefix ? `${prefix}.${k}` : k));
+}
+
+describe("stack files", () => {
+  test("dev, prod and local set exactly the same config keys", () => {
+    const [local, dev, prod] = ["local", "dev", "prod"].map((s) => keyPaths(rawStack(s)).sort());
+    expect(dev).toEqual(local);
+    expect(prod).toEqual(local);
+    expect(Object.keys(rawStack("local")).sort()).toEqual([...STACK_KEYS].sort());
+  });
+
+  test.each(["local", "prod"])("%s declares more than 1000 concurrent clients and fits its budget", (stack) => {
+    const p = buildPlan(loadStack(stack));
+    expect(p.totalPeakClients).toBeGreaterThan(1000);
+    for (const node of p.budget) expect(node.free).toBeGreaterThanOrEqual(0);
+    expect(p.services.map((s) => s.name)).toEqual(
+      ["accounts", "catalog", "identity", "notifications", "orders", "payments", "reporting"],
+    );
+  });
+
+  test("prod runs the production PgBouncer line and several hosts and replicas", () => {
+    const p = buildPlan(loadStack("prod"));
+    expect(p.pgbouncerVersion.slice(0, 2)).toEqual([1, 25]);
+    expect(p.hosts.length).toBeGreaterThanOrEqual(2);
+    expect(p.config.database.replicas).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("the plan", () => {
+  const local = buildPlan(loadStack("local"));
+
+  test("each service gets an rw entry on the primary and an ro entry on the replicas", () => {
+    for (const s of local.services) {
+      expect(s.entries.map((e) => [e.name, e.target])).toEqual([
+        [s.name, "primary"],
+        [`${s.name}_ro`, "replicas"],
+      ]);
+    }
+    expect(new Set(local.entries.map((e) => e.name)).size).toBe(local.entries.length);
+  });
+
+  test("pool modes follow declared needs, with the reason", () => {
+    const mode = (name: string) => local.services.find((s) => s.name === name)!;
+    expect(mode("notifications")).toMatchObject({ poolMode: "session", poolModeReason: expect.stringMatching(/LISTEN/) });
+    expect(mode("reporting")).toMatchObject({ poolMode: "session", poolModeReason: expect.stringMatching(/temporary tables/) });
+    expect(mode("orders")).toMatchObject({ poolMode: "transaction" });
+    // prepared statements pin sessions on 1.18, and not on 1.25 (max_prepared_statements)
+    expect(mode("accounts").poolMode).toBe("session");
+    const prod = buildPlan(loadStack("prod"));
+    expect(prod.services.find((s) => s.name === "accounts")!.poolMode).toBe("transaction");
+  });
+
+  test("max_client_conn holds every client with one host lost, plus admin room; open files follow", () => {
+    for (const stack of ["local", "prod", "dev"]) {
+      const p = buildPlan(loadStack(stack));
+      const survivors = Math.max(1, p.hosts.length - 1);
+      const clients = p.entries.reduce((n, e) => n + e.clients, 0);
+      for (const h of p.hosts) {
+        expect(h.clientsAtPeak * survivors).toBeGreaterThanOrEqual(clients);
+        expect(h.maxClientConn).toBe(h.clientsAtPeak + DEFAULTS.adminClientConnections);
+        expect(h.openFilesLimit).toBeGreaterThanOrEqual(h.maxClientConn + h.maxServerConnections);
+      }
+    }
+  });
+
+  test("the budget table has the primary and every replica, each replica carrying the whole ro load", () => {
+    expect(local.budget.map((b) => b.node)).toEqual(["primary", "replica1", "replica2"]);
+    const ro = local.entries.filter((e) => e.target === "replicas");
+    const hosts = local.hosts.length;
+    for (const b of local.budget.slice(1)) {
+      expect(b.required).toBe(hosts * ro.reduce((n, e) => n + e.maxDbConnections, 0));
+    }
+    const p = local.budget[0]!;
+    expect(p.usable).toBe(250 - 3 - 5 - 3 - 10);
+  });
+
+  test("over budget is an error that lists every entry's share, never a clamp", () => {
+    const raw = withField(rawStack("local"), "database.maxConnections", 150);
+    let error: unknown;
+    try {
+      plan(raw);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toContain("database.maxConnections leaves primary 129 usable connections");
+    expect(message).toMatch(/but its pools need 168: accounts 2×25=50, catalog 2×3=6, identity 2×3=6, notifications 2×24=48, orders 2×14=28, payments 2×12=24, reporting 2×3=6, got 150/);
+    expect(message).toContain("replica1");
+    expect(message).toContain("replica2");
+  });
+
+  test("client profiles: timeouts agree with PgBouncer's, pools add up to the declared clients", () => {
+    const profiles = clientProfiles(local);
+    const t = local.config.pgbouncer.timeouts;
+    for (const p of profiles) {
+      expect(p.connectTimeoutMs).toBeLessThan(t.queryWaitSeconds * 1000);
+      if (t.clientIdleSeconds > 0) expect(p.idleTimeoutMs).toBeLessThan(t.clientIdleSeconds * 1000);
+      const s = local.services.find((x) => x.name === p.service)!;
+      const spec = local.config.services[p.service]!;
+      expect((p.rw.poolMax + (p.ro?.poolMax ?? 0)) * s.instances).toBeGreaterThanOrEqual(spec.peakClients);
+      expect(p.rw).toMatchObject({ host: "127.0.0.11", port: 56432, database: p.service, user: p.service });
+      expect(p.ro?.database).toBe(`${p.service}_ro`);
+      expect(p.retry.maxConcurrent).toBeLessThanOrEqual(s.entries[0]!.maxDbConnections * local.hosts.length);
+    }
+  });
+});

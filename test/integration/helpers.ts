@@ -1,0 +1,42 @@
+import { readFile } from "node:fs/promises";
+import type pg from "pg";
+import { loadStack } from "../../platform/config.js";
+import { buildPlan, type HostPlan } from "../../platform/plan.js";
+import { adminQuery, connect, pgbouncerTarget } from "../../local/connect.js";
+import { readSecrets } from "../../local/secrets.js";
+import { localLayout } from "../../local/topology.js";
+
+/** What every integration file needs: the local plan, its secrets, and ways to reach its hosts. */
+export const plan = buildPlan(loadStack("local"));
+export const secrets = await readSecrets();
+
+export function as(host: HostPlan, user: string, database = user): Promise<pg.Client> {
+  return connect(pgbouncerTarget(plan, host, secrets, user, database));
+}
+
+export function admin<R extends pg.QueryResultRow = Record<string, string>>(host: HostPlan, sql: string) {
+  return adminQuery<R>(plan, host, secrets, sql);
+}
+
+/** The error a connection attempt ends with (SQLSTATE and message), or undefined if it worked. */
+export async function connectError(
+  target: Parameters<typeof connect>[0],
+): Promise<{ code?: string; message: string } | undefined> {
+  try {
+    const c = await connect(target);
+    await c.end();
+    return undefined;
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    return { code: err.code, message: err.message };
+  }
+}
+
+export async function pgbouncerLog(host: HostPlan): Promise<string> {
+  return readFile(localLayout(host).logFile, "utf8");
+}
+
+/** Lines PgBouncer logs at WARNING or ERROR level (its format: `<ts> UTC [pid] LEVEL msg`). */
+export function problemLines(log: string): string[] {
+  return log.split("\n").filter((l) => / (WARNING|ERROR|FATAL) /.test(l));
+}

@@ -1,0 +1,68 @@
+import { describe, expect, test } from "vitest";
+import { queryOnce, type PoolRow } from "../../local/connect.js";
+import { PRIMARY_ADDRESS, replicaAddress } from "../../local/topology.js";
+import { admin, as, connectError, plan, secrets } from "./helpers.js";
+import { pgbouncerTarget } from "../../local/connect.js";
+
+/**
+ * GIVEN the local stack from Pulumi.local.yaml
+ * WHEN every service connects through every PgBouncer host with its SCRAM password
+ * THEN its rw entry reaches the primary and its ro entry a replica.
+ */
+describe("every service through every host", () => {
+  for (const host of plan.hosts) {
+    for (const service of plan.services) {
+      test(`${service.name} via ${host.name}`, async () => {
+        for (const entry of service.entries) {
+          const client = await as(host, service.name, entry.name);
+          try {
+            const { rows } = await client.query<{ recovery: boolean; addr: string; db: string; usr: string }>(
+              "select pg_is_in_recovery() as recovery, host(inet_server_addr()) as addr, current_database() as db, current_user as usr",
+            );
+            const row = rows[0]!;
+            expect(row.db).toBe(service.name);
+            expect(row.usr).toBe(service.name);
+            if (entry.role === "rw") {
+              expect(row).toMatchObject({ recovery: false, addr: PRIMARY_ADDRESS });
+            } else {
+              expect(row.recovery).toBe(true);
+              expect([replicaAddress(0), replicaAddress(1)]).toContain(row.addr);
+            }
+          } finally {
+            await client.end();
+          }
+        }
+      });
+    }
+  }
+});
+
+test("ro entries use both replicas", async () => {
+  // Session-mode entry: each client holds its own server connection, so N clients open N server
+  // connections, which PgBouncer spreads over the entry's hosts.
+  const host = plan.hosts[0]!;
+  const clients = await Promise.all(Array.from({ length: 8 }, () => as(host, "reporting", "reporting_ro")));
+  try {
+    const addrs = await Promise.all(
+      clients.map(async (c) => (await c.query<{ addr: string }>("select host(inet_server_addr()) as addr")).rows[0]!.addr),
+    );
+    expect(new Set(addrs)).toEqual(new Set([replicaAddress(0), replicaAddress(1)]));
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
+});
+
+test("a service cannot reach another service's database", async () => {
+  const err = await connectError(pgbouncerTarget(plan, plan.hosts[0]!, secrets, "orders", "catalog"));
+  expect(err?.message).toMatch(/permission denied for database "catalog"/);
+});
+
+test("pool modes live in SHOW POOLS as planned", async () => {
+  const host = plan.hosts[1]!;
+  // a pool row appears once a client has used the entry
+  for (const e of plan.entries) await queryOnce(pgbouncerTarget(plan, host, secrets, e.service, e.name), "select 1");
+  const pools = await admin<PoolRow>(host, "SHOW POOLS");
+  for (const e of plan.entries) {
+    expect(pools.find((p) => p.database === e.name && p.user === e.service)?.pool_mode, e.name).toBe(e.poolMode);
+  }
+});
