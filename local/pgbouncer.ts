@@ -85,15 +85,24 @@ export async function upHost(plan: Plan, host: HostPlan, secrets: LocalSecrets):
   return "reloaded";
 }
 
-async function startHost(plan: Plan, host: HostPlan): Promise<void> {
+/** Why a host that is not running could not start: checked before anything starts. */
+export async function startProblem(plan: Plan, host: HostPlan): Promise<string | undefined> {
   const layout = localLayout(host);
   const port = plan.config.pgbouncer.port;
   if (!existsSync(layout.binary)) {
-    throw new Error(`PgBouncer is not installed (${layout.binary}): run \`bash scripts/ensure-deps.sh\` or apt-get install pgbouncer`);
+    return `PgBouncer is not installed (${layout.binary}): run \`bash scripts/ensure-deps.sh\` or apt-get install pgbouncer`;
   }
   if (!(await isPortFree(layout.listenAddr, port))) {
-    throw new Error(`${layout.listenAddr}:${port} is already in use: stop what listens there or change pgbouncer.port in Pulumi.local.yaml`);
+    return `${layout.listenAddr}:${port} is already in use: stop what listens there or change pgbouncer.port in Pulumi.local.yaml`;
   }
+  return undefined;
+}
+
+async function startHost(plan: Plan, host: HostPlan): Promise<void> {
+  const layout = localLayout(host);
+  const port = plan.config.pgbouncer.port;
+  const problem = await startProblem(plan, host);
+  if (problem) throw new Error(problem);
   // runuser resets the open-files soft limit to 1024; raise it in the same shell that execs
   // PgBouncer, to the plan's LimitNOFILE (what systemd gives it in production).
   const script = `ulimit -n ${host.openFilesLimit} && exec ${layout.binary} -d -q ${layout.iniFile}`;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { adminQuery, type PoolRow } from "./connect.js";
 import { isPortFree } from "./exec.js";
-import { pgbouncerPid, stopHost, upHost, type HostAction } from "./pgbouncer.js";
+import { pgbouncerPid, startProblem, stopHost, upHost, type HostAction } from "./pgbouncer.js";
 import { clusterDown, clusterNodes, clusterStatus, clusterUp, superuserScript, type PgClusterOptions } from "./postgres.js";
 import { serviceRolesSql } from "./roles.js";
 import { loadOrCreateSecrets, readSecrets, SECRETS_FILE } from "./secrets.js";
@@ -30,6 +30,14 @@ export function clusterOptions(plan: Plan, replicationPassword: string): PgClust
 }
 
 export async function stackUp(plan: Plan, log: (line: string) => void = () => {}): Promise<void> {
+  // Refuse before starting anything: a taken port or a missing binary leaves nothing half-done.
+  const problems: string[] = [];
+  for (const host of plan.hosts) {
+    if ((await pgbouncerPid(host)) !== undefined) continue;
+    const problem = await startProblem(plan, host);
+    if (problem) problems.push(`${host.name}: ${problem}`);
+  }
+  if (problems.length > 0) throw new Error(problems.join("\n"));
   const secrets = await loadOrCreateSecrets(plan);
   const options = clusterOptions(plan, secrets.replicationPassword);
   try {

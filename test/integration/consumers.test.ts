@@ -1,0 +1,90 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, test } from "vitest";
+import { loadStack } from "../../platform/config.js";
+import { buildPlan } from "../../platform/plan.js";
+import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
+import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
+import { renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
+import { renderLocalHost } from "../../local/pgbouncer.js";
+import { localLayout } from "../../local/topology.js";
+import { admin, plan, secrets } from "./helpers.js";
+
+/** Each generated file checked by the program that consumes it. */
+const run = promisify(execFile);
+const scratch = await mkdtemp(join(tmpdir(), "pg-pooling-consumers-"));
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+const prod = buildPlan(loadStack("prod"));
+const prodFiles = renderHostFiles({
+  plan: prod,
+  host: prod.hosts[0]!,
+  upstreams: { primary: "primary.db.internal", replicas: ["replica1.db.internal"], port: 5432 },
+  layout: PRODUCTION_LAYOUT,
+  users: userlistEntries(prod, "redacted"),
+  reloadCommand: SYSTEMD_RELOAD,
+});
+
+async function systemdVerify(unitText: string): Promise<{ ok: boolean; stderr: string }> {
+  const dir = await mkdtemp(join(scratch, "unit-"));
+  const file = join(dir, "pgbouncer.service");
+  await writeFile(file, unitText);
+  try {
+    const { stderr } = await run("systemd-analyze", ["verify", file]);
+    return { ok: stderr.trim() === "", stderr };
+  } catch (e) {
+    return { ok: false, stderr: (e as { stderr: string }).stderr };
+  }
+}
+
+describe("systemd-analyze verify", () => {
+  test("the production unit is clean", async () => {
+    expect(await systemdVerify(prodFiles["pgbouncer.service"])).toEqual({ ok: true, stderr: "" });
+  });
+  test("the local unit is clean", async () => {
+    expect(await systemdVerify(renderLocalHost(plan, plan.hosts[0]!, "redacted")["pgbouncer.service"])).toEqual({ ok: true, stderr: "" });
+  });
+  test("and it does catch a broken unit (the check can fail)", async () => {
+    const broken = prodFiles["pgbouncer.service"].replace(/^LimitNOFILE=.*$/m, "LimitNOFILE=lots");
+    expect((await systemdVerify(broken)).stderr).toMatch(/Failed to parse resource value/);
+  });
+  test("the unit's LimitNOFILE is the plan's", () => {
+    expect(prodFiles["pgbouncer.service"]).toContain(`LimitNOFILE=${prod.hosts[0]!.openFilesLimit}`);
+  });
+});
+
+describe("logrotate", () => {
+  test("the production config parses (logrotate --debug)", async () => {
+    const file = join(scratch, "prod-logrotate.conf");
+    await writeFile(file, prodFiles["logrotate.conf"], { mode: 0o644 });
+    const { stderr } = await run("logrotate", ["--debug", "--state", join(scratch, "prod.state"), file]);
+    expect(stderr).toMatch(/rotating pattern: \/var\/log\/pgbouncer\/pgbouncer\.log/);
+    expect(stderr).not.toMatch(/error:/);
+  });
+
+  test("a real rotation on a running local host: PgBouncer reopens its log after the postrotate SIGHUP", async () => {
+    const host = plan.hosts[0]!;
+    const layout = localLayout(host);
+    // logrotate wants its config owned by root and not group-writable: use a copy.
+    const conf = join(scratch, "local-logrotate.conf");
+    await writeFile(conf, await readFile(join(layout.logFile, "..", "logrotate.conf"), "utf8"), { mode: 0o644 });
+    const { stderr } = await run("logrotate", ["--force", "--verbose", "--state", join(scratch, "local.state"), conf]);
+    expect(stderr).not.toMatch(/error:/);
+    expect(existsSync(`${layout.logFile}.1`)).toBe(true);
+    // something that logs: a RELOAD is logged by PgBouncer
+    await admin(host, "RELOAD");
+    await expect.poll(async () => (existsSync(layout.logFile) ? readFile(layout.logFile, "utf8") : ""), { timeout: 5000 }).toMatch(/RELOAD command issued/);
+  });
+});
+
+test("the secrets never reach rendered review files", () => {
+  const review = Object.values(renderLocalHost(plan, plan.hosts[0]!, "redacted")).join("\n");
+  for (const account of Object.values(secrets.accounts)) {
+    expect(review).not.toContain(account.password);
+    expect(review).not.toContain(account.verifier);
+  }
+});
