@@ -5,9 +5,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 # 1000+ client connections in one process need more descriptors than the usual 1024.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-mkdir -p .stack
-report=.stack/vitest-report.json
-rm -f "$report"
+# Outside .stack: the integration teardown removes that folder.
+report=$(mktemp -t pg-pooling-vitest.XXXXXX.json)
+trap 'rm -f "$report"' EXIT
 
 typecheck=0
 echo "== tsc --noEmit"

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type pg from "pg";
 import { loadStack } from "../../platform/config.js";
@@ -32,8 +33,11 @@ export async function connectError(
   }
 }
 
+/** The host's whole log, rotated part (`.1`, written by logrotate in consumers.test.ts) first. */
 export async function pgbouncerLog(host: HostPlan): Promise<string> {
-  return readFile(localLayout(host).logFile, "utf8");
+  const file = localLayout(host).logFile;
+  const rotated = existsSync(`${file}.1`) ? await readFile(`${file}.1`, "utf8") : "";
+  return rotated + (await readFile(file, "utf8"));
 }
 
 /** Lines PgBouncer logs at WARNING or ERROR level (its format: `<ts> UTC [pid] LEVEL msg`). */
