@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { REPO_ROOT } from "../platform/config.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
@@ -8,12 +10,26 @@ import type { HostLayout, Upstreams } from "../pgbouncer/layout.js";
  * addresses (PgBouncer 1.18 takes several hosts per entry but one port), and each PgBouncer host
  * gets its own address too, so the local fleet is addressed like the real one.
  */
-export const STATE_DIR = join(REPO_ROOT, ".stack");
+export const STATE_DIR = chooseStateDir();
 export const PRIMARY_ADDRESS = "127.0.0.1";
 export const replicaAddress = (i: number) => `127.0.0.${2 + i}`;
 export const pgbouncerAddress = (i: number) => `127.0.0.${11 + i}`;
-/** The OS user the local servers run as (they refuse root). */
+/** The OS user the local servers run as when we are root (they refuse root). */
 export const SERVICE_USER = "postgres";
+
+/**
+ * The gitignored `.stack` folder of the checkout, unless the servers' user cannot reach it (a
+ * checkout under /root, mode 0700): then a folder of this checkout's own under /var/tmp, because
+ * Postgres and PgBouncer must open their files by path. PG_POOLING_STATE_DIR overrides both.
+ */
+function chooseStateDir(): string {
+  if (process.env.PG_POOLING_STATE_DIR) return process.env.PG_POOLING_STATE_DIR;
+  const inCheckout = join(REPO_ROOT, ".stack");
+  if (process.getuid?.() !== 0) return inCheckout;
+  const reachable = spawnSync("runuser", ["-u", SERVICE_USER, "--", "test", "-x", REPO_ROOT]).status === 0;
+  if (reachable) return inCheckout;
+  return `/var/tmp/pg-pooling-${createHash("sha256").update(REPO_ROOT).digest("hex").slice(0, 12)}`;
+}
 
 export function localUpstreams(plan: Plan): Upstreams {
   return {
