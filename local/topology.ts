@@ -10,12 +10,12 @@ import type { HostLayout, Upstreams } from "../pgbouncer/layout.js";
  * addresses (PgBouncer 1.18 takes several hosts per entry but one port), and each PgBouncer host
  * gets its own address too, so the local fleet is addressed like the real one.
  */
+/** The OS user the local servers run as when we are root (they refuse root). */
+export const SERVICE_USER = "postgres";
 export const STATE_DIR = chooseStateDir();
 export const PRIMARY_ADDRESS = "127.0.0.1";
 export const replicaAddress = (i: number) => `127.0.0.${2 + i}`;
 export const pgbouncerAddress = (i: number) => `127.0.0.${11 + i}`;
-/** The OS user the local servers run as when we are root (they refuse root). */
-export const SERVICE_USER = "postgres";
 
 /**
  * The gitignored `.stack` folder of the checkout, unless the servers' user cannot reach it (a
