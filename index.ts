@@ -23,13 +23,20 @@ const plan = buildPlan(validateStackConfig(raw, `stack ${stack}`));
 
 export const environment = plan.environment;
 export const pgbouncerVersion = plan.pgbouncerVersion.join(".");
-export const budget = plan.budget.map(({ node, usable, required, free }) => ({ node, usable, required, free }));
-export const pools = plan.entries.map(({ name, target, poolMode, poolSize, reservePoolSize, maxDbConnections }) => ({
-  name,
-  target,
-  poolMode,
-  poolSize,
-  reservePoolSize,
-  maxDbConnections,
+export const budget = plan.budget.map(({ node, usable, required, free }) => ({
+  node,
+  usable,
+  required,
+  free,
 }));
+export const pools = plan.entries.map(
+  ({ name, target, poolMode, poolSize, reservePoolSize, maxDbConnections }) => ({
+    name,
+    target,
+    poolMode,
+    poolSize,
+    reservePoolSize,
+    maxDbConnections,
+  }),
+);
 export const profiles = clientProfiles(plan);

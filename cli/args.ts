@@ -1,16 +1,22 @@
 import { isConfigError } from "../platform/errors.js";
 
 /** `--name value` pairs; anything else is a usage error that names what it got. */
-export function parseArgs(argv: readonly string[], known: readonly string[]): Record<string, string> {
+export function parseArgs(
+  argv: readonly string[],
+  known: readonly string[],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i]!;
     const name = flag.replace(/^--/, "");
     if (!flag.startsWith("--") || !known.includes(name)) {
-      throw new UsageError(`unknown argument ${JSON.stringify(flag)}; expected ${known.map((k) => "--" + k).join(", ")}`);
+      throw new UsageError(
+        `unknown argument ${JSON.stringify(flag)}; expected ${known.map((k) => "--" + k).join(", ")}`,
+      );
     }
     const value = argv[i + 1];
-    if (value === undefined || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    if (value === undefined || value.startsWith("--"))
+      throw new UsageError(`${flag} needs a value`);
     out[name] = value;
   }
   return out;

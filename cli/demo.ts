@@ -14,7 +14,7 @@ import { printStatus } from "./local.js";
  * npm run demo: the local stack from Pulumi.local.yaml, every service's declared clients through
  * the pooler and then straight to Postgres, side by side, and everything taken down again.
  */
-const DURATION_MS = 10_000;
+const DURATION_MS = Number(process.env.DEMO_SECONDS ?? 10) * 1000;
 const THINK_MS = 250;
 
 function clientTargets(plan: Plan, secrets: LocalSecrets, via: "pgbouncer" | "postgres"): Target[] {
@@ -24,10 +24,25 @@ function clientTargets(plan: Plan, secrets: LocalSecrets, via: "pgbouncer" | "po
     for (let i = 0; i < e.clients; i++) {
       if (via === "pgbouncer") {
         const host = plan.hosts[i % plan.hosts.length]!;
-        targets.push({ host: pgbouncerAddress(host.index), port: plan.config.pgbouncer.port, database: e.name, user: e.service, password });
+        targets.push({
+          host: pgbouncerAddress(host.index),
+          port: plan.config.pgbouncer.port,
+          database: e.name,
+          user: e.service,
+          password,
+        });
       } else {
-        const host = e.target === "primary" ? PRIMARY_ADDRESS : replicaAddress(i % plan.config.database.replicas);
-        targets.push({ host, port: plan.config.database.port, database: e.dbname, user: e.service, password });
+        const host =
+          e.target === "primary"
+            ? PRIMARY_ADDRESS
+            : replicaAddress(i % plan.config.database.replicas);
+        targets.push({
+          host,
+          port: plan.config.database.port,
+          database: e.dbname,
+          user: e.service,
+          password,
+        });
       }
     }
   }
@@ -38,7 +53,10 @@ function clientTargets(plan: Plan, secrets: LocalSecrets, via: "pgbouncer" | "po
 async function backends(plan: Plan, secrets: LocalSecrets): Promise<string> {
   const nodes = clusterNodes(clusterOptions(plan, secrets.replicationPassword));
   const counts = await Promise.all(
-    nodes.map(async (n) => `${n.name} ${await superuserQuery(n, "select count(*) from pg_stat_activity where backend_type = 'client backend' and usename <> 'postgres'")}`),
+    nodes.map(
+      async (n) =>
+        `${n.name} ${await superuserQuery(n, "select count(*) from pg_stat_activity where backend_type = 'client backend' and usename <> 'postgres'")}`,
+    ),
   );
   return counts.join(", ");
 }
@@ -50,7 +68,10 @@ function column(r: LoadResult): string[] {
     const kind = message.replace(/"[^"]*"/g, "<role>");
     kinds[kind] = (kinds[kind] ?? 0) + n;
   }
-  const refused = Object.entries(kinds).map(([m, n]) => `${n} (${m})`).join("; ") || "none";
+  const refused =
+    Object.entries(kinds)
+      .map(([m, n]) => `${n} (${m})`)
+      .join("; ") || "none";
   return [
     String(r.attempted),
     String(r.connected),
@@ -65,14 +86,37 @@ function column(r: LoadResult): string[] {
 await main(async () => {
   const plan = buildPlan(loadStack("local"));
   const say = (line = "") => console.log(line);
-  say(`pg-pooling demo: ${plan.services.length} services, ${plan.totalPeakClients} clients at peak (Pulumi.local.yaml)`);
-  say(`\n== 1. Bring up the local stack: Postgres primary + ${plan.config.database.replicas} streaming replicas, ${plan.hosts.length} PgBouncer hosts`);
+  say(
+    `pg-pooling demo: ${plan.services.length} services, ${plan.totalPeakClients} clients at peak (Pulumi.local.yaml)`,
+  );
+  say(
+    `\n== 1. Bring up the local stack: Postgres primary + ${plan.config.database.replicas} streaming replicas, ${plan.hosts.length} PgBouncer hosts`,
+  );
   try {
     await stackUp(plan, (l) => say(`   ${l}`));
     const secrets = await readSecrets();
     const clients = clientTargets(plan, secrets, "pgbouncer").length;
 
-    say(`\n== 2. ${clients} concurrent clients through PgBouncer for ${DURATION_MS / 1000}s (each: a short query, then ${THINK_MS} ms of app work)`);
+    say(
+      `   each client runs a short query, then ${THINK_MS} ms of app work, for ${DURATION_MS / 1000}s`,
+    );
+
+    // Without a pooler first: PgBouncer has opened no server connection yet, so the backend
+    // counts of each run are that run's own.
+    say(
+      `\n== 2. ${clients} clients straight to Postgres, no pooler (max_connections ${plan.maxConnections})`,
+    );
+    let directBackends = "";
+    const direct = await runLoad({
+      targets: clientTargets(plan, secrets, "postgres"),
+      durationMs: DURATION_MS,
+      thinkMs: THINK_MS,
+      midRun: async () => {
+        directBackends = await backends(plan, secrets);
+      },
+    });
+
+    say(`\n== 3. The same ${clients} clients through PgBouncer`);
     let pooledBackends = "";
     const pooled = await runLoad({
       targets: clientTargets(plan, secrets, "pgbouncer"),
@@ -85,26 +129,42 @@ await main(async () => {
       },
     });
 
-    say(`\n== 3. The same ${clients} clients straight to Postgres (max_connections ${plan.maxConnections})`);
-    let directBackends = "";
-    const direct = await runLoad({
-      targets: clientTargets(plan, secrets, "postgres"),
-      durationMs: DURATION_MS,
-      thinkMs: THINK_MS,
-      midRun: async () => {
-        directBackends = await backends(plan, secrets);
-      },
-    });
-
     say("\n== 4. Side by side");
-    const labels = ["clients attempted", "clients connected", "clients refused", "transactions", "failed transactions", "throughput", "latency p50 / p99"];
+    const labels = [
+      "clients attempted",
+      "clients connected",
+      "clients refused",
+      "transactions",
+      "failed transactions",
+      "throughput",
+      "latency p50 / p99",
+    ];
     const a = column(pooled);
     const b = column(direct);
-    say(table(["", "through PgBouncer", "straight to Postgres"], [...labels.map((l, i) => [l, a[i]!, b[i]!]), ["Postgres backends (mid-run)", pooledBackends, directBackends]]));
-    say(`\n   Through the pooler every client got in, served by ${pooledBackends.replace(/\D+/g, " ").trim().split(" ").map(Number).reduce((x, y) => x + y, 0)} server connections in all.`);
+    say(
+      table(
+        ["", "through PgBouncer", "straight to Postgres"],
+        [
+          ...labels.map((l, i) => [l, a[i]!, b[i]!]),
+          ["Postgres backends (mid-run)", pooledBackends, directBackends],
+        ],
+      ),
+    );
+    say(
+      `\n   Through the pooler every client got in, served by ${pooledBackends
+        .replace(/\D+/g, " ")
+        .trim()
+        .split(" ")
+        .map(Number)
+        .reduce((x, y) => x + y, 0)} server connections in all.`,
+    );
     if (direct.connected < direct.attempted) {
-      say(`   Straight to Postgres only ${direct.connected} of ${direct.attempted} got in: every client costs a backend process, so the`);
-      say(`   role connection limits and max_connections the plan budgets for the pools turn the rest away.`);
+      say(
+        `   Straight to Postgres only ${direct.connected} of ${direct.attempted} got in: every client costs a backend process, so the`,
+      );
+      say(
+        `   role connection limits and max_connections the plan budgets for the pools turn the rest away.`,
+      );
     }
   } finally {
     say("\n== 5. Take the local stack down");

@@ -8,21 +8,40 @@ import { main, UsageError } from "./args.js";
 export async function printStatus(plan: Plan): Promise<boolean> {
   const status = await stackStatus(plan);
   console.log("Postgres nodes");
-  console.log(table(
-    ["node", "address", "running", "role"],
-    status.nodes.map((n) => [n.name, `${n.address}:${n.port}`, n.running ? `pid ${n.pid}` : "no", n.running ? (n.inRecovery ? "replica (in recovery)" : "primary") : "-"]),
-  ));
+  console.log(
+    table(
+      ["node", "address", "running", "role"],
+      status.nodes.map((n) => [
+        n.name,
+        `${n.address}:${n.port}`,
+        n.running ? `pid ${n.pid}` : "no",
+        n.running ? (n.inRecovery ? "replica (in recovery)" : "primary") : "-",
+      ]),
+    ),
+  );
   console.log("\nPgBouncer hosts (live from SHOW POOLS; pool_size from the plan)");
   for (const h of status.hosts) {
-    console.log(`  ${h.host} ${h.address}:${plan.config.pgbouncer.port} ${h.pid ? `pid ${h.pid}` : "not running"}`);
+    console.log(
+      `  ${h.host} ${h.address}:${plan.config.pgbouncer.port} ${h.pid ? `pid ${h.pid}` : "not running"}`,
+    );
     if (!h.pid) continue;
-    console.log(table(
-      ["entry", "mode", "pool_size", "cl_active", "cl_waiting", "sv_active", "sv_idle"],
-      plan.entries.map((e) => {
-        const row = h.pools.find((p) => p.database === e.name);
-        return [e.name, e.poolMode, e.poolSize, row?.cl_active ?? 0, row?.cl_waiting ?? 0, row?.sv_active ?? 0, row?.sv_idle ?? 0];
-      }),
-    ));
+    console.log(
+      table(
+        ["entry", "mode", "pool_size", "cl_active", "cl_waiting", "sv_active", "sv_idle"],
+        plan.entries.map((e) => {
+          const row = h.pools.find((p) => p.database === e.name);
+          return [
+            e.name,
+            e.poolMode,
+            e.poolSize,
+            row?.cl_active ?? 0,
+            row?.cl_waiting ?? 0,
+            row?.sv_active ?? 0,
+            row?.sv_idle ?? 0,
+          ];
+        }),
+      ),
+    );
   }
   return status.up;
 }
@@ -44,7 +63,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         console.log("local stack is down: no process, port or state left");
         break;
       default:
-        throw new UsageError(`usage: npm run local -- up | status | down (got ${JSON.stringify(command ?? "")})`);
+        throw new UsageError(
+          `usage: npm run local -- up | status | down (got ${JSON.stringify(command ?? "")})`,
+        );
     }
   });
 }

@@ -11,7 +11,9 @@ await main(() => {
   const plan = buildPlan(config);
   if (args.format === "json") {
     const { config: _config, ...rest } = plan;
-    process.stdout.write(JSON.stringify({ ...rest, profiles: clientProfiles(plan) }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify({ ...rest, profiles: clientProfiles(plan) }, null, 2) + "\n",
+    );
   } else {
     process.stdout.write(formatPlan(plan, label));
   }

@@ -28,7 +28,10 @@ await main(async () => {
             host,
             upstreams: {
               primary: `${plan.environment}-primary.rds-endpoint.invalid`,
-              replicas: Array.from({ length: config.database.replicas }, (_, i) => `${plan.environment}-replica${i + 1}.rds-endpoint.invalid`),
+              replicas: Array.from(
+                { length: config.database.replicas },
+                (_, i) => `${plan.environment}-replica${i + 1}.rds-endpoint.invalid`,
+              ),
               port: config.database.port,
             },
             layout: PRODUCTION_LAYOUT,
@@ -40,5 +43,7 @@ await main(async () => {
     for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
     console.log(`${join(dir)}: ${Object.keys(files).join(", ")}`);
   }
-  console.log(`rendered ${label} for PgBouncer ${plan.pgbouncerVersion.join(".")} (userlist verifiers redacted)`);
+  console.log(
+    `rendered ${label} for PgBouncer ${plan.pgbouncerVersion.join(".")} (userlist verifiers redacted)`,
+  );
 });

@@ -13,14 +13,30 @@ export interface Target {
   password: string;
 }
 
-export function pgbouncerTarget(plan: Plan, host: HostPlan, secrets: LocalSecrets, user: string, database: string): Target {
+export function pgbouncerTarget(
+  plan: Plan,
+  host: HostPlan,
+  secrets: LocalSecrets,
+  user: string,
+  database: string,
+): Target {
   const account = secrets.accounts[user];
   if (!account) throw new Error(`no local account ${JSON.stringify(user)}`);
-  return { host: pgbouncerAddress(host.index), port: plan.config.pgbouncer.port, database, user, password: account.password };
+  return {
+    host: pgbouncerAddress(host.index),
+    port: plan.config.pgbouncer.port,
+    database,
+    user,
+    password: account.password,
+  };
 }
 
 export async function connect(t: Target, timeoutMs = 10_000): Promise<pg.Client> {
-  const client = new pg.Client({ ...t, connectionTimeoutMillis: timeoutMs, application_name: "pg-pooling" });
+  const client = new pg.Client({
+    ...t,
+    connectionTimeoutMillis: timeoutMs,
+    application_name: "pg-pooling",
+  });
   // A server-side disconnect must not crash the process: the caller sees it on its next query.
   client.on("error", () => {});
   await client.connect();
@@ -28,7 +44,10 @@ export async function connect(t: Target, timeoutMs = 10_000): Promise<pg.Client>
 }
 
 /** One query on a fresh connection, closed afterwards. */
-export async function queryOnce<R extends pg.QueryResultRow = pg.QueryResultRow>(t: Target, sql: string): Promise<R[]> {
+export async function queryOnce<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  t: Target,
+  sql: string,
+): Promise<R[]> {
   const client = await connect(t);
   try {
     return (await client.query<R>(sql)).rows;

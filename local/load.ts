@@ -42,7 +42,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const refused: Record<string, number> = {};
   const batch = opts.connectConcurrency ?? 100;
   for (let i = 0; i < opts.targets.length; i += batch) {
-    const results = await Promise.allSettled(opts.targets.slice(i, i + batch).map((t) => connect(t, 20_000)));
+    const results = await Promise.allSettled(
+      opts.targets.slice(i, i + batch).map((t) => connect(t, 20_000)),
+    );
     for (const r of results) {
       if (r.status === "fulfilled") clients.push(r.value);
       else {

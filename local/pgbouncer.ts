@@ -6,7 +6,13 @@ import { capability } from "../pgbouncer/capabilities.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { chownToUser, isPortFree, processAlive, run, waitFor } from "./exec.js";
 import { verifierMap, type LocalSecrets } from "./secrets.js";
-import { hostDir, localLayout, localReloadCommand, localUpstreams, SERVICE_USER } from "./topology.js";
+import {
+  hostDir,
+  localLayout,
+  localReloadCommand,
+  localUpstreams,
+  SERVICE_USER,
+} from "./topology.js";
 
 /**
  * PgBouncer hosts of the local stack: the rendered files, run by Debian's binary as `postgres`.
@@ -22,7 +28,11 @@ export async function pgbouncerPid(host: HostPlan): Promise<number | undefined> 
   return Number.isInteger(pid) && pid > 0 && (await processAlive(pid)) ? pid : undefined;
 }
 
-export function renderLocalHost(plan: Plan, host: HostPlan, secrets: LocalSecrets | "redacted"): HostFiles {
+export function renderLocalHost(
+  plan: Plan,
+  host: HostPlan,
+  secrets: LocalSecrets | "redacted",
+): HostFiles {
   const layout = localLayout(host);
   return renderHostFiles({
     plan,
@@ -52,15 +62,23 @@ function needsRestart(before: string, after: string): boolean {
   const b = iniEntries(after);
   const changed = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
   // Every [databases] entry is re-parsed on RELOAD; [pgbouncer] keys say so in the table.
-  return changed.some((k) => k.startsWith("pgbouncer.") && !capability("pgbouncer", k.slice(10)).reloadable);
+  return changed.some(
+    (k) => k.startsWith("pgbouncer.") && !capability("pgbouncer", k.slice(10)).reloadable,
+  );
 }
 
-export async function upHost(plan: Plan, host: HostPlan, secrets: LocalSecrets): Promise<HostAction> {
+export async function upHost(
+  plan: Plan,
+  host: HostPlan,
+  secrets: LocalSecrets,
+): Promise<HostAction> {
   const layout = localLayout(host);
   const dir = hostDir(host);
   const files = renderLocalHost(plan, host, secrets);
   const before = existsSync(layout.iniFile) ? await readFile(layout.iniFile, "utf8") : undefined;
-  const userlistBefore = existsSync(layout.authFile) ? await readFile(layout.authFile, "utf8") : undefined;
+  const userlistBefore = existsSync(layout.authFile)
+    ? await readFile(layout.authFile, "utf8")
+    : undefined;
   await mkdir(layout.unixSocketDir, { recursive: true });
   for (const [name, text] of Object.entries(files)) {
     await writeFile(join(dir, name), text, { mode: name === "userlist.txt" ? 0o600 : 0o644 });
@@ -75,7 +93,8 @@ export async function upHost(plan: Plan, host: HostPlan, secrets: LocalSecrets):
     await startHost(plan, host);
     return "started";
   }
-  if (before === files["pgbouncer.ini"] && userlistBefore === files["userlist.txt"]) return "unchanged";
+  if (before === files["pgbouncer.ini"] && userlistBefore === files["userlist.txt"])
+    return "unchanged";
   if (before !== undefined && needsRestart(before, files["pgbouncer.ini"])) {
     await stopHost(host);
     await startHost(plan, host);
@@ -107,9 +126,15 @@ async function startHost(plan: Plan, host: HostPlan): Promise<void> {
   // PgBouncer, to the plan's LimitNOFILE (what systemd gives it in production).
   const script = `ulimit -n ${host.openFilesLimit} && exec ${layout.binary} -d -q ${layout.iniFile}`;
   await run("sh", ["-c", script], { asUser: SERVICE_USER, timeoutMs: 15_000 });
-  await waitFor(`${host.name} to accept connections on ${layout.listenAddr}:${port}`, async () => {
-    return (await pgbouncerPid(host)) !== undefined && !(await isPortFree(layout.listenAddr, port));
-  }, 15_000);
+  await waitFor(
+    `${host.name} to accept connections on ${layout.listenAddr}:${port}`,
+    async () => {
+      return (
+        (await pgbouncerPid(host)) !== undefined && !(await isPortFree(layout.listenAddr, port))
+      );
+    },
+    15_000,
+  );
 }
 
 /**
@@ -126,7 +151,11 @@ export async function stopHost(host: HostPlan): Promise<void> {
       return;
     }
     try {
-      await waitFor(`${host.name} (pid ${pid}) to exit`, async () => !(await processAlive(pid)), 5_000);
+      await waitFor(
+        `${host.name} (pid ${pid}) to exit`,
+        async () => !(await processAlive(pid)),
+        5_000,
+      );
       return;
     } catch {
       // escalate

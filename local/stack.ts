@@ -5,7 +5,14 @@ import type { Plan } from "../platform/plan.js";
 import { adminQuery, type PoolRow } from "./connect.js";
 import { isPortFree } from "./exec.js";
 import { pgbouncerPid, startProblem, stopHost, upHost, type HostAction } from "./pgbouncer.js";
-import { clusterDown, clusterNodes, clusterStatus, clusterUp, superuserScript, type PgClusterOptions } from "./postgres.js";
+import {
+  clusterDown,
+  clusterNodes,
+  clusterStatus,
+  clusterUp,
+  superuserScript,
+  type PgClusterOptions,
+} from "./postgres.js";
 import { serviceRolesSql } from "./roles.js";
 import { loadOrCreateSecrets, readSecrets, SECRETS_FILE } from "./secrets.js";
 import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
@@ -65,7 +72,8 @@ export async function stackDown(plan: Plan): Promise<void> {
   const taken = [];
   for (const host of plan.hosts) {
     const { listenAddr } = localLayout(host);
-    if (!(await isPortFree(listenAddr, plan.config.pgbouncer.port))) taken.push(`${listenAddr}:${plan.config.pgbouncer.port}`);
+    if (!(await isPortFree(listenAddr, plan.config.pgbouncer.port)))
+      taken.push(`${listenAddr}:${plan.config.pgbouncer.port}`);
   }
   if (taken.length > 0) throw new Error(`down finished but ${taken.join(", ")} still in use`);
 }
@@ -84,10 +92,16 @@ export async function stackStatus(plan: Plan) {
   for (const host of plan.hosts) {
     const pid = await pgbouncerPid(host);
     const pools =
-      pid !== undefined && secrets ? await adminQuery<PoolRow>(plan, host, secrets, "SHOW POOLS") : [];
+      pid !== undefined && secrets
+        ? await adminQuery<PoolRow>(plan, host, secrets, "SHOW POOLS")
+        : [];
     hosts.push({ host: host.name, address: localLayout(host).listenAddr, pid, pools });
   }
-  return { nodes, hosts, up: nodes.every((n) => n.running) && hosts.every((h) => h.pid !== undefined) };
+  return {
+    nodes,
+    hosts,
+    up: nodes.every((n) => n.running) && hosts.every((h) => h.pid !== undefined),
+  };
 }
 
 export { clusterNodes };

@@ -26,7 +26,8 @@ function chooseStateDir(): string {
   if (process.env.PG_POOLING_STATE_DIR) return process.env.PG_POOLING_STATE_DIR;
   const inCheckout = join(REPO_ROOT, ".stack");
   if (process.getuid?.() !== 0) return inCheckout;
-  const reachable = spawnSync("runuser", ["-u", SERVICE_USER, "--", "test", "-x", REPO_ROOT]).status === 0;
+  const reachable =
+    spawnSync("runuser", ["-u", SERVICE_USER, "--", "test", "-x", REPO_ROOT]).status === 0;
   if (reachable) return inCheckout;
   return `/var/tmp/pg-pooling-${createHash("sha256").update(REPO_ROOT).digest("hex").slice(0, 12)}`;
 }

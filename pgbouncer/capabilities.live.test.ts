@@ -241,54 +241,54 @@ function runPgbouncer(dir: string, ini: string): Promise<Run> {
 }
 
 test("a PgBouncer this table covers is installed, with its service user", () => {
-  expect(VERSION, "pgbouncer -V of /usr/sbin/pgbouncer (install: bash scripts/ensure-deps.sh)").toBeDefined();
+  expect(
+    VERSION,
+    "pgbouncer -V of /usr/sbin/pgbouncer (install: bash scripts/ensure-deps.sh)",
+  ).toBeDefined();
   expect(USER, "the postgres OS user").toBeDefined();
 });
 
-describe(
-  "real PgBouncer on this machine",
-  () => {
-    let dir = "";
-    let values: Record<string, string> = {};
+describe("real PgBouncer on this machine", () => {
+  let dir = "";
+  let values: Record<string, string> = {};
 
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), "pgb-capabilities-"));
-      chownSync(dir, USER!.uid, USER!.gid);
-      const userlist = join(dir, "userlist.txt");
-      writeFileSync(userlist, '"postgres" ""\n');
-      chownSync(userlist, USER!.uid, USER!.gid);
-      values = liveValues(dir, await freePort());
-    });
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "pgb-capabilities-"));
+    chownSync(dir, USER!.uid, USER!.gid);
+    const userlist = join(dir, "userlist.txt");
+    writeFileSync(userlist, '"postgres" ""\n');
+    chownSync(userlist, USER!.uid, USER!.gid);
+    values = liveValues(dir, await freePort());
+  });
 
-    afterAll(() => {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
-    test("every row of the table has a live value, so none escapes this check", () => {
-      const missing = CAPABILITIES.filter((c) => values[`${c.section}/${c.key}`] === undefined);
-      expect(missing.map((c) => `${c.section}/${c.key}`)).toEqual([]);
-    });
+  test("every row of the table has a live value, so none escapes this check", () => {
+    const missing = CAPABILITIES.filter((c) => values[`${c.section}/${c.key}`] === undefined);
+    expect(missing.map((c) => `${c.section}/${c.key}`)).toEqual([]);
+  });
 
-    test("starts with every key the table says this version knows", async () => {
-      const known = CAPABILITIES.filter((c) => knows(VERSION!, c.section, c.key));
-      const run = await runPgbouncer(dir, renderIni(known, values));
-      const log = existsSync(values["pgbouncer/logfile"]!)
-        ? readFileSync(values["pgbouncer/logfile"]!, "utf8")
-        : "";
-      expect(run.output + log).not.toMatch(UNKNOWN);
-      expect(run.up, run.output).toBe(true);
-    }, 30_000);
+  test("starts with every key the table says this version knows", async () => {
+    const known = CAPABILITIES.filter((c) => knows(VERSION!, c.section, c.key));
+    const run = await runPgbouncer(dir, renderIni(known, values));
+    const log = existsSync(values["pgbouncer/logfile"]!)
+      ? readFileSync(values["pgbouncer/logfile"]!, "utf8")
+      : "";
+    expect(run.output + log).not.toMatch(UNKNOWN);
+    expect(run.up, run.output).toBe(true);
+  }, 30_000);
 
-    const unknownRows = CAPABILITIES.filter((c) => VERSION && !knows(VERSION, c.section, c.key));
-    test.each(unknownRows.map((c) => [c.section, c.key, c] as const))(
-      "refuses [%s] %s, which the table says this version does not know",
-      async (_section, _key, row) => {
-        const run = await runPgbouncer(dir, renderIni([row], values));
-        expect(run.up, run.output).toBe(false);
-        expect(run.output).toMatch(UNKNOWN);
-        expect(run.output).toContain(row.key);
-      },
-      30_000,
-    );
-  },
-);
+  const unknownRows = CAPABILITIES.filter((c) => VERSION && !knows(VERSION, c.section, c.key));
+  test.each(unknownRows.map((c) => [c.section, c.key, c] as const))(
+    "refuses [%s] %s, which the table says this version does not know",
+    async (_section, _key, row) => {
+      const run = await runPgbouncer(dir, renderIni([row], values));
+      expect(run.up, run.output).toBe(false);
+      expect(run.output).toMatch(UNKNOWN);
+      expect(run.output).toContain(row.key);
+    },
+    30_000,
+  );
+});

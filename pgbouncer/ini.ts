@@ -128,7 +128,12 @@ export function databaseLine(plan: Plan, entry: PoolEntry, upstreams: Upstreams)
   return `${iniKey(field, entry.name)} = ${text}`;
 }
 
-export function renderIni(plan: Plan, host: HostPlan, upstreams: Upstreams, layout: HostLayout): string {
+export function renderIni(
+  plan: Plan,
+  host: HostPlan,
+  upstreams: Upstreams,
+  layout: HostLayout,
+): string {
   const version = plan.pgbouncerVersion;
   const settings: Record<string, IniValue> = {
     ...tunableSettings(),
@@ -139,9 +144,14 @@ export function renderIni(plan: Plan, host: HostPlan, upstreams: Upstreams, layo
     // capability() throws for a key missing from the table: a typo never silently disappears.
     .filter((key) => capability("pgbouncer", key) && knows(version, "pgbouncer", key))
     .sort()
-    .map((key) => `${iniKey("pgbouncer key", key)} = ${iniValue(`pgbouncer.${key}`, settings[key]!)}`);
+    .map(
+      (key) => `${iniKey("pgbouncer key", key)} = ${iniValue(`pgbouncer.${key}`, settings[key]!)}`,
+    );
   return (
-    generatedHeader(";", `pgbouncer.ini for ${host.name} (PgBouncer ${version.join(".")}, ${plan.environment})`) +
+    generatedHeader(
+      ";",
+      `pgbouncer.ini for ${host.name} (PgBouncer ${version.join(".")}, ${plan.environment})`,
+    ) +
     "\n[databases]\n" +
     plan.entries.map((e) => databaseLine(plan, e, upstreams)).join("\n") +
     "\n\n[pgbouncer]\n" +

@@ -15,17 +15,35 @@ import { renderUserlist } from "./userlist.js";
 
 /** Goldens render the local stack under a fixed folder, so they match on every checkout. */
 const GOLDEN_STATE = "/srv/pg-pooling/.stack";
-const PROD_UPSTREAMS: Upstreams = { primary: "primary.db.internal", replicas: ["replica1.db.internal", "replica2.db.internal"], port: 5432 };
+const PROD_UPSTREAMS: Upstreams = {
+  primary: "primary.db.internal",
+  replicas: ["replica1.db.internal", "replica2.db.internal"],
+  port: 5432,
+};
 
 function renderLocal(plan: Plan, index = 0): HostFiles {
   const host = plan.hosts[index]!;
   const layout = localLayout(host, GOLDEN_STATE);
-  return renderHostFiles({ plan, host, upstreams: localUpstreams(plan), layout, users: userlistEntries(plan, fixtureVerifiers(plan)), reloadCommand: localReloadCommand(layout) });
+  return renderHostFiles({
+    plan,
+    host,
+    upstreams: localUpstreams(plan),
+    layout,
+    users: userlistEntries(plan, fixtureVerifiers(plan)),
+    reloadCommand: localReloadCommand(layout),
+  });
 }
 
 function renderProd(plan: Plan, index = 0): HostFiles {
   const host = plan.hosts[index]!;
-  return renderHostFiles({ plan, host, upstreams: PROD_UPSTREAMS, layout: PRODUCTION_LAYOUT, users: userlistEntries(plan, fixtureVerifiers(plan)), reloadCommand: SYSTEMD_RELOAD });
+  return renderHostFiles({
+    plan,
+    host,
+    upstreams: PROD_UPSTREAMS,
+    layout: PRODUCTION_LAYOUT,
+    users: userlistEntries(plan, fixtureVerifiers(plan)),
+    reloadCommand: SYSTEMD_RELOAD,
+  });
 }
 
 const local = buildPlan(loadStack("local"));
@@ -45,16 +63,29 @@ function sections(ini: string): Record<string, [string, string][]> {
 }
 
 describe("golden files", () => {
-  test.each(["pgbouncer.ini", "userlist.txt", "pgbouncer.service", "logrotate.conf"] as const)("local %s", async (name) => {
-    await expect(renderLocal(local)[name]).toMatchFileSnapshot(`__golden__/local/pgbouncer-1/${name}`);
-  });
-  test.each(["pgbouncer.ini", "userlist.txt", "pgbouncer.service", "logrotate.conf"] as const)("prod %s", async (name) => {
-    await expect(renderProd(prod)[name]).toMatchFileSnapshot(`__golden__/prod/pgbouncer-1/${name}`);
-  });
+  test.each(["pgbouncer.ini", "userlist.txt", "pgbouncer.service", "logrotate.conf"] as const)(
+    "local %s",
+    async (name) => {
+      await expect(renderLocal(local)[name]).toMatchFileSnapshot(
+        `__golden__/local/pgbouncer-1/${name}`,
+      );
+    },
+  );
+  test.each(["pgbouncer.ini", "userlist.txt", "pgbouncer.service", "logrotate.conf"] as const)(
+    "prod %s",
+    async (name) => {
+      await expect(renderProd(prod)[name]).toMatchFileSnapshot(
+        `__golden__/prod/pgbouncer-1/${name}`,
+      );
+    },
+  );
 });
 
 describe("pgbouncer.ini invariants", () => {
-  test.each([["local", local], ["prod", prod]] as const)("%s: every entry exactly once, with the plan's numbers", (_, plan) => {
+  test.each([
+    ["local", local],
+    ["prod", prod],
+  ] as const)("%s: every entry exactly once, with the plan's numbers", (_, plan) => {
     const ini = sections(renderLocal(plan)["pgbouncer.ini"]);
     expect(ini.databases!.map(([k]) => k)).toEqual(plan.entries.map((e) => e.name));
     for (const e of plan.entries) {
@@ -65,7 +96,10 @@ describe("pgbouncer.ini invariants", () => {
     }
   });
 
-  test.each([["local", local], ["prod", prod]] as const)("%s: keys sorted, each known to the target version", (_, plan) => {
+  test.each([
+    ["local", local],
+    ["prod", prod],
+  ] as const)("%s: keys sorted, each known to the target version", (_, plan) => {
     const keys = sections(renderLocal(plan)["pgbouncer.ini"]).pgbouncer!.map(([k]) => k);
     expect(keys).toEqual([...keys].sort());
     expect(new Set(keys).size).toBe(keys.length);
@@ -73,7 +107,8 @@ describe("pgbouncer.ini invariants", () => {
   });
 
   test("version-aware: 1.18 vs 1.24 vs 1.25 keys", () => {
-    const at = (version: string) => buildPlan(validateStackConfig(withField(rawStack("local"), "pgbouncer.version", version)));
+    const at = (version: string) =>
+      buildPlan(validateStackConfig(withField(rawStack("local"), "pgbouncer.version", version)));
     const v118 = renderLocal(at("1.18.0"))["pgbouncer.ini"];
     expect(v118).toMatch(/ reserve_pool=\d/);
     expect(v118).not.toMatch(/reserve_pool_size=|load_balance_hosts|max_prepared_statements/);
@@ -82,14 +117,23 @@ describe("pgbouncer.ini invariants", () => {
     expect(v121).not.toMatch(/load_balance_hosts/);
     const v124 = renderLocal(at("1.24.0"))["pgbouncer.ini"];
     expect(v124).toMatch(/ reserve_pool_size=\d/);
-    expect(v124).toMatch(/_ro = host=127\.0\.0\.2,127\.0\.0\.3 .* load_balance_hosts=round-robin$/m);
-    expect(renderLocal(at("1.25.2"))["pgbouncer.ini"]).toBe(renderLocal(at("1.25.2"))["pgbouncer.ini"]);
+    expect(v124).toMatch(
+      /_ro = host=127\.0\.0\.2,127\.0\.0\.3 .* load_balance_hosts=round-robin$/m,
+    );
+    expect(renderLocal(at("1.25.2"))["pgbouncer.ini"]).toBe(
+      renderLocal(at("1.25.2"))["pgbouncer.ini"],
+    );
     expect(parseVersion(prod.config.pgbouncer.version)).toEqual(prod.pgbouncerVersion);
   });
 
   test("forced keys win over overrides that slipped past validation", () => {
     const plan = buildPlan(loadStack("local"));
-    plan.config.pgbouncer.settings = { auth_type: "trust", max_client_conn: 5, listen_addr: "0.0.0.0", log_connections: 1 };
+    plan.config.pgbouncer.settings = {
+      auth_type: "trust",
+      max_client_conn: 5,
+      listen_addr: "0.0.0.0",
+      log_connections: 1,
+    };
     const ini = sections(renderLocal(plan)["pgbouncer.ini"]).pgbouncer!;
     const get = (k: string) => ini.find(([key]) => key === k)?.[1];
     expect(get("auth_type")).toBe("scram-sha-256");
@@ -102,7 +146,11 @@ describe("pgbouncer.ini invariants", () => {
   test("output does not depend on the order services are declared in", () => {
     const raw = rawStack("local");
     const services = raw.services as Record<string, unknown>;
-    const reversed = withField(raw, "services", Object.fromEntries(Object.entries(services).reverse()));
+    const reversed = withField(
+      raw,
+      "services",
+      Object.fromEntries(Object.entries(services).reverse()),
+    );
     expect(renderLocal(buildPlan(validateStackConfig(reversed)))).toEqual(renderLocal(local));
   });
 
@@ -139,16 +187,33 @@ describe("injection attempts are refused by the renderers", () => {
 
   test("a layout path with a newline or a relative path", () => {
     const host = local.hosts[0]!;
-    for (const logFile of ["/var/log/x\nauth_type = trust", "logs/pgbouncer.log", "/var/../etc/shadow"]) {
-      expect(() => renderIni(local, host, PROD_UPSTREAMS, { ...PRODUCTION_LAYOUT, logFile })).toThrow(/layout\.logFile/);
+    for (const logFile of [
+      "/var/log/x\nauth_type = trust",
+      "logs/pgbouncer.log",
+      "/var/../etc/shadow",
+    ]) {
+      expect(() =>
+        renderIni(local, host, PROD_UPSTREAMS, { ...PRODUCTION_LAYOUT, logFile }),
+      ).toThrow(/layout\.logFile/);
     }
   });
 
   test("userlist: a user with a quote, a plaintext password, a duplicate", () => {
     const v = fixtureVerifiers(local).get("orders")!;
-    expect(() => renderUserlist([{ user: 'or"ders', verifier: v }])).toThrow(/without double quotes/);
-    expect(() => renderUserlist([{ user: "orders", verifier: "hunter2-plaintext" }])).toThrow(/must be a SCRAM-SHA-256 verifier/);
-    expect(() => renderUserlist([{ user: "orders", verifier: "hunter2-plaintext" }])).not.toThrow(/hunter2/);
-    expect(() => renderUserlist([{ user: "orders", verifier: v }, { user: "orders", verifier: v }])).toThrow(/twice/);
+    expect(() => renderUserlist([{ user: 'or"ders', verifier: v }])).toThrow(
+      /without double quotes/,
+    );
+    expect(() => renderUserlist([{ user: "orders", verifier: "hunter2-plaintext" }])).toThrow(
+      /must be a SCRAM-SHA-256 verifier/,
+    );
+    expect(() => renderUserlist([{ user: "orders", verifier: "hunter2-plaintext" }])).not.toThrow(
+      /hunter2/,
+    );
+    expect(() =>
+      renderUserlist([
+        { user: "orders", verifier: v },
+        { user: "orders", verifier: v },
+      ]),
+    ).toThrow(/twice/);
   });
 });

@@ -7,7 +7,10 @@ import { renderSystemdUnit } from "./systemd.js";
 import { REDACTED_VERIFIER, renderUserlist, type UserlistEntry } from "./userlist.js";
 
 /** Every file one PgBouncer host runs on, by file name. */
-export type HostFiles = Record<"pgbouncer.ini" | "userlist.txt" | "pgbouncer.service" | "logrotate.conf", string>;
+export type HostFiles = Record<
+  "pgbouncer.ini" | "userlist.txt" | "pgbouncer.service" | "logrotate.conf",
+  string
+>;
 
 /** Accounts in the userlist: one per service, plus PgBouncer's admin and stats-only users. */
 export function pgbouncerAccounts(plan: Plan): string[] {
@@ -15,7 +18,10 @@ export function pgbouncerAccounts(plan: Plan): string[] {
 }
 
 /** Userlist entries from a verifier per account; `"redacted"` for a review render. */
-export function userlistEntries(plan: Plan, verifiers: ReadonlyMap<string, string> | "redacted"): UserlistEntry[] {
+export function userlistEntries(
+  plan: Plan,
+  verifiers: ReadonlyMap<string, string> | "redacted",
+): UserlistEntry[] {
   return pgbouncerAccounts(plan).map((user) => {
     if (verifiers === "redacted") return { user, verifier: REDACTED_VERIFIER };
     const verifier = verifiers.get(user);

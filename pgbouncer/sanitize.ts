@@ -19,14 +19,16 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /** A value on the right of `key = ` in an ini file: one line, no control characters. */
 export function iniValue(field: string, value: string | number | boolean): string {
   const text = typeof value === "boolean" ? (value ? "1" : "0") : String(value);
-  if (CONTROL.test(text)) throw new RenderError(field, text, "must not contain newlines or control characters");
+  if (CONTROL.test(text))
+    throw new RenderError(field, text, "must not contain newlines or control characters");
   if (text !== text.trim()) throw new RenderError(field, text, "must not start or end with spaces");
   return text;
 }
 
 /** A key or an ini entry name: a plain identifier, nothing that could open a section or a comment. */
 export function iniKey(field: string, key: string): string {
-  if (!/^[a-z_][a-z0-9_]*$/.test(key)) throw new RenderError(field, key, "must be a lowercase identifier");
+  if (!/^[a-z_][a-z0-9_]*$/.test(key))
+    throw new RenderError(field, key, "must be a lowercase identifier");
   return key;
 }
 

@@ -1,5 +1,10 @@
 import { describe, expect, test } from "vitest";
-import { assertScramSafePassword, generatePassword, parseVerifier, scramVerifier } from "./scram.js";
+import {
+  assertScramSafePassword,
+  generatePassword,
+  parseVerifier,
+  scramVerifier,
+} from "./scram.js";
 
 /**
  * Recorded from PostgreSQL 15 itself: `CREATE ROLE r PASSWORD 'pg-pooling-fixture-password'` with
@@ -17,7 +22,9 @@ describe("scramVerifier", () => {
 
   test("a different password gives a different verifier for the same salt", () => {
     const { salt, iterations } = parseVerifier(POSTGRES_VERIFIER);
-    expect(scramVerifier("pg-pooling-fixture-passwore", salt, iterations)).not.toBe(POSTGRES_VERIFIER);
+    expect(scramVerifier("pg-pooling-fixture-passwore", salt, iterations)).not.toBe(
+      POSTGRES_VERIFIER,
+    );
   });
 
   test("a fresh salt every time by default", () => {
@@ -29,8 +36,14 @@ describe("scramVerifier", () => {
   });
 
   test("generated passwords are SCRAM-safe; unsafe ones are refused without echoing them", () => {
-    for (let i = 0; i < 50; i++) expect(() => assertScramSafePassword("p", generatePassword())).not.toThrow();
-    for (const bad of ["short", "has space in it, long enough", "quote'in-the-middle-x", "ünïcødé-passwørd-long"]) {
+    for (let i = 0; i < 50; i++)
+      expect(() => assertScramSafePassword("p", generatePassword())).not.toThrow();
+    for (const bad of [
+      "short",
+      "has space in it, long enough",
+      "quote'in-the-middle-x",
+      "ünïcødé-passwørd-long",
+    ]) {
       let message = "";
       try {
         assertScramSafePassword("services.orders.password", bad);

@@ -16,7 +16,9 @@ export const SCRAM_ITERATIONS = 4096; // PostgreSQL's scram_iterations default
 export function assertScramSafePassword(field: string, password: string): void {
   if (!/^[\x21-\x7e]{16,128}$/.test(password) || /["'\\]/.test(password)) {
     // The value itself is a secret: name the field and what is wrong, never the value.
-    throw new Error(`${field} must be 16–128 printable ASCII characters without quotes or backslashes`);
+    throw new Error(
+      `${field} must be 16–128 printable ASCII characters without quotes or backslashes`,
+    );
   }
 }
 
@@ -34,7 +36,9 @@ export function scramVerifier(
 
 /** Salt and iterations of a stored verifier, to recompute it from a password. */
 export function parseVerifier(verifier: string): { iterations: number; salt: Buffer } {
-  const m = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.exec(verifier);
+  const m = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/.exec(
+    verifier,
+  );
   if (!m) throw new Error("not a SCRAM-SHA-256 verifier");
   return { iterations: Number(m[1]), salt: Buffer.from(m[2]!, "base64") };
 }

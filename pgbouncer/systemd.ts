@@ -10,13 +10,19 @@ import { absolutePath } from "./sanitize.js";
  * version we support (SIGTERM changed meaning in 1.23). ExecReload sends SIGHUP = RELOAD, which
  * also reopens the log file after rotation.
  */
-export function renderSystemdUnit(host: HostPlan, layout: HostLayout, stopTimeoutSeconds: number): string {
+export function renderSystemdUnit(
+  host: HostPlan,
+  layout: HostLayout,
+  stopTimeoutSeconds: number,
+): string {
   const runDir = absolutePath("layout.unixSocketDir", layout.unixSocketDir);
   const logDir = absolutePath("layout.logFile", layout.logFile).replace(/\/[^/]+$/, "");
   // systemd creates /run/<x> and /var/log/<x> for the service user; other layouts (the local
   // stack's state folder) make their folders themselves.
   const managedDirs = [
-    ...(runDir.startsWith("/run/") ? [`RuntimeDirectory=${runDir.slice(5)}`, "RuntimeDirectoryMode=0755"] : []),
+    ...(runDir.startsWith("/run/")
+      ? [`RuntimeDirectory=${runDir.slice(5)}`, "RuntimeDirectoryMode=0755"]
+      : []),
     ...(logDir.startsWith("/var/log/") ? [`LogsDirectory=${logDir.slice(9)}`] : []),
   ];
   return (

@@ -21,7 +21,8 @@ export function renderUserlist(entries: readonly UserlistEntry[]): string {
   const lines = [...entries]
     .sort((a, b) => a.user.localeCompare(b.user))
     .map((e) => {
-      if (seen.has(e.user)) throw new Error(`userlist: user ${JSON.stringify(e.user)} appears twice`);
+      if (seen.has(e.user))
+        throw new Error(`userlist: user ${JSON.stringify(e.user)} appears twice`);
       seen.add(e.user);
       if (e.verifier !== REDACTED_VERIFIER && !VERIFIER.test(e.verifier)) {
         // Never echo the value: it may be a password passed by mistake.
@@ -29,5 +30,9 @@ export function renderUserlist(entries: readonly UserlistEntry[]): string {
       }
       return `${userlistField("userlist user", e.user)} "${e.verifier}"`;
     });
-  return generatedHeader(";", "userlist.txt: SCRAM-SHA-256 verifiers, no passwords") + lines.join("\n") + "\n";
+  return (
+    generatedHeader(";", "userlist.txt: SCRAM-SHA-256 verifiers, no passwords") +
+    lines.join("\n") +
+    "\n"
+  );
 }

@@ -38,13 +38,19 @@ export function nodeBudgets(
   maxConnections: number,
   entries: readonly PoolEntry[],
 ): NodeBudget[] {
-  const { superuserReservedConnections: superuserReserved, reservedConnections: r } = config.database;
+  const { superuserReservedConnections: superuserReserved, reservedConnections: r } =
+    config.database;
   const hosts = config.pgbouncer.hosts;
   const budget = (node: string, role: NodeBudget["role"]): NodeBudget => {
     const target = role === "primary" ? "primary" : "replicas";
     const shares = entries
       .filter((e) => e.target === target)
-      .map((e) => ({ entry: e.name, perHost: e.maxDbConnections, hosts, total: e.maxDbConnections * hosts }));
+      .map((e) => ({
+        entry: e.name,
+        perHost: e.maxDbConnections,
+        hosts,
+        total: e.maxDbConnections * hosts,
+      }));
     const usable = maxConnections - superuserReserved - r.replication - r.exporters - r.admin;
     const required = shares.reduce((sum, s) => sum + s.total, 0);
     return {
@@ -63,7 +69,9 @@ export function nodeBudgets(
   };
   return [
     budget("primary", "primary"),
-    ...Array.from({ length: config.database.replicas }, (_, i) => budget(`replica${i + 1}`, "replica")),
+    ...Array.from({ length: config.database.replicas }, (_, i) =>
+      budget(`replica${i + 1}`, "replica"),
+    ),
   ];
 }
 

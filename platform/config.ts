@@ -12,7 +12,9 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 export function stackFile(stack: string): string {
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(stack)) {
-    throw new ConfigError([{ path: "stack", got: show(stack), message: "must be a stack name like prod" }]);
+    throw new ConfigError([
+      { path: "stack", got: show(stack), message: "must be a stack name like prod" },
+    ]);
   }
   return join(REPO_ROOT, `Pulumi.${stack}.yaml`);
 }
@@ -37,13 +39,31 @@ export function loadConfigFile(path: string): StackConfig {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new ConfigError([{ path: "file", got: show(path), message: `cannot be read (${(e as NodeJS.ErrnoException).code})` }], path);
+    throw new ConfigError(
+      [
+        {
+          path: "file",
+          got: show(path),
+          message: `cannot be read (${(e as NodeJS.ErrnoException).code})`,
+        },
+      ],
+      path,
+    );
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (e) {
-    throw new ConfigError([{ path: "file", got: show(path), message: `is not YAML: ${(e as Error).message.split("\n")[0]}` }], path);
+    throw new ConfigError(
+      [
+        {
+          path: "file",
+          got: show(path),
+          message: `is not YAML: ${(e as Error).message.split("\n")[0]}`,
+        },
+      ],
+      path,
+    );
   }
   const raw = doc !== null && typeof doc === "object" && "config" in doc ? projectConfig(doc) : doc;
   return validateStackConfig(raw, path);

@@ -7,7 +7,11 @@ export function rawStack(stack: string): Record<string, unknown> {
   return projectConfig(parseYaml(readFileSync(stackFile(stack), "utf8")));
 }
 
-export function withField(raw: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+export function withField(
+  raw: Record<string, unknown>,
+  path: string,
+  value: unknown,
+): Record<string, unknown> {
   const copy = structuredClone(raw);
   const keys = path.split(".");
   let node = copy as Record<string, unknown>;

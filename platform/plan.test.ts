@@ -28,14 +28,23 @@ describe("stack files", () => {
     expect(Object.keys(rawStack("local")).sort()).toEqual([...STACK_KEYS].sort());
   });
 
-  test.each(["local", "prod"])("%s declares more than 1000 concurrent clients and fits its budget", (stack) => {
-    const p = buildPlan(loadStack(stack));
-    expect(p.totalPeakClients).toBeGreaterThan(1000);
-    for (const node of p.budget) expect(node.free).toBeGreaterThanOrEqual(0);
-    expect(p.services.map((s) => s.name)).toEqual(
-      ["accounts", "catalog", "identity", "notifications", "orders", "payments", "reporting"],
-    );
-  });
+  test.each(["local", "prod"])(
+    "%s declares more than 1000 concurrent clients and fits its budget",
+    (stack) => {
+      const p = buildPlan(loadStack(stack));
+      expect(p.totalPeakClients).toBeGreaterThan(1000);
+      for (const node of p.budget) expect(node.free).toBeGreaterThanOrEqual(0);
+      expect(p.services.map((s) => s.name)).toEqual([
+        "accounts",
+        "catalog",
+        "identity",
+        "notifications",
+        "orders",
+        "payments",
+        "reporting",
+      ]);
+    },
+  );
 
   test("prod runs the production PgBouncer line and several hosts and replicas", () => {
     const p = buildPlan(loadStack("prod"));
@@ -60,8 +69,14 @@ describe("the plan", () => {
 
   test("pool modes follow declared needs, with the reason", () => {
     const mode = (name: string) => local.services.find((s) => s.name === name)!;
-    expect(mode("notifications")).toMatchObject({ poolMode: "session", poolModeReason: expect.stringMatching(/LISTEN/) });
-    expect(mode("reporting")).toMatchObject({ poolMode: "session", poolModeReason: expect.stringMatching(/temporary tables/) });
+    expect(mode("notifications")).toMatchObject({
+      poolMode: "session",
+      poolModeReason: expect.stringMatching(/LISTEN/),
+    });
+    expect(mode("reporting")).toMatchObject({
+      poolMode: "session",
+      poolModeReason: expect.stringMatching(/temporary tables/),
+    });
     expect(mode("orders")).toMatchObject({ poolMode: "transaction" });
     // prepared statements pin sessions on 1.18, and not on 1.25 (max_prepared_statements)
     expect(mode("accounts").poolMode).toBe("session");
@@ -104,7 +119,9 @@ describe("the plan", () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
     expect(message).toContain("database.maxConnections leaves primary 129 usable connections");
-    expect(message).toMatch(/but its pools need 168: accounts 2×25=50, catalog 2×3=6, identity 2×3=6, notifications 2×24=48, orders 2×14=28, payments 2×12=24, reporting 2×3=6, got 150/);
+    expect(message).toMatch(
+      /but its pools need 168: accounts 2×25=50, catalog 2×3=6, identity 2×3=6, notifications 2×24=48, orders 2×14=28, payments 2×12=24, reporting 2×3=6, got 150/,
+    );
     expect(message).toContain("replica1");
     expect(message).toContain("replica2");
   });
@@ -117,10 +134,19 @@ describe("the plan", () => {
       if (t.clientIdleSeconds > 0) expect(p.idleTimeoutMs).toBeLessThan(t.clientIdleSeconds * 1000);
       const s = local.services.find((x) => x.name === p.service)!;
       const spec = local.config.services[p.service]!;
-      expect((p.rw.poolMax + (p.ro?.poolMax ?? 0)) * s.instances).toBeGreaterThanOrEqual(spec.peakClients);
-      expect(p.rw).toMatchObject({ host: "127.0.0.11", port: 56432, database: p.service, user: p.service });
+      expect((p.rw.poolMax + (p.ro?.poolMax ?? 0)) * s.instances).toBeGreaterThanOrEqual(
+        spec.peakClients,
+      );
+      expect(p.rw).toMatchObject({
+        host: "127.0.0.11",
+        port: 56432,
+        database: p.service,
+        user: p.service,
+      });
       expect(p.ro?.database).toBe(`${p.service}_ro`);
-      expect(p.retry.maxConcurrent).toBeLessThanOrEqual(s.entries[0]!.maxDbConnections * local.hosts.length);
+      expect(p.retry.maxConcurrent).toBeLessThanOrEqual(
+        s.entries[0]!.maxDbConnections * local.hosts.length,
+      );
     }
   });
 });

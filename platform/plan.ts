@@ -3,7 +3,14 @@ import { ConfigError } from "./errors.js";
 import { defaultMaxConnections } from "./instance-classes.js";
 import { budgetProblems, nodeBudgets, type NodeBudget } from "./budget.js";
 import type { StackConfig } from "./schema.js";
-import { appPools, choosePoolMode, sizeEntry, type AppPools, type EntrySizing, type PoolMode } from "./sizing.js";
+import {
+  appPools,
+  choosePoolMode,
+  sizeEntry,
+  type AppPools,
+  type EntrySizing,
+  type PoolMode,
+} from "./sizing.js";
 import { knows, parseVersion, type Version } from "../pgbouncer/capabilities.js";
 
 /**
@@ -125,7 +132,8 @@ export function buildPlan(config: StackConfig): Plan {
     maxServerConnections,
     // Rounded up to whole 1024s: LimitNOFILE only changes on a restart, so a small plan change
     // should not force one.
-    openFilesLimit: Math.ceil((maxClientConn + maxServerConnections + DEFAULTS.openFilesSlack) / 1024) * 1024,
+    openFilesLimit:
+      Math.ceil((maxClientConn + maxServerConnections + DEFAULTS.openFilesSlack) / 1024) * 1024,
   }));
   const maxConnections =
     config.database.maxConnections ?? defaultMaxConnections(config.database.instanceClass)!;
@@ -134,8 +142,10 @@ export function buildPlan(config: StackConfig): Plan {
   if (problems.length > 0) throw new ConfigError(problems, "plan");
 
   const notes: string[] = [];
-  if (hosts === 1) notes.push("one PgBouncer host: losing it stops every service (no host-loss margin)");
-  if (config.database.replicas === 1) notes.push("one replica: losing it moves every ro entry's load nowhere until it is back");
+  if (hosts === 1)
+    notes.push("one PgBouncer host: losing it stops every service (no host-loss margin)");
+  if (config.database.replicas === 1)
+    notes.push("one replica: losing it moves every ro entry's load nowhere until it is back");
   return {
     environment: config.environment,
     config,

@@ -40,7 +40,10 @@ export interface ClientProfile {
   };
 }
 
-export function clientProfiles(plan: Plan, endpointHost = plan.config.pgbouncer.endpoint): ClientProfile[] {
+export function clientProfiles(
+  plan: Plan,
+  endpointHost = plan.config.pgbouncer.endpoint,
+): ClientProfile[] {
   const { port, timeouts } = plan.config.pgbouncer;
   const queryWaitTimeoutMs = timeouts.queryWaitSeconds * 1000;
   return plan.services.map((s) => {
@@ -57,7 +60,9 @@ export function clientProfiles(plan: Plan, endpointHost = plan.config.pgbouncer.
       service: s.name,
       rw: endpoint(rw, s.app.rwPoolMax),
       ...(ro ? { ro: endpoint(ro, s.app.roPoolMax) } : {}),
-      connectTimeoutMs: Math.floor(queryWaitTimeoutMs * DEFAULTS.client.connectTimeoutShareOfQueryWait),
+      connectTimeoutMs: Math.floor(
+        queryWaitTimeoutMs * DEFAULTS.client.connectTimeoutShareOfQueryWait,
+      ),
       idleTimeoutMs: DEFAULTS.client.idleTimeoutMs,
       queryWaitTimeoutMs,
       maxReplicaLagSeconds: s.maxReplicaLagSeconds,

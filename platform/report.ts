@@ -5,30 +5,92 @@ export function formatPlan(plan: Plan, label: string): string {
   const c = plan.config;
   const out: string[] = [];
   const hosts = plan.hosts.length;
-  out.push(`Plan for ${label} (${plan.environment}): PgBouncer ${plan.pgbouncerVersion.join(".")} on ${hosts} host${hosts > 1 ? "s" : ""}, ` +
-    `Postgres ${c.database.engineVersion} primary + ${c.database.replicas} replica${c.database.replicas === 1 ? "" : "s"}, ` +
-    `${plan.totalPeakClients} clients at peak`);
+  out.push(
+    `Plan for ${label} (${plan.environment}): PgBouncer ${plan.pgbouncerVersion.join(".")} on ${hosts} host${hosts > 1 ? "s" : ""}, ` +
+      `Postgres ${c.database.engineVersion} primary + ${c.database.replicas} replica${c.database.replicas === 1 ? "" : "s"}, ` +
+      `${plan.totalPeakClients} clients at peak`,
+  );
   out.push("");
-  out.push("Connection budget per Postgres node (max_connections − reserved = usable; pools need hosts × Σ max_db_connections)");
-  out.push(table(
-    ["node", "max_conn", "superuser", "replication", "exporters", "admin", "usable", "pools need", "free"],
-    plan.budget.map((b) => [b.node, b.maxConnections, b.superuserReserved, b.replication, b.exporters, b.admin, b.usable, b.required, b.free]),
-  ));
+  out.push(
+    "Connection budget per Postgres node (max_connections − reserved = usable; pools need hosts × Σ max_db_connections)",
+  );
+  out.push(
+    table(
+      [
+        "node",
+        "max_conn",
+        "superuser",
+        "replication",
+        "exporters",
+        "admin",
+        "usable",
+        "pools need",
+        "free",
+      ],
+      plan.budget.map((b) => [
+        b.node,
+        b.maxConnections,
+        b.superuserReserved,
+        b.replication,
+        b.exporters,
+        b.admin,
+        b.usable,
+        b.required,
+        b.free,
+      ]),
+    ),
+  );
   out.push("");
-  out.push(`Pools per service, identical on each host; sized so ${plan.hosts[0]!.name.replace(/-\d+$/, "")} hosts − 1 = ${plan.entries[0]?.survivingHosts} carry the peak`);
-  out.push(table(
-    ["entry", "target", "mode", "clients", "server needed", "pool_size", "min_pool", "reserve", "max_db_conn"],
-    plan.entries.map((e) => [e.name, e.target, e.poolMode, e.clients, e.serverConnectionsNeeded, e.poolSize, e.minPoolSize, e.reservePoolSize, e.maxDbConnections]),
-  ));
+  const survivors = plan.entries[0]?.survivingHosts ?? 1;
+  out.push(
+    hosts > 1
+      ? `Pools per service, identical on each host; sized so that ${survivors} of ${hosts} hosts carry the peak (one host lost)`
+      : "Pools per service on the single host, which carries the whole peak (no host-loss margin)",
+  );
+  out.push(
+    table(
+      [
+        "entry",
+        "target",
+        "mode",
+        "clients",
+        "server needed",
+        "pool_size",
+        "min_pool",
+        "reserve",
+        "max_db_conn",
+      ],
+      plan.entries.map((e) => [
+        e.name,
+        e.target,
+        e.poolMode,
+        e.clients,
+        e.serverConnectionsNeeded,
+        e.poolSize,
+        e.minPoolSize,
+        e.reservePoolSize,
+        e.maxDbConnections,
+      ]),
+    ),
+  );
   out.push("");
   out.push("Pool modes");
-  for (const s of plan.services) out.push(`  ${s.name.padEnd(14)} ${s.poolMode.padEnd(12)} ${s.poolModeReason}`);
+  for (const s of plan.services)
+    out.push(`  ${s.name.padEnd(14)} ${s.poolMode.padEnd(12)} ${s.poolModeReason}`);
   out.push("");
   out.push("Per PgBouncer host");
-  out.push(table(
-    ["host", "clients at peak", "max_client_conn", "server conns", "LimitNOFILE"],
-    plan.hosts.map((h) => [h.name, h.clientsAtPeak, h.maxClientConn, h.maxServerConnections, h.openFilesLimit]),
-  ));
+  out.push(
+    table(
+      ["host", "clients at peak", "max_client_conn", "server conns", "LimitNOFILE"],
+      plan.hosts.map((h) => [
+        h.name,
+        h.clientsAtPeak,
+        h.maxClientConn,
+        h.maxServerConnections,
+        h.openFilesLimit,
+      ]),
+    ),
+  );
   if (plan.notes.length > 0) {
     out.push("");
     for (const n of plan.notes) out.push(`note: ${n}`);

@@ -26,7 +26,14 @@ export const SESSION_FEATURES = [
 export type SessionFeature = (typeof SESSION_FEATURES)[number];
 
 export const PRIORITIES = ["critical", "high", "normal", "low"] as const;
-export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
+export const SSL_MODES = [
+  "disable",
+  "allow",
+  "prefer",
+  "require",
+  "verify-ca",
+  "verify-full",
+] as const;
 export const ENVIRONMENTS = ["local", "dev", "prod"] as const;
 
 export const serviceSchema = z.strictObject({

@@ -2,7 +2,13 @@ import { describe, expect, test } from "vitest";
 import { DEFAULTS } from "./defaults.js";
 import { appPools, choosePoolMode, sizeEntry } from "./sizing.js";
 
-const load = { mode: "transaction" as const, clients: 400, tps: 1000, transactionMs: 10, priority: "normal" as const };
+const load = {
+  mode: "transaction" as const,
+  clients: 400,
+  tps: 1000,
+  transactionMs: 10,
+  priority: "normal" as const,
+};
 
 describe("sizeEntry", () => {
   test("Little's law: 1000 tps × 10 ms = 10 busy, × 1.5 headroom = 15 server connections", () => {
@@ -73,12 +79,24 @@ describe("choosePoolMode", () => {
 });
 
 describe("appPools", () => {
-  const spec = { peakClients: 100, instances: 4, peakTps: 1, transactionMs: 1, maxReplicaLagSeconds: 1, sessionFeatures: [], priority: "normal" as const };
+  const spec = {
+    peakClients: 100,
+    instances: 4,
+    peakTps: 1,
+    transactionMs: 1,
+    maxReplicaLagSeconds: 1,
+    sessionFeatures: [],
+    priority: "normal" as const,
+  };
   test.each([
     [0, 25, 0],
     [0.8, 5, 20],
     [1, 1, 25],
   ])("readShare %f → rw %i, ro %i per instance", (readShare, rw, ro) => {
-    expect(appPools({ ...spec, readShare })).toMatchObject({ poolMax: 25, rwPoolMax: rw, roPoolMax: ro });
+    expect(appPools({ ...spec, readShare })).toMatchObject({
+      poolMax: 25,
+      rwPoolMax: rw,
+      roPoolMax: ro,
+    });
   });
 });

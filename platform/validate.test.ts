@@ -10,19 +10,27 @@ function problemsOf(raw: unknown): string[] {
     validateStackConfig(raw);
   } catch (e) {
     expect(isConfigError(e)).toBe(true);
-    return (e as ConfigError).message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
+    return (e as ConfigError).message
+      .split("\n")
+      .slice(1)
+      .map((l) => l.replace(/^ {2}- /, ""));
   }
   throw new Error("config was accepted");
 }
 
 describe("validateStackConfig", () => {
   test("the three stack files are valid", () => {
-    for (const stack of ["local", "dev", "prod"]) expect(() => validateStackConfig(rawStack(stack))).not.toThrow();
+    for (const stack of ["local", "dev", "prod"])
+      expect(() => validateStackConfig(rawStack(stack))).not.toThrow();
   });
 
   // GIVEN one bad field WHEN validated THEN the message names the path and the value it got.
   test.each([
-    ["environment", "staging", 'environment must be one of "local" | "dev" | "prod", got "staging"'],
+    [
+      "environment",
+      "staging",
+      'environment must be one of "local" | "dev" | "prod", got "staging"',
+    ],
     ["environment", undefined, "environment is required"],
     ["database.port", -5432, "database.port must be ≥ 1024, got -5432"],
     ["database.port", 70000, "database.port must be ≤ 65535, got 70000"],
@@ -31,50 +39,149 @@ describe("validateStackConfig", () => {
     ["database.maxConnections", 10, "database.maxConnections must be ≥ 20, got 10"],
     ["database.maxConnections", -1, "database.maxConnections must be ≥ 20, got -1"],
     ["database.replicas", -1, "database.replicas must be ≥ 0, got -1"],
-    ["database.replicas", 0, "database.replicas must be ≥ 1: services.accounts.readShare is 0.5, got 0"],
-    ["database.superuserReservedConnections", -3, "database.superuserReservedConnections must be ≥ 0, got -3"],
-    ["database.reservedConnections.admin", -10, "database.reservedConnections.admin must be ≥ 0, got -10"],
-    ["database.reservedConnections.exporters", undefined, "database.reservedConnections.exporters is required (number)"],
-    ["database.instanceClass", "r6g.large", 'database.instanceClass must look like db.r6g.large, got "r6g.large"'],
-    ["database.instanceClass", "db.r6g.large\nmax_connections=1", "database.instanceClass must look like db.r6g.large, got \"db.r6g.large\\nmax_connections=1\""],
-    ["database.engineVersion", "fifteen", 'database.engineVersion must look like 16 or 16.4, got "fifteen"'],
+    [
+      "database.replicas",
+      0,
+      "database.replicas must be ≥ 1: services.accounts.readShare is 0.5, got 0",
+    ],
+    [
+      "database.superuserReservedConnections",
+      -3,
+      "database.superuserReservedConnections must be ≥ 0, got -3",
+    ],
+    [
+      "database.reservedConnections.admin",
+      -10,
+      "database.reservedConnections.admin must be ≥ 0, got -10",
+    ],
+    [
+      "database.reservedConnections.exporters",
+      undefined,
+      "database.reservedConnections.exporters is required (number)",
+    ],
+    [
+      "database.instanceClass",
+      "r6g.large",
+      'database.instanceClass must look like db.r6g.large, got "r6g.large"',
+    ],
+    [
+      "database.instanceClass",
+      "db.r6g.large\nmax_connections=1",
+      'database.instanceClass must look like db.r6g.large, got "db.r6g.large\\nmax_connections=1"',
+    ],
+    [
+      "database.engineVersion",
+      "fifteen",
+      'database.engineVersion must look like 16 or 16.4, got "fifteen"',
+    ],
     ["database.unknown", 1, "database.unknown is not a known key"],
     ["pgbouncer.version", "1.17.0", "pgbouncer.version"],
-    ["pgbouncer.version", "1.18.0\nlisten_addr=0.0.0.0", 'pgbouncer.version must look like 1.25.1, got "1.18.0\\nlisten_addr=0.0.0.0"'],
+    [
+      "pgbouncer.version",
+      "1.18.0\nlisten_addr=0.0.0.0",
+      'pgbouncer.version must look like 1.25.1, got "1.18.0\\nlisten_addr=0.0.0.0"',
+    ],
     ["pgbouncer.hosts", 0, "pgbouncer.hosts must be ≥ 1, got 0"],
     ["pgbouncer.hosts", -2, "pgbouncer.hosts must be ≥ 1, got -2"],
     ["pgbouncer.port", 55432, "pgbouncer.port must differ from database.port, got 55432"],
-    ["pgbouncer.endpoint", "bouncer host", 'pgbouncer.endpoint must be a hostname or address, got "bouncer host"'],
-    ["pgbouncer.endpoint", "a;listen_port=1", 'pgbouncer.endpoint must be a hostname or address, got "a;listen_port=1"'],
-    ["pgbouncer.timeouts.queryWaitSeconds", 0, "pgbouncer.timeouts.queryWaitSeconds must be > 0, got 0"],
-    ["pgbouncer.timeouts.serverIdleSeconds", -1, "pgbouncer.timeouts.serverIdleSeconds must be ≥ 0, got -1"],
-    ["pgbouncer.timeouts.clientIdleSeconds", 10, "pgbouncer.timeouts.clientIdleSeconds must be 0 (off) or > 30"],
+    [
+      "pgbouncer.endpoint",
+      "bouncer host",
+      'pgbouncer.endpoint must be a hostname or address, got "bouncer host"',
+    ],
+    [
+      "pgbouncer.endpoint",
+      "a;listen_port=1",
+      'pgbouncer.endpoint must be a hostname or address, got "a;listen_port=1"',
+    ],
+    [
+      "pgbouncer.timeouts.queryWaitSeconds",
+      0,
+      "pgbouncer.timeouts.queryWaitSeconds must be > 0, got 0",
+    ],
+    [
+      "pgbouncer.timeouts.serverIdleSeconds",
+      -1,
+      "pgbouncer.timeouts.serverIdleSeconds must be ≥ 0, got -1",
+    ],
+    [
+      "pgbouncer.timeouts.clientIdleSeconds",
+      10,
+      "pgbouncer.timeouts.clientIdleSeconds must be 0 (off) or > 30",
+    ],
     ["pgbouncer.tls.client", "required", 'pgbouncer.tls.client must be one of "disable" | "allow"'],
-    ["pgbouncer.tls.client", "require", 'pgbouncer.tls.client must be disable for the local stack (it has no certificates), got "require"'],
-    ["pgbouncer.tls.certDir", "tls", 'pgbouncer.tls.certDir must be an absolute path of letters, digits, . _ / -, got "tls"'],
+    [
+      "pgbouncer.tls.client",
+      "require",
+      'pgbouncer.tls.client must be disable for the local stack (it has no certificates), got "require"',
+    ],
+    [
+      "pgbouncer.tls.certDir",
+      "tls",
+      'pgbouncer.tls.certDir must be an absolute path of letters, digits, . _ / -, got "tls"',
+    ],
     ["pgbouncer.auth", "md5", 'pgbouncer.auth must be one of "scram-sha-256", got "md5"'],
-    ["pgbouncer.settings.max_client_conn", 5, "pgbouncer.settings.max_client_conn is derived by pg-pooling and cannot be overridden, got 5"],
-    ["pgbouncer.settings.auth_type", "trust", 'pgbouncer.settings.auth_type is derived by pg-pooling and cannot be overridden, got "trust"'],
-    ["pgbouncer.settings.transaction_timeout", 5, "pgbouncer.settings.transaction_timeout is not a key PgBouncer 1.18.0 knows, got 5"],
-    ["pgbouncer.settings.log_connections", "1\nauth_type=trust", "pgbouncer.settings.log_connections must be letters, digits and . _ , : / -"],
+    [
+      "pgbouncer.settings.max_client_conn",
+      5,
+      "pgbouncer.settings.max_client_conn is derived by pg-pooling and cannot be overridden, got 5",
+    ],
+    [
+      "pgbouncer.settings.auth_type",
+      "trust",
+      'pgbouncer.settings.auth_type is derived by pg-pooling and cannot be overridden, got "trust"',
+    ],
+    [
+      "pgbouncer.settings.transaction_timeout",
+      5,
+      "pgbouncer.settings.transaction_timeout is not a key PgBouncer 1.18.0 knows, got 5",
+    ],
+    [
+      "pgbouncer.settings.log_connections",
+      "1\nauth_type=trust",
+      "pgbouncer.settings.log_connections must be letters, digits and . _ , : / -",
+    ],
     ["services.orders.peakClients", -200, "services.orders.peakClients must be ≥ 1, got -200"],
     ["services.orders.peakClients", 0, "services.orders.peakClients must be ≥ 1, got 0"],
     ["services.orders.peakTps", 0, "services.orders.peakTps must be > 0, got 0"],
     ["services.orders.transactionMs", -12, "services.orders.transactionMs must be > 0, got -12"],
     ["services.orders.readShare", 1.5, "services.orders.readShare must be ≤ 1, got 1.5"],
     ["services.orders.readShare", -0.1, "services.orders.readShare must be ≥ 0, got -0.1"],
-    ["services.orders.maxReplicaLagSeconds", 0, "services.orders.maxReplicaLagSeconds must be > 0, got 0"],
-    ["services.orders.instances", 500, "services.orders.instances must be ≤ peakClients (200): every instance holds at least one connection, got 500"],
-    ["services.orders.priority", "urgent", 'services.orders.priority must be one of "critical" | "high" | "normal" | "low", got "urgent"'],
-    ["services.orders.sessionFeatures", ["cursors"], 'services.orders.sessionFeatures.0 must be one of "listenNotify"'],
-    ["services.orders.sessionFeatures", ["tempTables", "tempTables"], "services.orders.sessionFeatures must not repeat a feature"],
+    [
+      "services.orders.maxReplicaLagSeconds",
+      0,
+      "services.orders.maxReplicaLagSeconds must be > 0, got 0",
+    ],
+    [
+      "services.orders.instances",
+      500,
+      "services.orders.instances must be ≤ peakClients (200): every instance holds at least one connection, got 500",
+    ],
+    [
+      "services.orders.priority",
+      "urgent",
+      'services.orders.priority must be one of "critical" | "high" | "normal" | "low", got "urgent"',
+    ],
+    [
+      "services.orders.sessionFeatures",
+      ["cursors"],
+      'services.orders.sessionFeatures.0 must be one of "listenNotify"',
+    ],
+    [
+      "services.orders.sessionFeatures",
+      ["tempTables", "tempTables"],
+      "services.orders.sessionFeatures must not repeat a feature",
+    ],
     ["services.orders.poolSize", 40, "services.orders.poolSize is not a known key"],
     ["services.Orders-API", {}, "services.Orders-API is not a valid name"],
     ["services.orders\nx", {}, "is not a valid name"],
     ["services", {}, "services must declare at least one service"],
   ])("%s = %j is refused", (path, value, message) => {
     const problems = problemsOf(withField(base, path, value));
-    expect(problems.some((p) => p.includes(message)), problems.join("\n")).toBe(true);
+    expect(
+      problems.some((p) => p.includes(message)),
+      problems.join("\n"),
+    ).toBe(true);
   });
 
   test("every problem is reported at once", () => {
@@ -88,6 +195,8 @@ describe("validateStackConfig", () => {
   test("an unknown instance class needs an explicit maxConnections", () => {
     let raw = withField(base, "database.instanceClass", "db.x9z.huge");
     raw = withField(raw, "database.maxConnections", undefined);
-    expect(problemsOf(raw)).toEqual(["database.maxConnections is required: no memory figure is known for instanceClass db.x9z.huge"]);
+    expect(problemsOf(raw)).toEqual([
+      "database.maxConnections is required: no memory figure is known for instanceClass db.x9z.huge",
+    ]);
   });
 });

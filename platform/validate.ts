@@ -48,7 +48,11 @@ function toProblem(issue: z.core.$ZodIssue): Problem {
 }
 
 function article(expected: string): string {
-  return expected === "int" ? "an integer" : /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+  return expected === "int"
+    ? "an integer"
+    : /^[aeiou]/.test(expected)
+      ? `an ${expected}`
+      : `a ${expected}`;
 }
 
 function crossFieldProblems(c: StackConfig): Problem[] {
@@ -58,13 +62,25 @@ function crossFieldProblems(c: StackConfig): Problem[] {
     for (const [key, value] of Object.entries(c.pgbouncer.settings)) {
       const path = `pgbouncer.settings.${key}`;
       if ((FORCED_KEYS as readonly string[]).includes(key)) {
-        problems.push({ path, got: show(value), message: "is derived by pg-pooling and cannot be overridden" });
+        problems.push({
+          path,
+          got: show(value),
+          message: "is derived by pg-pooling and cannot be overridden",
+        });
       } else if (!knows(version, "pgbouncer", key)) {
-        problems.push({ path, got: show(value), message: `is not a key PgBouncer ${c.pgbouncer.version} knows` });
+        problems.push({
+          path,
+          got: show(value),
+          message: `is not a key PgBouncer ${c.pgbouncer.version} knows`,
+        });
       }
     }
   } catch (e) {
-    problems.push({ path: "pgbouncer.version", got: show(c.pgbouncer.version), message: reason(e) });
+    problems.push({
+      path: "pgbouncer.version",
+      got: show(c.pgbouncer.version),
+      message: reason(e),
+    });
   }
   if (c.database.maxConnections === undefined && !defaultMaxConnections(c.database.instanceClass)) {
     problems.push({
@@ -73,7 +89,11 @@ function crossFieldProblems(c: StackConfig): Problem[] {
     });
   }
   if (c.database.port === c.pgbouncer.port) {
-    problems.push({ path: "pgbouncer.port", got: show(c.pgbouncer.port), message: "must differ from database.port" });
+    problems.push({
+      path: "pgbouncer.port",
+      got: show(c.pgbouncer.port),
+      message: "must differ from database.port",
+    });
   }
   for (const [name, s] of Object.entries(c.services)) {
     if (s.instances > s.peakClients) {

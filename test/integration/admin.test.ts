@@ -8,9 +8,29 @@ import { admin, connectError, pgbouncerLog, plan, problemLines, secrets } from "
 /** SHOW CONFIG / SHOW DATABASES on the live hosts against the plan, and who may do what. */
 describe.each(plan.hosts.map((h) => [h.name, h] as const))("%s", (_, host) => {
   test("SHOW CONFIG matches the plan", async () => {
-    const config = new Map((await admin<{ key: string; value: string }>(host, "SHOW CONFIG")).map((r) => [r.key, r.value]));
+    const config = new Map(
+      (await admin<{ key: string; value: string }>(host, "SHOW CONFIG")).map((r) => [
+        r.key,
+        r.value,
+      ]),
+    );
     const t = plan.config.pgbouncer.timeouts;
-    expect(Object.fromEntries(["listen_addr", "listen_port", "auth_type", "max_client_conn", "query_wait_timeout", "server_lifetime", "idle_transaction_timeout", "admin_users", "stats_users", "stats_period"].map((k) => [k, config.get(k)]))).toEqual({
+    expect(
+      Object.fromEntries(
+        [
+          "listen_addr",
+          "listen_port",
+          "auth_type",
+          "max_client_conn",
+          "query_wait_timeout",
+          "server_lifetime",
+          "idle_transaction_timeout",
+          "admin_users",
+          "stats_users",
+          "stats_period",
+        ].map((k) => [k, config.get(k)]),
+      ),
+    ).toEqual({
       listen_addr: localLayout(host).listenAddr,
       listen_port: String(plan.config.pgbouncer.port),
       auth_type: "scram-sha-256",
@@ -59,7 +79,14 @@ describe.each(plan.hosts.map((h) => [h.name, h] as const))("%s", (_, host) => {
     await admin(host, "RELOAD");
     const log = await pgbouncerLog(host);
     expect(log).toMatch(/process up: PgBouncer/);
-    expect(problemLines(log).filter((l) => !/SASL authentication failed|password authentication failed|not allowed|no such user|max_client_conn|permission denied/.test(l))).toEqual([]);
+    expect(
+      problemLines(log).filter(
+        (l) =>
+          !/SASL authentication failed|password authentication failed|not allowed|no such user|max_client_conn|permission denied/.test(
+            l,
+          ),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -67,15 +94,23 @@ describe("authentication and authorisation", () => {
   const host = plan.hosts[0]!;
 
   test("a wrong password is refused", async () => {
-    const err = await connectError({ ...pgbouncerTarget(plan, host, secrets, "orders", "orders"), password: "wrong-password-123456" });
+    const err = await connectError({
+      ...pgbouncerTarget(plan, host, secrets, "orders", "orders"),
+      password: "wrong-password-123456",
+    });
     expect(err?.code).toBe("08P01");
     expect(err?.message).toMatch(/SASL authentication failed|password authentication failed/);
   });
 
   test("an unknown user is refused", async () => {
-    const err = await connectError({ ...pgbouncerTarget(plan, host, secrets, "orders", "orders"), user: "mallory" });
+    const err = await connectError({
+      ...pgbouncerTarget(plan, host, secrets, "orders", "orders"),
+      user: "mallory",
+    });
     expect(err?.code).toBe("08P01");
-    expect(err?.message).toMatch(/SASL authentication failed|password authentication failed|no such user/);
+    expect(err?.message).toMatch(
+      /SASL authentication failed|password authentication failed|no such user/,
+    );
   });
 
   test("a service user cannot open the admin console", async () => {
@@ -98,19 +133,33 @@ describe("authentication and authorisation", () => {
   test("SCRAM verifiers: ours equals the one Postgres computes for the same password and salt", async () => {
     const { superuserQuery, clusterNodes } = await import("../../local/postgres.js");
     const { clusterOptions } = await import("../../local/stack.js");
-    const { parseVerifier, scramVerifier, generatePassword } = await import("../../pgbouncer/scram.js");
+    const { parseVerifier, scramVerifier, generatePassword } =
+      await import("../../pgbouncer/scram.js");
     const primary = clusterNodes(clusterOptions(plan, secrets.replicationPassword))[0]!;
     const password = generatePassword();
-    await superuserQuery(primary, `DROP ROLE IF EXISTS scram_probe; CREATE ROLE scram_probe PASSWORD '${password}'`);
+    await superuserQuery(
+      primary,
+      `DROP ROLE IF EXISTS scram_probe; CREATE ROLE scram_probe PASSWORD '${password}'`,
+    );
     try {
-      const stored = await superuserQuery(primary, "SELECT rolpassword FROM pg_authid WHERE rolname = 'scram_probe'");
+      const stored = await superuserQuery(
+        primary,
+        "SELECT rolpassword FROM pg_authid WHERE rolname = 'scram_probe'",
+      );
       const { salt, iterations } = parseVerifier(stored);
       expect(scramVerifier(password, salt, iterations)).toBe(stored);
     } finally {
       await superuserQuery(primary, "DROP ROLE scram_probe");
     }
     // and the service roles carry exactly the verifiers of the userlist (SCRAM pass-through)
-    const roles = await superuserQuery(primary, "SELECT rolname || ' ' || rolpassword FROM pg_authid WHERE rolname IN (" + plan.services.map((s) => `'${s.name}'`).join(",") + ") ORDER BY 1");
-    expect(roles.split("\n")).toEqual(plan.services.map((s) => `${s.name} ${secrets.accounts[s.name]!.verifier}`).sort());
+    const roles = await superuserQuery(
+      primary,
+      "SELECT rolname || ' ' || rolpassword FROM pg_authid WHERE rolname IN (" +
+        plan.services.map((s) => `'${s.name}'`).join(",") +
+        ") ORDER BY 1",
+    );
+    expect(roles.split("\n")).toEqual(
+      plan.services.map((s) => `${s.name} ${secrets.accounts[s.name]!.verifier}`).sort(),
+    );
   });
 });

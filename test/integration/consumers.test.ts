@@ -46,14 +46,18 @@ describe("systemd-analyze verify", () => {
     expect(await systemdVerify(prodFiles["pgbouncer.service"])).toEqual({ ok: true, stderr: "" });
   });
   test("the local unit is clean", async () => {
-    expect(await systemdVerify(renderLocalHost(plan, plan.hosts[0]!, "redacted")["pgbouncer.service"])).toEqual({ ok: true, stderr: "" });
+    expect(
+      await systemdVerify(renderLocalHost(plan, plan.hosts[0]!, "redacted")["pgbouncer.service"]),
+    ).toEqual({ ok: true, stderr: "" });
   });
   test("and it does catch a broken unit (the check can fail)", async () => {
     const broken = prodFiles["pgbouncer.service"].replace(/^LimitNOFILE=.*$/m, "LimitNOFILE=lots");
     expect((await systemdVerify(broken)).stderr).toMatch(/Failed to parse resource value/);
   });
   test("the unit's LimitNOFILE is the plan's", () => {
-    expect(prodFiles["pgbouncer.service"]).toContain(`LimitNOFILE=${prod.hosts[0]!.openFilesLimit}`);
+    expect(prodFiles["pgbouncer.service"]).toContain(
+      `LimitNOFILE=${prod.hosts[0]!.openFilesLimit}`,
+    );
   });
 });
 
@@ -61,7 +65,12 @@ describe("logrotate", () => {
   test("the production config parses (logrotate --debug)", async () => {
     const file = join(scratch, "prod-logrotate.conf");
     await writeFile(file, prodFiles["logrotate.conf"], { mode: 0o644 });
-    const { stderr } = await run("logrotate", ["--debug", "--state", join(scratch, "prod.state"), file]);
+    const { stderr } = await run("logrotate", [
+      "--debug",
+      "--state",
+      join(scratch, "prod.state"),
+      file,
+    ]);
     expect(stderr).toMatch(/rotating pattern: \/var\/log\/pgbouncer\/pgbouncer\.log/);
     expect(stderr).not.toMatch(/error:/);
   });
@@ -71,13 +80,25 @@ describe("logrotate", () => {
     const layout = localLayout(host);
     // logrotate wants its config owned by root and not group-writable: use a copy.
     const conf = join(scratch, "local-logrotate.conf");
-    await writeFile(conf, await readFile(join(layout.logFile, "..", "logrotate.conf"), "utf8"), { mode: 0o644 });
-    const { stderr } = await run("logrotate", ["--force", "--verbose", "--state", join(scratch, "local.state"), conf]);
+    await writeFile(conf, await readFile(join(layout.logFile, "..", "logrotate.conf"), "utf8"), {
+      mode: 0o644,
+    });
+    const { stderr } = await run("logrotate", [
+      "--force",
+      "--verbose",
+      "--state",
+      join(scratch, "local.state"),
+      conf,
+    ]);
     expect(stderr).not.toMatch(/error:/);
     expect(existsSync(`${layout.logFile}.1`)).toBe(true);
     // something that logs: a RELOAD is logged by PgBouncer
     await admin(host, "RELOAD");
-    await expect.poll(async () => (existsSync(layout.logFile) ? readFile(layout.logFile, "utf8") : ""), { timeout: 5000 }).toMatch(/RELOAD command issued/);
+    await expect
+      .poll(async () => (existsSync(layout.logFile) ? readFile(layout.logFile, "utf8") : ""), {
+        timeout: 5000,
+      })
+      .toMatch(/RELOAD command issued/);
   });
 });
 

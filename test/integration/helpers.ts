@@ -15,7 +15,10 @@ export function as(host: HostPlan, user: string, database = user): Promise<pg.Cl
   return connect(pgbouncerTarget(plan, host, secrets, user, database));
 }
 
-export function admin<R extends pg.QueryResultRow = Record<string, string>>(host: HostPlan, sql: string) {
+export function admin<R extends pg.QueryResultRow = Record<string, string>>(
+  host: HostPlan,
+  sql: string,
+) {
   return adminQuery<R>(plan, host, secrets, sql);
 }
 

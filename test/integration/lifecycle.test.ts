@@ -28,7 +28,9 @@ test("up on a running stack changes nothing", async () => {
   const lines: string[] = [];
   await stackUp(plan, (l) => lines.push(l));
   expect(lines.filter((l) => l.startsWith("pgbouncer-"))).toEqual(
-    plan.hosts.map((h) => `${h.name} ${localLayout(h).listenAddr}:${plan.config.pgbouncer.port}: unchanged`),
+    plan.hosts.map(
+      (h) => `${h.name} ${localLayout(h).listenAddr}:${plan.config.pgbouncer.port}: unchanged`,
+    ),
   );
 });
 
@@ -39,7 +41,14 @@ test("a changed reloadable setting reaches the running host by RELOAD, without d
     const changed = buildPlan(loadStack("local"));
     changed.config.pgbouncer.settings = { ...changed.config.pgbouncer.settings, stats_period: 20 };
     expect(await upHost(changed, host, secrets)).toBe("reloaded");
-    await expect.poll(async () => (await admin<{ key: string; value: string }>(host, "SHOW CONFIG")).find((r) => r.key === "stats_period")?.value).toBe("20");
+    await expect
+      .poll(
+        async () =>
+          (await admin<{ key: string; value: string }>(host, "SHOW CONFIG")).find(
+            (r) => r.key === "stats_period",
+          )?.value,
+      )
+      .toBe("20");
     expect((await client.query("select 1 as one")).rows[0].one).toBe(1);
   } finally {
     await client.end();
@@ -51,7 +60,8 @@ test("down leaves no process, port or state; a taken port or a missing binary is
   await stackDown(plan);
   expect(await leftovers()).toEqual([]);
   expect(existsSync(STATE_DIR)).toBe(false);
-  for (const h of plan.hosts) expect(await isPortFree(localLayout(h).listenAddr, plan.config.pgbouncer.port)).toBe(true);
+  for (const h of plan.hosts)
+    expect(await isPortFree(localLayout(h).listenAddr, plan.config.pgbouncer.port)).toBe(true);
   expect(await isPortFree(PRIMARY_ADDRESS, plan.config.database.port)).toBe(true);
 
   // a taken port: named in the error, and nothing is left running
@@ -59,7 +69,9 @@ test("down leaves no process, port or state; a taken port or a missing binary is
   const taken = localLayout(plan.hosts[1]!).listenAddr;
   await new Promise<void>((resolve) => squatter.listen(plan.config.pgbouncer.port, taken, resolve));
   try {
-    await expect(stackUp(plan)).rejects.toThrow(`${taken}:${plan.config.pgbouncer.port} is already in use`);
+    await expect(stackUp(plan)).rejects.toThrow(
+      `${taken}:${plan.config.pgbouncer.port} is already in use`,
+    );
   } finally {
     await new Promise((resolve) => squatter.close(resolve));
   }
@@ -68,7 +80,9 @@ test("down leaves no process, port or state; a taken port or a missing binary is
   // a missing PgBouncer binary
   process.env.PGBOUNCER_BIN = "/nonexistent/pgbouncer";
   try {
-    await expect(stackUp(plan)).rejects.toThrow(/PgBouncer is not installed \(\/nonexistent\/pgbouncer\)/);
+    await expect(stackUp(plan)).rejects.toThrow(
+      /PgBouncer is not installed \(\/nonexistent\/pgbouncer\)/,
+    );
   } finally {
     delete process.env.PGBOUNCER_BIN;
   }

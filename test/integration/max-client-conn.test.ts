@@ -16,7 +16,9 @@ test("the client past max_client_conn gets PgBouncer's error; the others keep wo
   try {
     // Fill the host in batches until PgBouncer refuses; bounded by max_client_conn + a margin.
     while (!refusal && clients.length <= host.maxClientConn + 50) {
-      const batch = await Promise.allSettled(Array.from({ length: 50 }, () => connect(target, 30_000)));
+      const batch = await Promise.allSettled(
+        Array.from({ length: 50 }, () => connect(target, 30_000)),
+      );
       for (const r of batch) {
         if (r.status === "fulfilled") clients.push(r.value);
         else refusal ??= r.reason as { code?: string; message: string };
@@ -27,7 +29,9 @@ test("the client past max_client_conn gets PgBouncer's error; the others keep wo
     expect(clients.length).toBe(host.maxClientConn);
 
     const sample = clients.filter((_, i) => i % 50 === 0);
-    const answers = await Promise.all(sample.map((c) => c.query<{ one: number }>("select 1 as one")));
+    const answers = await Promise.all(
+      sample.map((c) => c.query<{ one: number }>("select 1 as one")),
+    );
     expect(answers.map((a) => a.rows[0]!.one)).toEqual(sample.map(() => 1));
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));

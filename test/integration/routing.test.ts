@@ -16,7 +16,12 @@ describe("every service through every host", () => {
         for (const entry of service.entries) {
           const client = await as(host, service.name, entry.name);
           try {
-            const { rows } = await client.query<{ recovery: boolean; addr: string; db: string; usr: string }>(
+            const { rows } = await client.query<{
+              recovery: boolean;
+              addr: string;
+              db: string;
+              usr: string;
+            }>(
               "select pg_is_in_recovery() as recovery, host(inet_server_addr()) as addr, current_database() as db, current_user as usr",
             );
             const row = rows[0]!;
@@ -41,10 +46,16 @@ test("ro entries use both replicas", async () => {
   // Session-mode entry: each client holds its own server connection, so N clients open N server
   // connections, which PgBouncer spreads over the entry's hosts.
   const host = plan.hosts[0]!;
-  const clients = await Promise.all(Array.from({ length: 8 }, () => as(host, "reporting", "reporting_ro")));
+  const clients = await Promise.all(
+    Array.from({ length: 8 }, () => as(host, "reporting", "reporting_ro")),
+  );
   try {
     const addrs = await Promise.all(
-      clients.map(async (c) => (await c.query<{ addr: string }>("select host(inet_server_addr()) as addr")).rows[0]!.addr),
+      clients.map(
+        async (c) =>
+          (await c.query<{ addr: string }>("select host(inet_server_addr()) as addr")).rows[0]!
+            .addr,
+      ),
     );
     expect(new Set(addrs)).toEqual(new Set([replicaAddress(0), replicaAddress(1)]));
   } finally {
@@ -53,16 +64,22 @@ test("ro entries use both replicas", async () => {
 });
 
 test("a service cannot reach another service's database", async () => {
-  const err = await connectError(pgbouncerTarget(plan, plan.hosts[0]!, secrets, "orders", "catalog"));
+  const err = await connectError(
+    pgbouncerTarget(plan, plan.hosts[0]!, secrets, "orders", "catalog"),
+  );
   expect(err?.message).toMatch(/permission denied for database "catalog"/);
 });
 
 test("pool modes live in SHOW POOLS as planned", async () => {
   const host = plan.hosts[1]!;
   // a pool row appears once a client has used the entry
-  for (const e of plan.entries) await queryOnce(pgbouncerTarget(plan, host, secrets, e.service, e.name), "select 1");
+  for (const e of plan.entries)
+    await queryOnce(pgbouncerTarget(plan, host, secrets, e.service, e.name), "select 1");
   const pools = await admin<PoolRow>(host, "SHOW POOLS");
   for (const e of plan.entries) {
-    expect(pools.find((p) => p.database === e.name && p.user === e.service)?.pool_mode, e.name).toBe(e.poolMode);
+    expect(
+      pools.find((p) => p.database === e.name && p.user === e.service)?.pool_mode,
+      e.name,
+    ).toBe(e.poolMode);
   }
 });

@@ -10,8 +10,14 @@ test("prod: the program reads the stack config and exports the plan's budget, po
   const plan = buildPlan(loadStack("prod"));
   expect(program.environment).toBe("prod");
   expect(program.pgbouncerVersion).toBe(plan.config.pgbouncer.version);
-  expect(program.budget).toEqual(plan.budget.map(({ node, usable, required, free }) => ({ node, usable, required, free })));
+  expect(program.budget).toEqual(
+    plan.budget.map(({ node, usable, required, free }) => ({ node, usable, required, free })),
+  );
   expect(program.pools.map((p) => p.name)).toEqual(plan.entries.map((e) => e.name));
-  expect(program.profiles.find((p) => p.service === "orders")?.rw).toMatchObject({ host: "pgbouncer.prod.db.internal", port: 6432, database: "orders" });
+  expect(program.profiles.find((p) => p.service === "orders")?.rw).toMatchObject({
+    host: "pgbouncer.prod.db.internal",
+    port: 6432,
+    database: "orders",
+  });
   expect(JSON.stringify(program.profiles)).not.toMatch(/password/i);
 });

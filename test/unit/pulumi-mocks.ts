@@ -8,7 +8,10 @@ import { PROJECT } from "../../platform/config.js";
  */
 export async function mockStack(stack: string): Promise<void> {
   const config = Object.fromEntries(
-    Object.entries(rawStack(stack)).map(([key, value]) => [`${PROJECT}:${key}`, JSON.stringify(value)]),
+    Object.entries(rawStack(stack)).map(([key, value]) => [
+      `${PROJECT}:${key}`,
+      JSON.stringify(value),
+    ]),
   );
   pulumi.runtime.setAllConfig(config);
   await pulumi.runtime.setMocks(
@@ -20,10 +23,4 @@ export async function mockStack(stack: string): Promise<void> {
     stack,
     false,
   );
-}
-
-export function valueOf<T>(output: pulumi.Output<T> | T): Promise<T> {
-  return pulumi.Output.isInstance(output)
-    ? new Promise((resolve) => (output as pulumi.Output<T>).apply(resolve))
-    : Promise.resolve(output as T);
 }
