@@ -7,7 +7,12 @@ import { main, UsageError } from "./args.js";
 /** npm run local -- up | status | down   (the stack described by Pulumi.local.yaml) */
 export async function printStatus(plan: Plan): Promise<boolean> {
   const status = await stackStatus(plan);
-  console.log("Postgres nodes");
+  const v = status.versions;
+  console.log(
+    `Running here: PostgreSQL ${v.postgres ?? "(not running)"}, PgBouncer ${v.pgbouncer ?? "(not installed)"}; ` +
+      `the plan targets PgBouncer ${plan.config.pgbouncer.version}, RDS PostgreSQL ${plan.config.database.engineVersion}`,
+  );
+  console.log("\nPostgres nodes");
   console.log(
     table(
       ["node", "address", "running", "role"],

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
-import { capability } from "../pgbouncer/capabilities.js";
+import { capability, compareVersions, type Version } from "../pgbouncer/capabilities.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { chownToUser, isPortFree, processAlive, run, waitFor } from "./exec.js";
 import { verifierMap, type LocalSecrets } from "./secrets.js";
@@ -114,7 +114,24 @@ export async function startProblem(plan: Plan, host: HostPlan): Promise<string |
   if (!(await isPortFree(layout.listenAddr, port))) {
     return `${layout.listenAddr}:${port} is already in use: stop what listens there or change pgbouncer.port in Pulumi.local.yaml`;
   }
+  // An older binary than the render targets refuses the keys it does not know, and stops.
+  const installed = await installedVersion(layout.binary);
+  if (compareVersions(installed, plan.pgbouncerVersion) < 0) {
+    return (
+      `${layout.binary} is PgBouncer ${installed.join(".")} but pgbouncer.version in Pulumi.local.yaml ` +
+      `is ${plan.config.pgbouncer.version}: set the version it runs, or PGBOUNCER_BIN to a newer build`
+    );
+  }
   return undefined;
+}
+
+/** `pgbouncer -V` → [1, 18, 0]. */
+export async function installedVersion(binary: string): Promise<Version> {
+  const { stdout } = await run(binary, ["-V"], { timeoutMs: 10_000 });
+  const m = /PgBouncer (\d+)\.(\d+)\.(\d+)/.exec(stdout);
+  if (!m)
+    throw new Error(`${binary} -V did not print a PgBouncer version: ${stdout.split("\n")[0]}`);
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
 async function startHost(plan: Plan, host: HostPlan): Promise<void> {

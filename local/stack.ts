@@ -4,18 +4,31 @@ import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { adminQuery, type PoolRow } from "./connect.js";
 import { isPortFree } from "./exec.js";
-import { pgbouncerPid, startProblem, stopHost, upHost, type HostAction } from "./pgbouncer.js";
+import {
+  installedVersion,
+  pgbouncerPid,
+  startProblem,
+  stopHost,
+  upHost,
+  type HostAction,
+} from "./pgbouncer.js";
 import {
   clusterDown,
-  clusterNodes,
   clusterStatus,
   clusterUp,
+  superuserQuery,
   superuserScript,
   type PgClusterOptions,
 } from "./postgres.js";
 import { serviceRolesSql } from "./roles.js";
 import { loadOrCreateSecrets, readSecrets, SECRETS_FILE } from "./secrets.js";
-import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
+import {
+  localLayout,
+  pgbouncerBinary,
+  PRIMARY_ADDRESS,
+  replicaAddress,
+  STATE_DIR,
+} from "./topology.js";
 
 /**
  * The local stack from the plan: Postgres primary + streaming replicas, the service roles, and the
@@ -97,11 +110,18 @@ export async function stackStatus(plan: Plan) {
         : [];
     hosts.push({ host: host.name, address: localLayout(host).listenAddr, pid, pools });
   }
+  const primary = nodes.find((n) => n.role === "primary" && n.running);
+  const binary = pgbouncerBinary();
   return {
     nodes,
     hosts,
+    /** What actually runs here, which may differ from the cloud's pins. */
+    versions: {
+      postgres: primary ? await superuserQuery(primary, "SHOW server_version") : undefined,
+      pgbouncer: existsSync(binary)
+        ? `${(await installedVersion(binary)).join(".")} (${binary})`
+        : undefined,
+    },
     up: nodes.every((n) => n.running) && hosts.every((h) => h.pid !== undefined),
   };
 }
-
-export { clusterNodes };

@@ -75,7 +75,16 @@ describe("validateStackConfig", () => {
       'database.engineVersion must look like 16 or 16.4, got "fifteen"',
     ],
     ["database.unknown", 1, "database.unknown is not a known key"],
-    ["pgbouncer.version", "1.17.0", "pgbouncer.version"],
+    [
+      "pgbouncer.version",
+      "1.17.0",
+      'pgbouncer.version must be a release this project knows, 1.18.0 to 1.25.2, got "1.17.0"',
+    ],
+    [
+      "pgbouncer.version",
+      "1.26.0",
+      'pgbouncer.version must be a release this project knows, 1.18.0 to 1.25.2, got "1.26.0"',
+    ],
     [
       "pgbouncer.version",
       "1.18.0\nlisten_addr=0.0.0.0",

@@ -3,7 +3,7 @@ import { ConfigError, joinPath, show, type Problem } from "./errors.js";
 import { DEFAULTS } from "./defaults.js";
 import { defaultMaxConnections } from "./instance-classes.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
-import { knows, parseVersion } from "../pgbouncer/capabilities.js";
+import { knows, parseVersion, SUPPORTED_VERSIONS } from "../pgbouncer/capabilities.js";
 import { FORCED_KEYS } from "../pgbouncer/ini.js";
 
 /**
@@ -75,11 +75,11 @@ function crossFieldProblems(c: StackConfig): Problem[] {
         });
       }
     }
-  } catch (e) {
+  } catch {
     problems.push({
       path: "pgbouncer.version",
       got: show(c.pgbouncer.version),
-      message: reason(e),
+      message: `must be a release this project knows, ${SUPPORTED_VERSIONS.oldest} to ${SUPPORTED_VERSIONS.production}`,
     });
   }
   if (c.database.maxConnections === undefined && !defaultMaxConnections(c.database.instanceClass)) {
@@ -129,8 +129,4 @@ function crossFieldProblems(c: StackConfig): Problem[] {
     });
   }
   return problems;
-}
-
-function reason(e: unknown): string {
-  return e instanceof Error ? e.message.replace(/^.*?: /, "") : String(e);
 }
