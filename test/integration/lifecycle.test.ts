@@ -7,7 +7,9 @@ import { loadStack } from "../../platform/config.js";
 import { buildPlan } from "../../platform/plan.js";
 import { isPortFree } from "../../local/exec.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
-import { upHost } from "../../local/pgbouncer.js";
+import { startProblem, upHost } from "../../local/pgbouncer.js";
+import { rawStack, withField } from "../../platform/fixtures.js";
+import { validateStackConfig } from "../../platform/validate.js";
 import { readSecrets } from "../../local/secrets.js";
 import { stackDown, stackUp } from "../../local/stack.js";
 import { localLayout, PRIMARY_ADDRESS, STATE_DIR } from "../../local/topology.js";
@@ -95,3 +97,16 @@ test("down leaves no process, port or state; a taken port or a missing binary is
   const client = await connect(pgbouncerTarget(plan, plan.hosts[0]!, fresh, "orders", "orders"));
   await client.end();
 }, 180_000);
+
+test("a PgBouncer older than the version the render targets is refused before it starts", async () => {
+  const raw = withField(
+    withField(rawStack("local"), "pgbouncer.version", "1.25.2"),
+    "pgbouncer.port",
+    56499,
+  );
+  const newer = buildPlan(validateStackConfig(raw));
+  expect(await startProblem(newer, newer.hosts[0]!)).toBe(
+    "/usr/sbin/pgbouncer is PgBouncer 1.18.0 but pgbouncer.version in Pulumi.local.yaml is 1.25.2: " +
+      "set the version it runs, or PGBOUNCER_BIN to a newer build",
+  );
+});
