@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `npm run demo` and `npm test` need, only when it is missing: the npm packages
 # (which bring the pinned Node 22 through the `node` devDependency) and the Debian packages the
-# local stack runs (PostgreSQL server, PgBouncer) and the checkers the tests call.
+# local stack runs (PostgreSQL server, PgBouncer) and the checkers the tests call (systemd-analyze,
+# logrotate, cloud-init schema).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v logrotate >/dev/null 2>&1 || [ -x /usr/sbin/logrotate ] || missing+=(logrotate)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+command -v cloud-init >/dev/null 2>&1 || missing+=(cloud-init)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
