@@ -11,7 +11,13 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["platform/**/*.test.ts", "pgbouncer/**/*.test.ts", "test/unit/**/*.test.ts"],
+          include: [
+            "platform/**/*.test.ts",
+            "pgbouncer/**/*.test.ts",
+            "resilience/**/*.test.ts",
+            "components/**/*.test.ts",
+            "test/unit/**/*.test.ts",
+          ],
           exclude: ["**/*.live.test.ts"],
         },
       },

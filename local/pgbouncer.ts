@@ -2,8 +2,9 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
-import { capability, compareVersions, type Version } from "../pgbouncer/capabilities.js";
+import { compareVersions, type Version } from "../pgbouncer/capabilities.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
+import { iniRollout } from "../pgbouncer/rollout.js";
 import { chownToUser, isPortFree, processAlive, run, waitFor } from "./exec.js";
 import { verifierMap, type LocalSecrets } from "./secrets.js";
 import {
@@ -44,29 +45,6 @@ export function renderLocalHost(
   });
 }
 
-/** [pgbouncer] and [databases] lines as key → value, to tell which keys a change touches. */
-function iniEntries(text: string): Map<string, string> {
-  const entries = new Map<string, string>();
-  let section = "";
-  for (const line of text.split("\n")) {
-    const head = /^\[(\w+)\]$/.exec(line);
-    if (head) section = head[1]!;
-    const kv = /^(\w+) = (.*)$/.exec(line);
-    if (kv) entries.set(`${section}.${kv[1]}`, kv[2]!);
-  }
-  return entries;
-}
-
-function needsRestart(before: string, after: string): boolean {
-  const a = iniEntries(before);
-  const b = iniEntries(after);
-  const changed = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k));
-  // Every [databases] entry is re-parsed on RELOAD; [pgbouncer] keys say so in the table.
-  return changed.some(
-    (k) => k.startsWith("pgbouncer.") && !capability("pgbouncer", k.slice(10)).reloadable,
-  );
-}
-
 export async function upHost(
   plan: Plan,
   host: HostPlan,
@@ -95,7 +73,10 @@ export async function upHost(
   }
   if (before === files["pgbouncer.ini"] && userlistBefore === files["userlist.txt"])
     return "unchanged";
-  if (before !== undefined && needsRestart(before, files["pgbouncer.ini"])) {
+  if (
+    before !== undefined &&
+    iniRollout(before, files["pgbouncer.ini"]).action === "rolling-restart"
+  ) {
     await stopHost(host);
     await startHost(plan, host);
     return "restarted";

@@ -370,3 +370,19 @@ export async function clusterDown(opts: PgClusterOptions): Promise<void> {
   for (const name of names) await stopDataDir(name, path.join(opts.stateDir, name, "data"));
   await rm(opts.stateDir, { recursive: true, force: true });
 }
+
+/**
+ * Faults for drills and tests: a node killed without a shutdown checkpoint (a crash, as a lost
+ * host looks to its clients), and a fast restart. `clusterUp` brings killed nodes back.
+ */
+export async function killNode(node: PgNode): Promise<void> {
+  const pid = await runningPid(node.dataDir);
+  if (pid === undefined) return;
+  process.kill(pid, "SIGQUIT");
+  await waitFor(`${node.name} (pid ${pid}) to die`, async () => !(await processAlive(pid)), 30_000);
+}
+
+export async function restartNode(node: PgNode): Promise<void> {
+  await stopDataDir(node.name, node.dataDir);
+  await startNode(node);
+}

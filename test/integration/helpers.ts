@@ -43,7 +43,16 @@ export async function pgbouncerLog(host: HostPlan): Promise<string> {
   return rotated + (await readFile(file, "utf8"));
 }
 
-/** Lines PgBouncer logs at WARNING or ERROR level (its format: `<ts> UTC [pid] LEVEL msg`). */
-export function problemLines(log: string): string[] {
-  return log.split("\n").filter((l) => / (WARNING|ERROR|FATAL) /.test(l));
+/**
+ * WARNING/ERROR/FATAL lines PgBouncer logs about itself (its config, its process), leaving out
+ * those about one client or server connection (`C-0x…:` / `S-0x…:` prefixes, and the server's
+ * own refusals "server login failed: …"): other tests kill servers and log in wrongly on purpose.
+ */
+export function configProblemLines(log: string): string[] {
+  return log
+    .split("\n")
+    .filter(
+      (l) =>
+        / (WARNING|ERROR|FATAL) /.test(l) && !/ [CS]-0x[0-9a-f]+: | server login failed: /.test(l),
+    );
 }

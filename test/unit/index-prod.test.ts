@@ -1,13 +1,21 @@
 import { expect, test } from "vitest";
-import { loadStack } from "../../platform/config.js";
-import { buildPlan } from "../../platform/plan.js";
-import { mockStack } from "./pulumi-mocks.js";
+import { MOCK_AZS, unwrap } from "./pulumi-mocks.js";
+import {
+  checkBudget,
+  checkNoPlaintextSecrets,
+  checkSecretOutputs,
+  checkSecurityGroups,
+  checkUserData,
+  hostAzs,
+  named,
+  runProgram,
+  T,
+} from "./program-checks.js";
 
-// GIVEN the prod stack config WHEN the program runs under mocks THEN its outputs are the plan's.
-test("prod: the program reads the stack config and exports the plan's budget, pools and profiles", async () => {
-  await mockStack("prod");
-  const program = await import("../../index.js");
-  const plan = buildPlan(loadStack("prod"));
+// GIVEN the prod stack config WHEN the program runs under mocks THEN …
+const { mocked, program, plan } = await runProgram("prod");
+
+test("prod: the program reads the stack config and exports the plan's budget, pools and profiles", () => {
   expect(program.environment).toBe("prod");
   expect(program.pgbouncerVersion).toBe(plan.config.pgbouncer.version);
   expect(program.budget).toEqual(
@@ -20,4 +28,92 @@ test("prod: the program reads the stack config and exports the plan's budget, po
     database: "orders",
   });
   expect(JSON.stringify(program.profiles)).not.toMatch(/password/i);
+});
+
+test("prod: a Multi-AZ primary and 2 replicas in the 2 other AZs, all of the configured class", () => {
+  const nodes = mocked.of(T.rds);
+  expect(nodes).toHaveLength(3);
+  const primary = named(mocked, T.rds, "pooling-postgres-primary").inputs;
+  expect(primary).toMatchObject({
+    engine: "postgres",
+    engineVersion: "16.4",
+    instanceClass: "db.r6g.2xlarge",
+    multiAz: true,
+    storageEncrypted: true,
+    deletionProtection: true,
+    skipFinalSnapshot: false,
+    publiclyAccessible: false,
+    autoMinorVersionUpgrade: false,
+  });
+  expect(primary.finalSnapshotIdentifier).toBeDefined();
+  const replicas = nodes.filter((n) => n.inputs.replicateSourceDb);
+  expect(replicas.map((r) => r.inputs.replicateSourceDb)).toEqual([
+    "pooling-postgres-primary",
+    "pooling-postgres-primary",
+  ]);
+  expect(replicas.map((r) => r.inputs.availabilityZone)).toEqual([MOCK_AZS[1], MOCK_AZS[2]]);
+  for (const r of replicas)
+    expect(r.inputs).toMatchObject({ instanceClass: "db.r6g.2xlarge", deletionProtection: true });
+});
+
+test("prod: TLS on both sides: PgBouncer requires it from clients and verifies RDS, which forces it", () => {
+  const params = mocked.of(T.params)[0]!.inputs.parameters as { name: string; value: string }[];
+  expect(params.find((p) => p.name === "rds.force_ssl")?.value).toBe("1");
+  const ini = mocked
+    .of(T.ssmParameter)
+    .find((p) => String(p.inputs.name).endsWith("pgbouncer-1/pgbouncer.ini"))!;
+  const text = unwrap(ini.inputs.insecureValue) as string;
+  expect(text).toMatch(/^client_tls_sslmode = require$/m);
+  expect(text).toMatch(/^server_tls_sslmode = verify-full$/m);
+  expect(Object.values(program.connectionStrings).length).toBe(plan.services.length);
+});
+
+test("prod: 3 PgBouncer hosts, one per AZ, behind one internal NLB with health checks", () => {
+  expect(mocked.of(T.ec2)).toHaveLength(3);
+  expect(hostAzs(mocked)).toEqual(MOCK_AZS);
+  expect(mocked.of(T.template)[0]!.inputs).toMatchObject({
+    instanceType: "c7g.large",
+    imageId: "ami-debian12-arm64",
+    metadataOptions: { httpTokens: "required" },
+  });
+  const nlb = mocked.of(T.nlb);
+  expect(nlb).toHaveLength(1);
+  expect(nlb[0]!.inputs).toMatchObject({
+    internal: true,
+    loadBalancerType: "network",
+    enableCrossZoneLoadBalancing: true,
+  });
+  expect(mocked.of(T.tg)[0]!.inputs).toMatchObject({
+    port: 6432,
+    protocol: "TCP",
+    healthCheck: { protocol: "TCP" },
+  });
+  expect(mocked.of(T.listener)[0]!.inputs).toMatchObject({ port: 6432, protocol: "TCP" });
+  expect(mocked.of(T.attachment)).toHaveLength(3);
+  // no SSH key anywhere: hosts are reached through SSM
+  for (const r of [...mocked.of(T.ec2), ...mocked.of(T.template)])
+    expect(r.inputs.keyName).toBeUndefined();
+});
+
+test("prod: each host's user-data carries exactly the renderers' output for that host", () => {
+  checkUserData(mocked, plan);
+});
+
+test("prod: every password and connection string is secret; none appears in the clear", async () => {
+  checkNoPlaintextSecrets(mocked);
+  await checkSecretOutputs(program, mocked, plan);
+});
+
+test("prod: max_connections is the plan's; role connection limits sum within the budget", () => {
+  checkBudget(mocked, plan);
+});
+
+test("prod: no security group admits the internet; Postgres admits only the PgBouncer hosts", () => {
+  checkSecurityGroups(mocked, plan);
+});
+
+test("prod: first deploy rolls nothing out; the association would go one host at a time", () => {
+  const association = mocked.of(T.association)[0]!.inputs;
+  expect(association).toMatchObject({ maxConcurrency: "1", maxErrors: "0" });
+  expect(unwrap((association.parameters as Record<string, unknown>).action)).toBe("none");
 });

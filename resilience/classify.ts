@@ -1,0 +1,123 @@
+/**
+ * What a database error means for a retry. Pure and table-tested: the retry, breaker and routing
+ * decisions all read this one function.
+ *
+ * - `retry-safe`: the statement never ran (connect refused, pooler queue timeout, server starting).
+ *   Any call may be retried.
+ * - `outcome-unknown`: the statement may or may not have run (connection lost mid-query). Only
+ *   reads and work the caller marked idempotent may be retried.
+ * - `retry-transaction`: the server rolled the transaction back (serialization failure, deadlock).
+ *   Running the whole transaction again is the intended recovery.
+ * - `permanent`: retrying cannot help (bad SQL, constraint violation, wrong password).
+ */
+export type ErrorClass = "retry-safe" | "outcome-unknown" | "retry-transaction" | "permanent";
+
+/** `connect`: while getting a connection; `query`: after the statement was sent. */
+export type Phase = "connect" | "query";
+
+export interface Classification {
+  class: ErrorClass;
+  /** Short name of the cause, for metrics labels and logs. */
+  reason: string;
+  /** The statement reached a read-only server: run it on the primary instead. */
+  reroute?: "primary";
+}
+
+interface PgLikeError {
+  code?: string;
+  message?: string;
+}
+
+/** PgBouncer's own errors arrive as SQLSTATE 08P01 with these messages. */
+const PGBOUNCER_MESSAGES: [RegExp, ErrorClass, string][] = [
+  [/query_wait_timeout/, "retry-safe", "pooler-wait-timeout"],
+  [/no more connections allowed/, "retry-safe", "pooler-max-client-conn"],
+  [/server login has been failing/, "retry-safe", "pooler-server-login-failing"],
+  [/pooler is shutting down/, "retry-safe", "pooler-shutting-down"],
+  [/client_idle_timeout|client_login_timeout/, "retry-safe", "pooler-client-timeout"],
+  [/server conn crashed/, "outcome-unknown", "pooler-server-crashed"],
+  [/idle transaction timeout/, "outcome-unknown", "pooler-idle-transaction-timeout"],
+  [/query_timeout/, "outcome-unknown", "pooler-query-timeout"],
+  [/(SASL|password) authentication failed|no such user|not allowed/, "permanent", "pooler-auth"],
+];
+
+/** Node socket errors: before the statement was sent they are safe, after it they are not. */
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+const CONNECTION_LOST =
+  /Connection terminated|connection terminated|Client has encountered a connection error|timeout expired|Connection ended/;
+
+export function classifyError(error: unknown, phase: Phase): Classification {
+  const e = (typeof error === "object" && error !== null ? error : {}) as PgLikeError;
+  const code = e.code ?? "";
+  const message = e.message ?? String(error);
+  const lost = (reason: string): Classification =>
+    phase === "connect" ? { class: "retry-safe", reason } : { class: "outcome-unknown", reason };
+
+  if (code === "08P01") {
+    for (const [pattern, cls, reason] of PGBOUNCER_MESSAGES) {
+      if (pattern.test(message)) return { class: cls, reason };
+    }
+    return lost("protocol-violation");
+  }
+  if (NETWORK_CODES.has(code)) return lost(`network-${code.toLowerCase()}`);
+  switch (code) {
+    case "40001":
+      return { class: "retry-transaction", reason: "serialization-failure" };
+    case "40P01":
+      return { class: "retry-transaction", reason: "deadlock" };
+    case "25006":
+      return { class: "retry-safe", reason: "read-only-server", reroute: "primary" };
+    case "53300":
+      return { class: "retry-safe", reason: "too-many-connections" };
+    case "57P03":
+      return { class: "retry-safe", reason: "cannot-connect-now" };
+    case "57P01":
+      return lost("admin-shutdown");
+    case "57P02":
+      return lost("crash-shutdown");
+    case "57014":
+      return { class: "outcome-unknown", reason: "query-canceled" };
+    case "08000":
+    case "08003":
+    case "08006":
+    case "08007":
+      return lost(`connection-exception-${code}`);
+    case "08001":
+    case "08004":
+      return { class: "retry-safe", reason: `connection-rejected-${code}` };
+    case "28P01":
+    case "28000":
+      return { class: "permanent", reason: "authentication" };
+  }
+  if (!code && CONNECTION_LOST.test(message)) return lost("connection-lost");
+  return { class: "permanent", reason: code ? `sqlstate-${code}` : "error" };
+}
+
+/** May a call of this kind be retried after this error? */
+export function isRetryable(
+  c: Classification,
+  call: { idempotent: boolean; transaction: boolean },
+): boolean {
+  switch (c.class) {
+    case "retry-safe":
+      return true;
+    case "outcome-unknown":
+      return call.idempotent;
+    case "retry-transaction":
+      // The server rolled the work back: re-running it is the recovery, for a transaction and for
+      // a single autocommit statement alike.
+      return true;
+    case "permanent":
+      return false;
+  }
+}

@@ -1,0 +1,257 @@
+import { isBrokenCircuitError } from "cockatiel";
+import type pg from "pg";
+import type { ClientProfile } from "../platform/profiles.js";
+import { RetryBudget } from "./budget.js";
+import { classifyError, isRetryable, type Classification } from "./classify.js";
+import { DatabaseCallError, isPoolExhaustedError, QueryTimeoutError } from "./errors.js";
+import { TypedEvents } from "./events.js";
+import { createMetrics } from "./metrics.js";
+import { resolveOptions, type ResilienceOptions } from "./options.js";
+import { ReadRouter } from "./router.js";
+import { RetriesExhausted, withRetries } from "./retry.js";
+import { phaseOf, Target, type StatementRunner } from "./target.js";
+
+/**
+ * createDatabase(profile, options): what a service uses instead of a bare pg.Pool. Reads go to a
+ * replica whose lag is within the service's tolerance and fail over to the primary; writes go to
+ * the primary; every call retries what is safe to retry within the service's retry budget, behind
+ * a breaker and a bulkhead per target, and may name a fallback for when the database is down.
+ */
+export type Isolation = "read committed" | "repeatable read" | "serializable";
+
+export interface CallOptions<T> {
+  /** Used when the database is unavailable (not for errors in the SQL itself). */
+  fallback?: (error: DatabaseCallError) => T | Promise<T>;
+}
+export interface ReadOptions<T> extends CallOptions<T> {
+  /** Read-your-writes: only a replica that has replayed this WAL position may serve the read. */
+  minLsn?: string;
+}
+export interface WriteOptions<T> extends CallOptions<T> {
+  /** Safe to apply twice (upsert, keyed insert): may be retried when the outcome is unknown. */
+  idempotent?: boolean;
+}
+export interface TransactionOptions<T> extends WriteOptions<T> {
+  isolation?: Isolation;
+  /** Runs on a replica when one is eligible. */
+  readOnly?: boolean;
+}
+
+export type Database = ReturnType<typeof createDatabase>;
+
+/** Errors that mean "unavailable", as opposed to "your SQL is wrong": fallbacks apply to these. */
+function classifyAny(error: unknown): Classification {
+  if (isBrokenCircuitError(error)) return { class: "retry-safe", reason: "breaker-open" };
+  if (isPoolExhaustedError(error)) return { class: "retry-safe", reason: "pool-exhausted" };
+  if (error instanceof QueryTimeoutError)
+    return { class: "outcome-unknown", reason: "statement-timeout" };
+  return classifyError(error, phaseOf(error));
+}
+
+export function createDatabase(profile: ClientProfile, options: ResilienceOptions) {
+  const o = resolveOptions(profile, options);
+  const service = profile.service;
+  const events = new TypedEvents();
+  const metrics = createMetrics(options.registry);
+  const budget = new RetryBudget(o.retryBudget);
+  const primary = new Target("primary", profile.rw, o, service, metrics, events);
+  const replicas = profile.ro
+    ? [new Target(profile.ro.database, profile.ro, o, service, metrics, events)]
+    : [];
+  const router = new ReadRouter(primary, replicas, o, service, metrics, events);
+
+  async function call<T>(
+    operation: string,
+    kind: { idempotent: boolean; transaction: boolean },
+    choose: (n: number, previous?: Target) => Target,
+    work: (run: StatementRunner, client: pg.PoolClient, target: Target) => Promise<T>,
+    fallback?: (error: DatabaseCallError) => T | Promise<T>,
+  ): Promise<T> {
+    let target = primary;
+    let previous: Target | undefined;
+    try {
+      return await withRetries({
+        maxAttempts: o.maxAttempts,
+        initialDelayMs: o.initialDelayMs,
+        maxDelayMs: o.maxDelayMs,
+        budget,
+        attempt: async (n) => {
+          target = choose(n, previous);
+          previous = target;
+          try {
+            const result = await target.attempt((run, client) => work(run, client, target));
+            metrics.attempts.inc({ service, target: target.name, outcome: "ok" });
+            return result;
+          } catch (e) {
+            metrics.attempts.inc({ service, target: target.name, outcome: classifyAny(e).class });
+            throw e;
+          }
+        },
+        decide: (error) => {
+          const classification = classifyAny(error);
+          // Load shedding and statement timeouts are answers, not accidents: retrying them adds load.
+          const shed =
+            classification.reason === "pool-exhausted" ||
+            classification.reason === "statement-timeout";
+          return {
+            // An open breaker is retried too: the attempt never reaches the database (no storm),
+            // and a retry after halfOpenAfter is the probe that closes it again.
+            retry: !shed && isRetryable(classification, kind),
+            classification,
+            // After a failed replica attempt the router picks another target, never the same one.
+            failover: target !== primary,
+          };
+        },
+        onRetry: ({ attempt, delayMs, classification }) => {
+          metrics.retries.inc({
+            service,
+            class: classification.class,
+            reason: classification.reason,
+          });
+          events.emit("retry", {
+            operation,
+            target: target.name,
+            attempt,
+            delayMs,
+            reason: classification.reason,
+          });
+        },
+      });
+    } catch (e) {
+      const stop = e as RetriesExhausted;
+      const classification = stop.budgetSpent
+        ? { ...stop.classification, reason: `${stop.classification.reason}, retry budget spent` }
+        : stop.classification;
+      const error = new DatabaseCallError(
+        operation,
+        `${service}/${target.name}`,
+        stop.attempts,
+        classification,
+        stop.lastError,
+      );
+      if (fallback && classification.class !== "permanent") {
+        metrics.fallbacks.inc({ service, operation });
+        events.emit("fallback", { operation, reason: classification.reason });
+        return fallback(error);
+      }
+      throw error;
+    }
+  }
+
+  const begin = (o: TransactionOptions<unknown>) =>
+    `BEGIN ISOLATION LEVEL ${(o.isolation ?? "read committed").toUpperCase()}${o.readOnly ? " READ ONLY" : ""}`;
+
+  async function inTransaction<T>(
+    run: StatementRunner,
+    client: pg.PoolClient,
+    statement: string,
+    body: () => Promise<T>,
+  ): Promise<T> {
+    await run(statement);
+    try {
+      const result = await body();
+      await run("COMMIT");
+      return result;
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw e;
+    }
+  }
+
+  return {
+    events,
+    /** prom-client registry holding this database's metrics. */
+    metrics: metrics.registry,
+
+    /** Resolves once replica lag has been measured, so reads can go to replicas. */
+    ready: () => router.ready(),
+
+    read<R extends pg.QueryResultRow = pg.QueryResultRow>(
+      sql: string,
+      params?: unknown[],
+      opts: ReadOptions<pg.QueryResult<R>> = {},
+    ) {
+      return call(
+        "read",
+        { idempotent: true, transaction: false },
+        (n, previous) => router.choose("read", n, previous),
+        async (run, client, target) => {
+          let result: pg.QueryResult<R>;
+          if (opts.minLsn && target !== primary) {
+            // Read-your-writes on a replica: check, in the same transaction, that it has replayed
+            // the caller's last commit; if not, this attempt fails over to the primary.
+            result = await inTransaction(run, client, "BEGIN READ ONLY", async () => {
+              const replayed = await run<{ ok: boolean }>(
+                "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok",
+                [opts.minLsn],
+              );
+              if (!replayed.rows[0]?.ok)
+                throw Object.assign(new Error("replica has not replayed the caller's last write"), {
+                  code: "25006",
+                });
+              return run<R>(sql, params);
+            });
+          } else {
+            result = await run<R>(sql, params);
+          }
+          metrics.reads.inc({ service, target: target.name });
+          return result;
+        },
+        opts.fallback,
+      );
+    },
+
+    write<R extends pg.QueryResultRow = pg.QueryResultRow>(
+      sql: string,
+      params?: unknown[],
+      opts: WriteOptions<pg.QueryResult<R>> = {},
+    ) {
+      return call(
+        "write",
+        { idempotent: opts.idempotent ?? false, transaction: false },
+        () => primary,
+        (run) => run<R>(sql, params),
+        opts.fallback,
+      );
+    },
+
+    transaction<T>(fn: (query: StatementRunner) => Promise<T>, opts: TransactionOptions<T> = {}) {
+      return call(
+        "transaction",
+        { idempotent: opts.idempotent ?? false, transaction: true },
+        (n, previous) => (opts.readOnly ? router.choose("transaction", n, previous) : primary),
+        (run, client) => inTransaction(run, client, begin(opts), () => fn(run)),
+        opts.fallback,
+      );
+    },
+
+    /** The primary's current WAL position: pass it as `minLsn` to read your own writes. */
+    async currentLsn(): Promise<string> {
+      const r = await call(
+        "lsn",
+        { idempotent: true, transaction: false },
+        () => primary,
+        (run) => run<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"),
+      );
+      return r.rows[0]!.lsn;
+    },
+
+    health() {
+      return {
+        service,
+        retryBudget: { capacity: budget.capacity, inFlight: budget.used },
+        primary: { breaker: primary.breakerState },
+        replicas: replicas.map((r) => ({
+          target: r.name,
+          breaker: r.breakerState,
+          ...router.lagOf(r),
+        })),
+      };
+    },
+
+    async close(): Promise<void> {
+      router.stop();
+      await Promise.all([primary, ...replicas].map((t) => t.close()));
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { isBrokenCircuitError, isBulkheadRejectedError } from "cockatiel";
+import type { Classification } from "./classify.js";
+
+/**
+ * Errors the library itself raises, branded so callers can tell them apart without instanceof
+ * across package copies (cockatiel's style): `isQueryTimeoutError(e)`, …
+ */
+const BRAND = Symbol.for("pg-pooling.resilience.error");
+
+abstract class ResilienceError extends Error {
+  readonly [BRAND]: string;
+  constructor(kind: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = kind;
+    this[BRAND] = kind;
+  }
+}
+
+/** The statement ran past its timeout and was cancelled on the server. */
+export class QueryTimeoutError extends ResilienceError {
+  constructor(
+    readonly target: string,
+    readonly timeoutMs: number,
+    cause?: unknown,
+  ) {
+    super(
+      "QueryTimeoutError",
+      `${target}: statement cancelled after ${timeoutMs} ms (statement timeout)`,
+      { cause },
+    );
+  }
+}
+
+/** Every connection of a target is busy and its wait queue is full. */
+export class PoolExhaustedError extends ResilienceError {
+  constructor(
+    readonly target: string,
+    readonly poolSize: number,
+    readonly queueSize: number,
+    cause?: unknown,
+  ) {
+    super(
+      "PoolExhaustedError",
+      `${target}: all ${poolSize} connections busy and ${queueSize} callers already waiting; call rejected (bulkhead)`,
+      { cause },
+    );
+  }
+}
+
+/** The call failed after its retries (or was not retryable); `classification` says why. */
+export class DatabaseCallError extends ResilienceError {
+  constructor(
+    readonly operation: string,
+    readonly target: string,
+    readonly attempts: number,
+    readonly classification: Classification,
+    cause: unknown,
+  ) {
+    super(
+      "DatabaseCallError",
+      `${operation} on ${target} failed after ${attempts} attempt${attempts === 1 ? "" : "s"} ` +
+        `(${classification.class}: ${classification.reason}): ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+const is =
+  (kind: string) =>
+  (e: unknown): boolean =>
+    typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[BRAND] === kind;
+
+export const isQueryTimeoutError = is("QueryTimeoutError") as (
+  e: unknown,
+) => e is QueryTimeoutError;
+export const isPoolExhaustedError = is("PoolExhaustedError") as (
+  e: unknown,
+) => e is PoolExhaustedError;
+export const isDatabaseCallError = is("DatabaseCallError") as (
+  e: unknown,
+) => e is DatabaseCallError;
+export { isBrokenCircuitError, isBulkheadRejectedError };

@@ -1,0 +1,23 @@
+/** The library the services import: `createDatabase(profile, { password })`. No Pulumi here. */
+export {
+  createDatabase,
+  type Database,
+  type Isolation,
+  type ReadOptions,
+  type TransactionOptions,
+  type WriteOptions,
+} from "./database.js";
+export { classifyError, isRetryable, type Classification, type ErrorClass } from "./classify.js";
+export {
+  DatabaseCallError,
+  PoolExhaustedError,
+  QueryTimeoutError,
+  isBrokenCircuitError,
+  isBulkheadRejectedError,
+  isDatabaseCallError,
+  isPoolExhaustedError,
+  isQueryTimeoutError,
+} from "./errors.js";
+export { METRIC_NAMES } from "./metrics.js";
+export type { ResilienceOptions } from "./options.js";
+export type { ResilienceEvents } from "./events.js";

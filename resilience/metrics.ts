@@ -1,0 +1,76 @@
+import { Counter, Gauge, Registry } from "prom-client";
+
+/**
+ * The library's metrics. Names live here and nowhere else: dashboards and alerts (monitoring/)
+ * import them. Labels: `service`, `target` (`primary`, or the ro entry), `class`/`reason`.
+ */
+export const METRIC_NAMES = {
+  attempts: "pgpooling_client_attempts_total",
+  retries: "pgpooling_client_retries_total",
+  breakerState: "pgpooling_client_breaker_state",
+  bulkheadQueued: "pgpooling_client_bulkhead_queued",
+  bulkheadRejections: "pgpooling_client_bulkhead_rejections_total",
+  reads: "pgpooling_client_reads_total",
+  fallbacks: "pgpooling_client_fallbacks_total",
+  replicaLag: "pgpooling_client_replica_lag_seconds",
+} as const;
+
+/** 0 closed, 1 open, 2 half-open: a gauge an alert can compare. */
+export const BREAKER_STATE_VALUE = { closed: 0, open: 1, "half-open": 2 } as const;
+
+export function createMetrics(registry: Registry = new Registry()) {
+  const registers = [registry];
+  return {
+    registry,
+    attempts: new Counter({
+      name: METRIC_NAMES.attempts,
+      help: "Statement attempts by outcome class",
+      labelNames: ["service", "target", "outcome"],
+      registers,
+    }),
+    retries: new Counter({
+      name: METRIC_NAMES.retries,
+      help: "Retries by error class",
+      labelNames: ["service", "class", "reason"],
+      registers,
+    }),
+    breakerState: new Gauge({
+      name: METRIC_NAMES.breakerState,
+      help: "Circuit breaker state per target (0 closed, 1 open, 2 half-open)",
+      labelNames: ["service", "target"],
+      registers,
+    }),
+    bulkheadQueued: new Gauge({
+      name: METRIC_NAMES.bulkheadQueued,
+      help: "Callers waiting for a connection per target",
+      labelNames: ["service", "target"],
+      registers,
+    }),
+    bulkheadRejections: new Counter({
+      name: METRIC_NAMES.bulkheadRejections,
+      help: "Calls rejected because the target's pool and queue were full",
+      labelNames: ["service", "target"],
+      registers,
+    }),
+    reads: new Counter({
+      name: METRIC_NAMES.reads,
+      help: "Reads by the target that served them",
+      labelNames: ["service", "target"],
+      registers,
+    }),
+    fallbacks: new Counter({
+      name: METRIC_NAMES.fallbacks,
+      help: "Fallbacks used while the database was unavailable",
+      labelNames: ["service", "operation"],
+      registers,
+    }),
+    replicaLag: new Gauge({
+      name: METRIC_NAMES.replicaLag,
+      help: "Replica lag last measured per ro target",
+      labelNames: ["service", "target"],
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

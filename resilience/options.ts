@@ -1,0 +1,107 @@
+import type { Registry } from "prom-client";
+import type { ClientProfile } from "../platform/profiles.js";
+
+/**
+ * What a service passes besides its client profile. Every field has a default; the profile (from
+ * the plan) decides pool sizes, timeouts that must agree with PgBouncer's, lag tolerance and the
+ * retry budget, so a service cannot configure itself out of line with the pooler.
+ */
+export interface ResilienceOptions {
+  /** The service's password, from the secret store. Never logged. */
+  password: string;
+  retry?: {
+    /** @default profile.retry.maxAttempts */
+    maxAttempts?: number;
+    /** First backoff delay; later ones grow exponentially with decorrelated jitter. @default 25 */
+    initialDelayMs?: number;
+    /** @default 1000 */
+    maxDelayMs?: number;
+  };
+  breaker?: {
+    /** Consecutive failures that open a target's breaker… @default 5 */
+    consecutiveFailures?: number;
+    /** …when also at least this share of the calls in the window failed. @default 0.5 */
+    failureRate?: number;
+    /** The window that share is measured over. @default 2000 */
+    failureWindowMs?: number;
+    /** Time an open breaker waits before letting probes through. @default 1000 */
+    halfOpenAfterMs?: number;
+    /** Successful probes needed, while half-open, to close again. @default 3 */
+    halfOpenProbes?: number;
+  };
+  /** Per statement; the query is cancelled on the server when it expires. @default 5000 */
+  statementTimeoutMs?: number;
+  /** Callers that may wait for a connection per target, beyond the pool. @default 4 × pool */
+  queuePerTarget?: number;
+  /** How often replica lag is measured. @default 250 */
+  lagProbeIntervalMs?: number;
+  /** Where metrics are registered. @default a new prom-client Registry */
+  registry?: Registry;
+}
+
+export interface ResolvedOptions {
+  password: string;
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  consecutiveFailures: number;
+  failureRate: number;
+  failureWindowMs: number;
+  halfOpenAfterMs: number;
+  halfOpenProbes: number;
+  statementTimeoutMs: number;
+  queuePerTarget?: number;
+  lagProbeIntervalMs: number;
+  retryBudget: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxReplicaLagSeconds: number;
+}
+
+export function resolveOptions(profile: ClientProfile, o: ResilienceOptions): ResolvedOptions {
+  const resolved: ResolvedOptions = {
+    password: o.password,
+    maxAttempts: o.retry?.maxAttempts ?? profile.retry.maxAttempts,
+    initialDelayMs: o.retry?.initialDelayMs ?? 25,
+    maxDelayMs: o.retry?.maxDelayMs ?? 1000,
+    consecutiveFailures: o.breaker?.consecutiveFailures ?? 5,
+    failureRate: o.breaker?.failureRate ?? 0.5,
+    failureWindowMs: o.breaker?.failureWindowMs ?? 2000,
+    halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? 1000,
+    halfOpenProbes: o.breaker?.halfOpenProbes ?? 3,
+    statementTimeoutMs: o.statementTimeoutMs ?? 5000,
+    queuePerTarget: o.queuePerTarget,
+    lagProbeIntervalMs: o.lagProbeIntervalMs ?? 250,
+    retryBudget: profile.retry.maxConcurrent,
+    connectTimeoutMs: profile.connectTimeoutMs,
+    idleTimeoutMs: profile.idleTimeoutMs,
+    maxReplicaLagSeconds: profile.maxReplicaLagSeconds,
+  };
+  const problems: string[] = [];
+  const positive = (name: string, value: number | undefined, min = 1) => {
+    if (value !== undefined && !(Number.isFinite(value) && value >= min)) {
+      problems.push(`${name} must be a number ≥ ${min}, got ${value}`);
+    }
+  };
+  positive("retry.maxAttempts", resolved.maxAttempts);
+  positive("retry.initialDelayMs", resolved.initialDelayMs);
+  positive("retry.maxDelayMs", resolved.maxDelayMs, resolved.initialDelayMs);
+  positive("breaker.consecutiveFailures", resolved.consecutiveFailures);
+  positive("breaker.failureWindowMs", resolved.failureWindowMs);
+  if (!(resolved.failureRate >= 0 && resolved.failureRate <= 1)) {
+    problems.push(`breaker.failureRate must be between 0 and 1, got ${resolved.failureRate}`);
+  }
+  positive("breaker.halfOpenAfterMs", resolved.halfOpenAfterMs);
+  positive("breaker.halfOpenProbes", resolved.halfOpenProbes);
+  positive("statementTimeoutMs", resolved.statementTimeoutMs);
+  positive("queuePerTarget", resolved.queuePerTarget, 0);
+  positive("lagProbeIntervalMs", resolved.lagProbeIntervalMs, 10);
+  if (typeof o.password !== "string" || o.password.length === 0)
+    problems.push("password is required");
+  if (problems.length > 0) {
+    throw new Error(
+      `resilience options for ${profile.service} are invalid: ${problems.join("; ")}`,
+    );
+  }
+  return resolved;
+}

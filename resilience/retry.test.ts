@@ -1,0 +1,114 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { RetryBudget } from "./budget.js";
+import type { Classification } from "./classify.js";
+import { RetriesExhausted, withRetries } from "./retry.js";
+
+const transient: Classification = { class: "retry-safe", reason: "network-econnrefused" };
+const permanent: Classification = { class: "permanent", reason: "sqlstate-42601" };
+
+beforeEach(() => vi.useFakeTimers());
+afterEach(() => vi.useRealTimers());
+
+function failing(times: number, value = "ok") {
+  let calls = 0;
+  return {
+    calls: () => calls,
+    attempt: async () => {
+      calls++;
+      if (calls <= times) throw new Error(`failure ${calls}`);
+      return value;
+    },
+  };
+}
+
+describe("withRetries", () => {
+  test("backoff grows exponentially with jitter, capped, and the loop ends at maxAttempts", async () => {
+    const delays: number[] = [];
+    const work = failing(100);
+    const done = withRetries({
+      maxAttempts: 6,
+      initialDelayMs: 100,
+      maxDelayMs: 1000,
+      budget: new RetryBudget(10),
+      attempt: work.attempt,
+      decide: () => ({ retry: true, classification: transient }),
+      onRetry: ({ delayMs }) => delays.push(delayMs),
+    }).catch((e) => e);
+    await vi.runAllTimersAsync();
+    const error = await done;
+    expect(error).toBeInstanceOf(RetriesExhausted);
+    expect((error as RetriesExhausted).attempts).toBe(6);
+    expect(work.calls()).toBe(6);
+    expect(delays).toHaveLength(5);
+    for (const d of delays) {
+      expect(d).toBeGreaterThanOrEqual(0);
+      expect(d).toBeLessThanOrEqual(1000);
+    }
+    // decorrelated jitter around 100 × 2^n: the later delays are longer on average than the first
+    expect(delays[0]!).toBeLessThanOrEqual(200);
+    expect(Math.max(...delays.slice(2))).toBeGreaterThan(delays[0]!);
+  });
+
+  test("waits the backoff between attempts (fake clock)", async () => {
+    const work = failing(1);
+    let delay = -1;
+    const done = withRetries({
+      maxAttempts: 3,
+      initialDelayMs: 100,
+      maxDelayMs: 1000,
+      budget: new RetryBudget(1),
+      attempt: work.attempt,
+      decide: () => ({ retry: true, classification: transient }),
+      onRetry: ({ delayMs }) => (delay = delayMs),
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(work.calls()).toBe(1);
+    await vi.advanceTimersByTimeAsync(Math.max(0, delay - 1));
+    if (delay > 1) expect(work.calls()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(work.calls()).toBe(2);
+    await expect(done).resolves.toBe("ok");
+  });
+
+  test("a permanent error is not retried", async () => {
+    const work = failing(5);
+    const done = withRetries({
+      maxAttempts: 5,
+      initialDelayMs: 10,
+      maxDelayMs: 100,
+      budget: new RetryBudget(5),
+      attempt: work.attempt,
+      decide: () => ({ retry: false, classification: permanent }),
+    }).catch((e) => e);
+    await vi.runAllTimersAsync();
+    expect(await done).toMatchObject({
+      attempts: 1,
+      classification: permanent,
+      budgetSpent: false,
+    });
+    expect(work.calls()).toBe(1);
+  });
+
+  test("the retry budget caps retries in flight across calls, and slots come back", async () => {
+    const budget = new RetryBudget(2);
+    const decide = () => ({ retry: true, classification: transient });
+    const calls = Array.from({ length: 5 }, () => failing(1));
+    const results = calls.map((w) =>
+      withRetries({
+        maxAttempts: 3,
+        initialDelayMs: 50,
+        maxDelayMs: 50,
+        budget,
+        attempt: w.attempt,
+        decide,
+      }).catch((e) => e),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(budget.used).toBe(2); // two calls are waiting to retry; three were refused a slot
+    await vi.runAllTimersAsync();
+    const outcomes = await Promise.all(results);
+    expect(outcomes.filter((o) => o === "ok")).toHaveLength(2);
+    expect(outcomes.filter((o) => o instanceof RetriesExhausted && o.budgetSpent)).toHaveLength(3);
+    expect(budget.used).toBe(0);
+  });
+});

@@ -1,0 +1,75 @@
+import { ExponentialBackoff, type IBackoff } from "cockatiel";
+import type { RetryBudget } from "./budget.js";
+import type { Classification } from "./classify.js";
+
+/**
+ * The retry loop: attempts with exponential backoff and decorrelated jitter (cockatiel's
+ * generator), a cap on attempts, and the service-wide retry budget. A retry takes a budget slot
+ * before it waits and gives it back when its attempt ends, so a database in trouble sees at most
+ * `budget.capacity` retries at once from this instance, however many callers fail.
+ */
+export interface RetryLoop<T> {
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  budget: RetryBudget;
+  /** Attempt number n (0 = first). */
+  attempt: (n: number) => Promise<T>;
+  /**
+   * Whether this failure may be retried, and why it failed. `failover`: the next attempt goes to
+   * another target, which takes no budget slot: the budget protects a struggling target from
+   * being hammered, and a failover does not touch it again.
+   */
+  decide: (
+    error: unknown,
+    n: number,
+  ) => { retry: boolean; classification: Classification; failover?: boolean };
+  onRetry?: (info: { attempt: number; delayMs: number; classification: Classification }) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Thrown when the loop stops: the last error, how many attempts ran, and why it stopped. */
+export class RetriesExhausted extends Error {
+  constructor(
+    readonly lastError: unknown,
+    readonly attempts: number,
+    readonly classification: Classification,
+    readonly budgetSpent: boolean,
+  ) {
+    super(`gave up after ${attempts} attempts`, { cause: lastError });
+  }
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
+  const sleep = loop.sleep ?? defaultSleep;
+  const factory = new ExponentialBackoff({
+    initialDelay: loop.initialDelayMs,
+    maxDelay: loop.maxDelayMs,
+  });
+  let backoff: IBackoff<unknown> | undefined;
+  let holdsSlot = false;
+  for (let n = 0; ; n++) {
+    let error: unknown;
+    try {
+      return await loop.attempt(n);
+    } catch (e) {
+      error = e;
+    } finally {
+      if (holdsSlot) loop.budget.release(); // a retry holds its slot through its wait and attempt
+      holdsSlot = false;
+    }
+    const { retry, classification, failover = false } = loop.decide(error, n);
+    if (!retry || n + 1 >= loop.maxAttempts) {
+      throw new RetriesExhausted(error, n + 1, classification, false);
+    }
+    if (!failover) {
+      if (!loop.budget.tryAcquire()) throw new RetriesExhausted(error, n + 1, classification, true);
+      holdsSlot = true;
+    }
+    backoff = backoff ? backoff.next(undefined) : factory.next();
+    loop.onRetry?.({ attempt: n + 1, delayMs: backoff.duration, classification });
+    await sleep(backoff.duration);
+  }
+}

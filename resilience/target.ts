@@ -1,0 +1,215 @@
+import {
+  bulkhead,
+  circuitBreaker,
+  CircuitState,
+  handleWhen,
+  isBulkheadRejectedError,
+  type BulkheadPolicy,
+  type CircuitBreakerPolicy,
+} from "cockatiel";
+import pg from "pg";
+import type { ClientEndpoint } from "../platform/profiles.js";
+import { DeadTargetBreaker } from "./breaker.js";
+import { classifyError, type Phase } from "./classify.js";
+import { PoolExhaustedError, QueryTimeoutError } from "./errors.js";
+import type { TypedEvents } from "./events.js";
+import { BREAKER_STATE_VALUE, type Metrics } from "./metrics.js";
+import type { ResolvedOptions } from "./options.js";
+
+/**
+ * One endpoint the service talks to (the rw entry, or an ro entry) with its own pg pool, a bulkhead
+ * sized to that pool, a circuit breaker, and statement timeouts that cancel on the server.
+ * Order per attempt: bulkhead (load shedding never trips the breaker) → breaker → connection.
+ */
+const PHASE = Symbol("phase");
+
+export function phaseOf(error: unknown): Phase {
+  return (error as { [PHASE]?: Phase } | null)?.[PHASE] ?? "query";
+}
+
+function tag<E>(error: E, phase: Phase): E {
+  if (typeof error === "object" && error !== null) (error as { [PHASE]?: Phase })[PHASE] = phase;
+  return error;
+}
+
+/** Runs one statement with a timeout; used inside an attempt. */
+export type StatementRunner = <R extends pg.QueryResultRow = pg.QueryResultRow>(
+  sql: string,
+  params?: unknown[],
+) => Promise<pg.QueryResult<R>>;
+
+/** The part of pg's wire-protocol Connection a cancel needs (missing from its type definitions). */
+interface CancelConnection {
+  on(event: "connect" | "error", listener: () => void): void;
+  connect(port: number, host: string): void;
+  cancel(processID: number, secretKey: number): void;
+  stream: { destroy(): void };
+}
+
+const BREAKER_STATES = {
+  [CircuitState.Closed]: "closed",
+  [CircuitState.Open]: "open",
+  [CircuitState.HalfOpen]: "half-open",
+  [CircuitState.Isolated]: "open",
+} as const;
+
+export class Target {
+  readonly pool: pg.Pool;
+  readonly breaker: CircuitBreakerPolicy;
+  readonly bulkhead: BulkheadPolicy;
+  private readonly queueSize: number;
+
+  constructor(
+    readonly name: string,
+    readonly endpoint: ClientEndpoint,
+    private readonly options: ResolvedOptions,
+    private readonly service: string,
+    private readonly metrics: Metrics,
+    events: TypedEvents,
+  ) {
+    this.pool = new pg.Pool({
+      host: endpoint.host,
+      port: endpoint.port,
+      database: endpoint.database,
+      user: endpoint.user,
+      password: options.password,
+      max: endpoint.poolMax,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      idleTimeoutMillis: options.idleTimeoutMs,
+      application_name: service,
+    });
+    // An idle client whose server went away emits here; the pool drops it. Not the caller's error.
+    this.pool.on("error", () => {});
+    this.queueSize = options.queuePerTarget ?? endpoint.poolMax * 4;
+    this.bulkhead = bulkhead(endpoint.poolMax, this.queueSize);
+    this.breaker = circuitBreaker(
+      handleWhen((e) => this.tripsBreaker(e)),
+      {
+        halfOpenAfter: options.halfOpenAfterMs,
+        breaker: new DeadTargetBreaker({
+          consecutive: options.consecutiveFailures,
+          rate: options.failureRate,
+          windowMs: options.failureWindowMs,
+        }),
+        halfOpenSampling: { calls: options.halfOpenProbes, threshold: 0 },
+      },
+    );
+    const labels = { service, target: name };
+    metrics.breakerState.set(labels, 0);
+    this.breaker.onStateChange((state) => {
+      const named = BREAKER_STATES[state];
+      metrics.breakerState.set(labels, BREAKER_STATE_VALUE[named]);
+      events.emit("breaker", { target: name, state: named });
+    });
+  }
+
+  /** A dead or unreachable target trips the breaker; slow queries and bad SQL do not. */
+  private tripsBreaker(error: unknown): boolean {
+    if (error instanceof QueryTimeoutError) return false;
+    const c = classifyError(error, phaseOf(error));
+    return (
+      (c.class === "retry-safe" || c.class === "outcome-unknown") && c.reason !== "read-only-server"
+    );
+  }
+
+  get available(): boolean {
+    return this.breaker.state !== CircuitState.Open && this.breaker.state !== CircuitState.Isolated;
+  }
+
+  get breakerState(): "closed" | "open" | "half-open" {
+    return BREAKER_STATES[this.breaker.state];
+  }
+
+  /** One attempt: a connection from this target's pool, held for `work`, released after. */
+  async attempt<T>(work: (run: StatementRunner, client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const labels = { service: this.service, target: this.name };
+    this.metrics.bulkheadQueued.set(
+      labels,
+      this.bulkhead.queueSlots === this.queueSize ? 0 : this.queueSize - this.bulkhead.queueSlots,
+    );
+    try {
+      return await this.bulkhead.execute(() =>
+        this.breaker.execute(async () => {
+          let client: pg.PoolClient;
+          try {
+            client = await this.pool.connect();
+          } catch (e) {
+            throw tag(e, "connect");
+          }
+          let broken: Error | undefined;
+          // A connection that dies between statements emits "error" on the client; the next
+          // statement fails with it anyway, so this listener only keeps it from being uncaught.
+          const onError = (e: Error) => (broken = e);
+          client.on("error", onError);
+          try {
+            return await work((sql, params) => this.statement(client, sql, params), client);
+          } catch (e) {
+            if (phaseOf(e) === "connect" || classifyError(e, "query").class !== "permanent") {
+              broken = e as Error; // the connection may be unusable: do not return it to the pool
+            }
+            throw e;
+          } finally {
+            client.off("error", onError);
+            client.release(broken);
+          }
+        }),
+      );
+    } catch (e) {
+      if (isBulkheadRejectedError(e)) {
+        this.metrics.bulkheadRejections.inc(labels);
+        throw new PoolExhaustedError(
+          `${this.service}/${this.name}`,
+          this.endpoint.poolMax,
+          this.queueSize,
+          e,
+        );
+      }
+      throw e;
+    }
+  }
+
+  /** A statement with a timeout that cancels it on the server (through PgBouncer) when it expires. */
+  private async statement<R extends pg.QueryResultRow>(
+    client: pg.PoolClient,
+    sql: string,
+    params?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.cancel(client);
+    }, this.options.statementTimeoutMs);
+    try {
+      return await client.query<R>(sql, params);
+    } catch (e) {
+      if (timedOut)
+        throw new QueryTimeoutError(
+          `${this.service}/${this.name}`,
+          this.options.statementTimeoutMs,
+          e,
+        );
+      throw tag(e, "query");
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A CancelRequest with the client's key, on a fresh connection, as libpq's PQcancel does: send
+   * it and let the server close the socket. Nothing else may follow on that connection:
+   * PgBouncer 1.18 exits (FATAL "bad client state") when a Terminate message comes after a
+   * CancelRequest, which pg's Connection.end() would send.
+   */
+  private cancel(client: pg.PoolClient): void {
+    const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
+    const connection = new pg.Connection() as unknown as CancelConnection;
+    connection.on("error", () => {});
+    connection.on("connect", () => connection.cancel(processID, secretKey));
+    connection.connect(this.endpoint.port, this.endpoint.host);
+    setTimeout(() => connection.stream.destroy(), 5000).unref();
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

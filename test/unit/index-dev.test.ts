@@ -1,0 +1,61 @@
+import { expect, test } from "vitest";
+import { MOCK_AZS } from "./pulumi-mocks.js";
+import {
+  checkBudget,
+  checkNoPlaintextSecrets,
+  checkSecretOutputs,
+  checkSecurityGroups,
+  checkUserData,
+  hostAzs,
+  named,
+  runProgram,
+  T,
+} from "./program-checks.js";
+
+// GIVEN the dev stack config WHEN the program runs under mocks THEN …
+const { mocked, program, plan } = await runProgram("dev");
+
+test("dev: a small primary and one replica in the other AZ, nothing protected", () => {
+  const nodes = mocked.of(T.rds);
+  expect(nodes).toHaveLength(2);
+  expect(named(mocked, T.rds, "pooling-postgres-primary").inputs).toMatchObject({
+    instanceClass: "db.t4g.medium",
+    multiAz: false,
+    availabilityZone: MOCK_AZS[0],
+    deletionProtection: false,
+    skipFinalSnapshot: true,
+    storageEncrypted: true,
+  });
+  expect(named(mocked, T.rds, "pooling-postgres-replica-1").inputs).toMatchObject({
+    instanceClass: "db.t4g.medium",
+    availabilityZone: MOCK_AZS[1],
+    replicateSourceDb: "pooling-postgres-primary",
+  });
+});
+
+test("dev: one burstable PgBouncer host behind the NLB, two AZs of subnets", () => {
+  expect(mocked.of(T.ec2)).toHaveLength(1);
+  expect(hostAzs(mocked)).toEqual([MOCK_AZS[0]]);
+  expect(mocked.of(T.subnet)).toHaveLength(4);
+  expect(mocked.of(T.template)[0]!.inputs).toMatchObject({ instanceType: "t4g.small" });
+  expect(mocked.of(T.nlb)).toHaveLength(1);
+  expect(mocked.of(T.attachment)).toHaveLength(1);
+  expect(program.environment).toBe("dev");
+});
+
+test("dev: each host's user-data carries exactly the renderers' output for that host", () => {
+  checkUserData(mocked, plan);
+});
+
+test("dev: every password and connection string is secret; none appears in the clear", async () => {
+  checkNoPlaintextSecrets(mocked);
+  await checkSecretOutputs(program, mocked, plan);
+});
+
+test("dev: max_connections is the plan's; role connection limits sum within the budget", () => {
+  checkBudget(mocked, plan);
+});
+
+test("dev: no security group admits the internet; Postgres admits only the PgBouncer hosts", () => {
+  checkSecurityGroups(mocked, plan);
+});

@@ -1,0 +1,365 @@
+import * as pulumi from "@pulumi/pulumi";
+import { expect } from "vitest";
+import { parse } from "yaml";
+import { loadStack } from "../../platform/config.js";
+import { buildPlan, type Plan } from "../../platform/plan.js";
+import { MONITORING_ROLE } from "../../platform/roles.js";
+import { DELIVERED_FILES, deliveredFiles, type DeliveredFiles } from "../../pgbouncer/agent.js";
+import { decodeUserData } from "../../pgbouncer/cloud-init.js";
+import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
+import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
+import { pgbouncerAccounts, renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
+import { scramVerifier } from "../../pgbouncer/scram.js";
+import {
+  isSecretInput,
+  mockBytes,
+  mockPassword,
+  mockStack,
+  unwrap,
+  valueOf,
+  type MockedStack,
+  type MockOptions,
+  type RecordedResource,
+} from "./pulumi-mocks.js";
+
+/**
+ * The Pulumi program run under mocks, and the checks the dev and prod tests share. Each test file
+ * runs one stack (vitest isolates files), so the program module is imported once per file, after
+ * the mocks are in place.
+ */
+export type Program = typeof import("../../index.js");
+
+export async function runProgram(
+  stack: string,
+  options?: MockOptions,
+): Promise<{ mocked: MockedStack; program: Program; plan: Plan }> {
+  const mocked = await mockStack(stack, options);
+  const program = await import("../../index.js");
+  await mocked.settle();
+  return { mocked, program, plan: buildPlan(loadStack(stack)) };
+}
+
+export const T = {
+  rds: "aws:rds/instance:Instance",
+  params: "aws:rds/parameterGroup:ParameterGroup",
+  ec2: "aws:ec2/instance:Instance",
+  template: "aws:ec2/launchTemplate:LaunchTemplate",
+  subnet: "aws:ec2/subnet:Subnet",
+  sg: "aws:ec2/securityGroup:SecurityGroup",
+  ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+  egress: "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+  nlb: "aws:lb/loadBalancer:LoadBalancer",
+  tg: "aws:lb/targetGroup:TargetGroup",
+  listener: "aws:lb/listener:Listener",
+  attachment: "aws:lb/targetGroupAttachment:TargetGroupAttachment",
+  ssmParameter: "aws:ssm/parameter:Parameter",
+  association: "aws:ssm/association:Association",
+  role: "postgresql:index/role:Role",
+  randomBytes: "random:index/randomBytes:RandomBytes",
+} as const;
+
+export function named(mocked: MockedStack, type: string, name: string): RecordedResource {
+  const found = mocked.of(type).find((r) => r.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}: ${mocked.of(type).map((r) => r.name)}`);
+  return found;
+}
+
+/** The resource whose mocked id is `id` (ids are `<name>-id`). */
+export function byId(mocked: MockedStack, type: string, id: unknown): RecordedResource {
+  return named(mocked, type, String(unwrap(id)).replace(/-id$/, ""));
+}
+
+/** The AZ each PgBouncer host landed in, through its subnet. */
+export function hostAzs(mocked: MockedStack): string[] {
+  return mocked
+    .of(T.ec2)
+    .map((i) => byId(mocked, T.subnet, i.inputs.subnetId).inputs.availabilityZone as string);
+}
+
+/** Every verifier and password the program generated, recomputed from the mocked randomness. */
+export function generatedSecrets(mocked: MockedStack): {
+  passwords: string[];
+  verifiers: Map<string, string>;
+} {
+  const verifiers = new Map<string, string>();
+  for (const salt of mocked.of(T.randomBytes)) {
+    const account = /^pooling-credentials-(.+)-salt$/.exec(salt.name)![1]!;
+    const password = mocked.passwords.get(`pooling-credentials-${account}-password`)!;
+    verifiers.set(
+      account,
+      scramVerifier(password, Buffer.from(salt.state.base64 as string, "base64")),
+    );
+  }
+  return { passwords: [...mocked.passwords.values()], verifiers };
+}
+
+/** What the renderers make for each host, given the mocked RDS addresses and credentials. */
+export function expectedHostFiles(mocked: MockedStack, plan: Plan): Map<string, DeliveredFiles> {
+  const address = (name: string) => named(mocked, T.rds, name).state.address as string;
+  const { verifiers } = generatedSecrets(mocked);
+  return new Map(
+    plan.hosts.map((host) => [
+      host.name,
+      deliveredFiles(
+        plan,
+        renderHostFiles({
+          plan,
+          host,
+          upstreams: {
+            primary: address("pooling-postgres-primary"),
+            replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
+              address(`pooling-postgres-replica-${i + 1}`),
+            ),
+            port: plan.config.database.port,
+          },
+          layout: PRODUCTION_LAYOUT,
+          users: userlistEntries(plan, verifiers),
+          reloadCommand: SYSTEMD_RELOAD,
+        }),
+      ),
+    ]),
+  );
+}
+
+/**
+ * The files the program will render for each host, predicted before it runs: the mocks make RDS
+ * addresses and randomness deterministic. Lets a test stage what Parameter Store held before.
+ */
+export function predictedHostFiles(plan: Plan): Map<string, DeliveredFiles> {
+  const address = (name: string) => `${name}.c0ffee.eu-west-1.rds.amazonaws.com`;
+  const verifiers = new Map(
+    [...pgbouncerAccounts(plan), MONITORING_ROLE].map((account) => [
+      account,
+      scramVerifier(
+        mockPassword(`pooling-credentials-${account}-password`),
+        mockBytes(`pooling-credentials-${account}-salt`),
+      ),
+    ]),
+  );
+  return new Map(
+    plan.hosts.map((host) => [
+      host.name,
+      deliveredFiles(
+        plan,
+        renderHostFiles({
+          plan,
+          host,
+          upstreams: {
+            primary: address("pooling-postgres-primary"),
+            replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
+              address(`pooling-postgres-replica-${i + 1}`),
+            ),
+            port: plan.config.database.port,
+          },
+          layout: PRODUCTION_LAYOUT,
+          users: userlistEntries(plan, verifiers),
+          reloadCommand: SYSTEMD_RELOAD,
+        }),
+      ),
+    ]),
+  );
+}
+
+/** Parameter Store as a previous deploy left it: readable files, encrypted userlist, record. */
+export function storedParameters(
+  stack: string,
+  files: Map<string, DeliveredFiles>,
+  record?: unknown,
+): NonNullable<MockOptions["parameters"]> {
+  const params: NonNullable<MockOptions["parameters"]> = [];
+  for (const [host, f] of files) {
+    for (const [name, value] of Object.entries(f)) {
+      const secure = name === "userlist.txt";
+      params.push({
+        name: `/pg-pooling/${stack}/${host}/${name}`,
+        type: secure ? "SecureString" : "String",
+        // without decryption, Parameter Store returns the ciphertext
+        value: secure ? "AQICAHh-ciphertext" : value,
+      });
+    }
+  }
+  if (record) {
+    params.push({
+      name: `/pg-pooling/${stack}/rollout`,
+      type: "String",
+      value: JSON.stringify(record),
+    });
+  }
+  return params;
+}
+
+/** Each host's user-data, decoded: the YAML text and its write_files by path. */
+export function userData(instance: RecordedResource): { text: string; files: Map<string, string> } {
+  const text = decodeUserData(unwrap(instance.inputs.userDataBase64) as string);
+  const doc = parse(text) as { write_files: { path: string; content: string }[] };
+  return { text, files: new Map(doc.write_files.map((f) => [f.path, f.content])) };
+}
+
+export function checkUserData(mocked: MockedStack, plan: Plan): void {
+  const expected = expectedHostFiles(mocked, plan);
+  const instances = mocked.of(T.ec2);
+  expect(instances.map((i) => i.name)).toEqual(
+    plan.hosts.map((h) => `pooling-pgbouncer-${h.name}`),
+  );
+  for (const host of plan.hosts) {
+    const instance = named(mocked, T.ec2, `pooling-pgbouncer-${host.name}`);
+    expect(isSecretInput(instance.inputs.userDataBase64), `${host.name} user-data is secret`).toBe(
+      true,
+    );
+    expect(instance.inputs.userDataReplaceOnChange).toBe(false);
+    const { files } = userData(instance);
+    const want = expected.get(host.name)!;
+    for (const [name, target] of Object.entries(DELIVERED_FILES)) {
+      expect(files.get(target.path), `${host.name} ${name}`).toBe(
+        want[name as keyof DeliveredFiles],
+      );
+    }
+    // and Parameter Store holds the very same files for later revisions
+    for (const name of Object.keys(DELIVERED_FILES) as (keyof DeliveredFiles)[]) {
+      const param = mocked
+        .of(T.ssmParameter)
+        .find((p) => p.inputs.name === `/pg-pooling/${plan.environment}/${host.name}/${name}`)!;
+      const value = param.inputs.value ?? param.inputs.insecureValue;
+      expect(unwrap(value), `parameter ${host.name}/${name}`).toBe(want[name]);
+      expect(isSecretInput(value), `parameter ${name} secret`).toBe(name === "userlist.txt");
+    }
+  }
+}
+
+/** Walk every non-secret string in a value. */
+function plainStrings(value: unknown, path: string, out: [string, string][]): void {
+  if (isSecretInput(value)) return;
+  if (typeof value === "string") out.push([path, value]);
+  else if (Array.isArray(value)) value.forEach((v, i) => plainStrings(v, `${path}[${i}]`, out));
+  else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) plainStrings(v, `${path}.${k}`, out);
+  }
+}
+
+export function checkNoPlaintextSecrets(mocked: MockedStack): void {
+  const { passwords, verifiers } = generatedSecrets(mocked);
+  const secrets = [...passwords, ...verifiers.values()];
+  expect(passwords.length).toBeGreaterThan(0);
+  for (const r of mocked.resources) {
+    for (const [key, value] of Object.entries(r.inputs)) {
+      if (/password/i.test(key))
+        expect(isSecretInput(value), `${r.name}.${key} is secret`).toBe(true);
+    }
+    const plain: [string, string][] = [];
+    plainStrings(r.inputs, r.name, plain);
+    for (const [path, text] of plain) {
+      for (const secret of secrets)
+        expect(text.includes(secret), `${path} holds a secret`).toBe(false);
+    }
+  }
+  // the user-data carries verifiers (it is secret) but never a password
+  for (const instance of mocked.of(T.ec2)) {
+    const { text } = userData(instance);
+    for (const pw of passwords) expect(text.includes(pw)).toBe(false);
+    expect(text).toContain(verifiers.get("orders")!);
+  }
+}
+
+export async function checkSecretOutputs(program: Program, mocked: MockedStack, plan: Plan) {
+  for (const s of plan.services) {
+    const strings = program.connectionStrings[s.name]!;
+    const all = [strings.rw, ...("ro" in strings ? [strings.ro] : [])] as pulumi.Output<string>[];
+    expect(all.length).toBe(s.entries.length);
+    for (const o of all) {
+      expect(await pulumi.isSecret(o), `${s.name} connection string is secret`).toBe(true);
+      expect(await valueOf(o)).toMatch(
+        new RegExp(`^postgresql://${s.name}:[A-Za-z0-9]+@${plan.config.pgbouncer.endpoint}:`),
+      );
+    }
+  }
+  for (const login of Object.values(program.operatorLogins)) {
+    expect(await pulumi.isSecret(login.password)).toBe(true);
+  }
+  expect(Object.keys(program.operatorLogins.monitoring)).toEqual(["user", "password"]);
+  expect(program.operatorLogins.monitoring.user).toBe(MONITORING_ROLE);
+  // the plain outputs, resolved, hold no password
+  const { passwords } = generatedSecrets(mocked);
+  const plain = JSON.stringify(
+    await valueOf(
+      pulumi.output({
+        profiles: program.profiles,
+        budget: program.budget,
+        pools: program.pools,
+        pgbouncerEndpoint: program.pgbouncerEndpoint,
+        postgresEndpoints: program.postgresEndpoints,
+        rollout: program.pgbouncerRollout,
+        tunnel: program.adminTunnelCommand,
+      }),
+    ),
+  );
+  for (const pw of passwords) expect(plain.includes(pw)).toBe(false);
+}
+
+export function checkSecurityGroups(mocked: MockedStack, plan: Plan): void {
+  const open = ["0.0.0.0/0", "::/0"];
+  for (const sg of mocked.of(T.sg)) expect(sg.inputs.ingress ?? []).toEqual([]);
+  const ingress = mocked.of(T.ingress);
+  for (const rule of ingress) {
+    expect(open).not.toContain(rule.inputs.cidrIpv4);
+    expect(open).not.toContain(rule.inputs.cidrIpv6);
+    expect(rule.inputs.referencedSecurityGroupId, `${rule.name} admits a group`).toBeDefined();
+  }
+  const sgId = (name: string) => `${named(mocked, T.sg, name).name}-id`;
+  const into = (name: string) => ingress.filter((r) => r.inputs.securityGroupId === sgId(name));
+  // Postgres: its port, from the PgBouncer hosts only
+  expect(into("pooling-postgres-sg").map((r) => r.inputs)).toEqual([
+    expect.objectContaining({
+      referencedSecurityGroupId: sgId("pooling-pgbouncer-hosts"),
+      fromPort: plan.config.database.port,
+      toPort: plan.config.database.port,
+    }),
+  ]);
+  // PgBouncer: its port, from the load balancer only; the load balancer: from the clients only
+  const pgbouncerPort = plan.config.pgbouncer.port;
+  expect(into("pooling-pgbouncer-hosts").map((r) => r.inputs)).toEqual([
+    expect.objectContaining({
+      referencedSecurityGroupId: sgId("pooling-pgbouncer-lb-sg"),
+      fromPort: pgbouncerPort,
+      toPort: pgbouncerPort,
+    }),
+  ]);
+  expect(into("pooling-pgbouncer-lb-sg").map((r) => r.inputs)).toEqual([
+    expect.objectContaining({
+      referencedSecurityGroupId: sgId("pooling-clients"),
+      fromPort: pgbouncerPort,
+    }),
+  ]);
+}
+
+export function checkBudget(mocked: MockedStack, plan: Plan): void {
+  const params = mocked.of(T.params);
+  expect(params).toHaveLength(1);
+  const value = (name: string) =>
+    (params[0]!.inputs.parameters as { name: string; value: string }[]).find((p) => p.name === name)
+      ?.value;
+  expect(value("max_connections")).toBe(String(plan.maxConnections));
+  expect(value("superuser_reserved_connections")).toBe(
+    String(plan.config.database.superuserReservedConnections),
+  );
+  expect(value("password_encryption")).toBe("scram-sha-256");
+  // every node runs the one parameter group the budget was computed for
+  for (const node of mocked.of(T.rds))
+    expect(node.inputs.parameterGroupName).toBe("pooling-postgres-params-pg");
+
+  const roles = new Map(mocked.of(T.role).map((r) => [r.inputs.name as string, r.inputs]));
+  let sum = 0;
+  for (const s of plan.services) {
+    expect(roles.get(s.name)!.connectionLimit, s.name).toBe(s.roleConnectionLimit);
+    sum += s.roleConnectionLimit;
+  }
+  const exporters = plan.config.database.reservedConnections.exporters;
+  expect(roles.get(MONITORING_ROLE)!.connectionLimit).toBe(exporters);
+  for (const node of plan.budget) expect(sum, node.node).toBeLessThanOrEqual(node.usable);
+  expect(sum + exporters).toBeLessThanOrEqual(
+    plan.maxConnections - plan.config.database.superuserReservedConnections,
+  );
+  expect([...roles.keys()].sort()).toEqual(
+    [...plan.services.flatMap((s) => [s.name, `${s.name}_reader`]), MONITORING_ROLE].sort(),
+  );
+  expect(pgbouncerAccounts(plan)).toEqual(expect.arrayContaining(plan.services.map((s) => s.name)));
+}
