@@ -9,7 +9,11 @@ import type { CircuitState, IBreaker } from "cockatiel";
  */
 export class DeadTargetBreaker implements IBreaker {
   private consecutive = 0;
-  private events: { atMs: number; failed: boolean }[] = [];
+  /** Calls and failures per bucket of windowMs / BUCKETS: O(1) per call at any rate. */
+  private readonly calls = new Array<number>(BUCKETS).fill(0);
+  private readonly failures = new Array<number>(BUCKETS).fill(0);
+  private bucket = 0;
+  private bucketStartMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly options: { consecutive: number; rate: number; windowMs: number },
@@ -32,17 +36,31 @@ export class DeadTargetBreaker implements IBreaker {
   failure(_state: CircuitState): boolean {
     this.consecutive++;
     this.record(true);
-    const failed = this.events.filter((e) => e.failed).length;
-    return (
-      this.consecutive >= this.options.consecutive &&
-      failed / this.events.length >= this.options.rate
-    );
+    if (this.consecutive < this.options.consecutive) return false;
+    const calls = this.calls.reduce((a, b) => a + b, 0);
+    const failed = this.failures.reduce((a, b) => a + b, 0);
+    return failed / calls >= this.options.rate;
   }
 
   private record(failed: boolean): void {
     const now = this.now();
-    this.events.push({ atMs: now, failed });
-    const from = now - this.options.windowMs;
-    if (this.events[0]!.atMs < from) this.events = this.events.filter((e) => e.atMs >= from);
+    const width = this.options.windowMs / BUCKETS;
+    if (now - this.bucketStartMs >= width) {
+      // move forward, clearing the buckets that fell out of the window
+      const steps = Math.min(BUCKETS, Math.floor((now - this.bucketStartMs) / width));
+      for (let i = 0; i < steps; i++) {
+        this.bucket = (this.bucket + 1) % BUCKETS;
+        this.calls[this.bucket] = 0;
+        this.failures[this.bucket] = 0;
+      }
+      this.bucketStartMs = Number.isFinite(this.bucketStartMs)
+        ? this.bucketStartMs + steps * width
+        : now;
+      if (now - this.bucketStartMs >= width) this.bucketStartMs = now;
+    }
+    this.calls[this.bucket]!++;
+    if (failed) this.failures[this.bucket]!++;
   }
 }
+
+const BUCKETS = 10;

@@ -80,10 +80,10 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
           previous = target;
           try {
             const result = await target.attempt((run, client) => work(run, client, target));
-            metrics.attempts.inc({ service, target: target.name, outcome: "ok" });
+            target.recordAttempt("ok");
             return result;
           } catch (e) {
-            metrics.attempts.inc({ service, target: target.name, outcome: classifyAny(e).class });
+            target.recordAttempt(classifyAny(e).class);
             throw e;
           }
         },
@@ -194,7 +194,7 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
           } else {
             result = await run<R>(sql, params);
           }
-          metrics.reads.inc({ service, target: target.name });
+          target.recordRead();
           return result;
         },
         opts.fallback,

@@ -44,10 +44,6 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
   const sleep = loop.sleep ?? defaultSleep;
-  const factory = new ExponentialBackoff({
-    initialDelay: loop.initialDelayMs,
-    maxDelay: loop.maxDelayMs,
-  });
   let backoff: IBackoff<unknown> | undefined;
   let holdsSlot = false;
   for (let n = 0; ; n++) {
@@ -68,7 +64,13 @@ export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
       if (!loop.budget.tryAcquire()) throw new RetriesExhausted(error, n + 1, classification, true);
       holdsSlot = true;
     }
-    backoff = backoff ? backoff.next(undefined) : factory.next();
+    // Built on the first retry only: most calls never need it.
+    backoff = backoff
+      ? backoff.next(undefined)
+      : new ExponentialBackoff({
+          initialDelay: loop.initialDelayMs,
+          maxDelay: loop.maxDelayMs,
+        }).next();
     loop.onRetry?.({ attempt: n + 1, delayMs: backoff.duration, classification });
     await sleep(backoff.duration);
   }

@@ -8,6 +8,7 @@ import {
   type CircuitBreakerPolicy,
 } from "cockatiel";
 import pg from "pg";
+import type { Counter, Gauge } from "prom-client";
 import type { ClientEndpoint } from "../platform/profiles.js";
 import { DeadTargetBreaker } from "./breaker.js";
 import { classifyError, type Phase } from "./classify.js";
@@ -58,6 +59,18 @@ export class Target {
   readonly breaker: CircuitBreakerPolicy;
   readonly bulkhead: BulkheadPolicy;
   private readonly queueSize: number;
+  private lastQueued = 0;
+  private readonly inFlight = new Set<{
+    client: pg.PoolClient;
+    deadline: number;
+    timedOut: boolean;
+  }>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly counters: {
+    ok: ReturnType<Counter["labels"]>;
+    reads: ReturnType<Counter["labels"]>;
+    queued: ReturnType<Gauge["labels"]>;
+  };
 
   constructor(
     readonly name: string,
@@ -80,6 +93,9 @@ export class Target {
     });
     // An idle client whose server went away emits here; the pool drops it. Not the caller's error.
     this.pool.on("error", () => {});
+    // A checked-out connection that dies between statements emits "error" on the client; the next
+    // statement fails with it anyway. One listener per connection keeps it from being uncaught.
+    this.pool.on("connect", (client) => client.on("error", () => {}));
     this.queueSize = options.queuePerTarget ?? endpoint.poolMax * 4;
     this.bulkhead = bulkhead(endpoint.poolMax, this.queueSize);
     this.breaker = circuitBreaker(
@@ -95,6 +111,16 @@ export class Target {
       },
     );
     const labels = { service, target: name };
+    this.counters = {
+      ok: metrics.attempts.labels({ ...labels, outcome: "ok" }),
+      reads: metrics.reads.labels(labels),
+      queued: metrics.bulkheadQueued.labels(labels),
+    };
+    this.sweeper = setInterval(
+      () => this.sweep(),
+      Math.min(100, Math.max(10, options.statementTimeoutMs / 5)),
+    );
+    this.sweeper.unref();
     metrics.breakerState.set(labels, 0);
     this.breaker.onStateChange((state) => {
       const named = BREAKER_STATES[state];
@@ -122,11 +148,8 @@ export class Target {
 
   /** One attempt: a connection from this target's pool, held for `work`, released after. */
   async attempt<T>(work: (run: StatementRunner, client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const labels = { service: this.service, target: this.name };
-    this.metrics.bulkheadQueued.set(
-      labels,
-      this.bulkhead.queueSlots === this.queueSize ? 0 : this.queueSize - this.bulkhead.queueSlots,
-    );
+    const queued = this.queueSize - this.bulkhead.queueSlots;
+    if (queued !== this.lastQueued) this.counters.queued.set((this.lastQueued = queued));
     try {
       return await this.bulkhead.execute(() =>
         this.breaker.execute(async () => {
@@ -137,10 +160,6 @@ export class Target {
             throw tag(e, "connect");
           }
           let broken: Error | undefined;
-          // A connection that dies between statements emits "error" on the client; the next
-          // statement fails with it anyway, so this listener only keeps it from being uncaught.
-          const onError = (e: Error) => (broken = e);
-          client.on("error", onError);
           try {
             return await work((sql, params) => this.statement(client, sql, params), client);
           } catch (e) {
@@ -149,14 +168,13 @@ export class Target {
             }
             throw e;
           } finally {
-            client.off("error", onError);
             client.release(broken);
           }
         }),
       );
     } catch (e) {
       if (isBulkheadRejectedError(e)) {
-        this.metrics.bulkheadRejections.inc(labels);
+        this.metrics.bulkheadRejections.inc({ service: this.service, target: this.name });
         throw new PoolExhaustedError(
           `${this.service}/${this.name}`,
           this.endpoint.poolMax,
@@ -168,30 +186,56 @@ export class Target {
     }
   }
 
-  /** A statement with a timeout that cancels it on the server (through PgBouncer) when it expires. */
+  /**
+   * A statement with a timeout that cancels it on the server (through PgBouncer) when it expires.
+   * One sweep timer per target checks the deadlines of statements in flight: a timer per
+   * statement costs more than the statement itself on a fast path.
+   */
   private async statement<R extends pg.QueryResultRow>(
     client: pg.PoolClient,
     sql: string,
     params?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.cancel(client);
-    }, this.options.statementTimeoutMs);
+    const flight = {
+      client,
+      deadline: performance.now() + this.options.statementTimeoutMs,
+      timedOut: false,
+    };
+    this.inFlight.add(flight);
     try {
       return await client.query<R>(sql, params);
     } catch (e) {
-      if (timedOut)
+      if (flight.timedOut) {
         throw new QueryTimeoutError(
           `${this.service}/${this.name}`,
           this.options.statementTimeoutMs,
           e,
         );
+      }
       throw tag(e, "query");
     } finally {
-      clearTimeout(timer);
+      this.inFlight.delete(flight);
     }
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const flight of this.inFlight) {
+      if (!flight.timedOut && flight.deadline <= now) {
+        flight.timedOut = true;
+        this.cancel(flight.client);
+      }
+    }
+  }
+
+  /** Metrics of the hot path, label sets bound once. */
+  recordAttempt(outcome: string): void {
+    if (outcome === "ok") this.counters.ok.inc();
+    else this.metrics.attempts.inc({ service: this.service, target: this.name, outcome });
+  }
+
+  recordRead(): void {
+    this.counters.reads.inc();
   }
 
   /**
@@ -210,6 +254,7 @@ export class Target {
   }
 
   close(): Promise<void> {
+    clearInterval(this.sweeper);
     return this.pool.end();
   }
 }

@@ -141,6 +141,30 @@ describe("reads", () => {
   });
 });
 
+test("metrics and events record what happened: reads by target, lag seen, attempts, retries", async () => {
+  const db = database(profileOf("catalog"));
+  const lags: number[] = [];
+  db.events.on("lag", (e) => lags.push(e.seconds));
+  await db.ready();
+  for (let i = 0; i < 20; i++) await db.read("SELECT 1");
+  await db.write("SELECT 1");
+  const text = await db.metrics.metrics();
+  expect(text).toMatch(/pgpooling_client_reads_total\{service="catalog",target="catalog_ro"\} 20/);
+  expect(text).toMatch(
+    /pgpooling_client_attempts_total\{service="catalog",target="primary",outcome="ok"\} 1/,
+  );
+  expect(text).toMatch(/pgpooling_client_breaker_state\{service="catalog",target="catalog_ro"\} 0/);
+  expect(text).toMatch(
+    /pgpooling_client_replica_lag_seconds\{service="catalog",target="catalog_ro"\} [0-9.]+/,
+  );
+  expect(lags.length).toBeGreaterThan(0);
+  expect(db.health()).toMatchObject({
+    service: "catalog",
+    primary: { breaker: "closed" },
+    replicas: [{ target: "catalog_ro", breaker: "closed", eligible: true }],
+  });
+});
+
 describe("writes", () => {
   test("fast restart of the primary under write load: acknowledged writes all present, none applied twice", async () => {
     const db = database(profileOf("payments"), { retry: { maxAttempts: 6, maxDelayMs: 1000 } });
@@ -289,4 +313,36 @@ describe("pooler and pool", () => {
     expect(db.health().primary.breaker).toBe("closed");
     expect(states).toEqual(["open", "half-open", "closed"]);
   });
+});
+
+test("fallbacks: a stale value for a read and a queued write while the database is down; bad SQL never falls back", async () => {
+  const host = plan.hosts[1]!;
+  const db = database(profileOf("payments", host), { retry: { maxAttempts: 2, maxDelayMs: 50 } });
+  const queue: unknown[][] = [];
+  const used: string[] = [];
+  db.events.on("fallback", (e) => used.push(`${e.operation}:${e.reason}`));
+  await expect(db.read("SELEC 1", [], { fallback: () => ({ rows: [] }) as never })).rejects.toThrow(
+    /permanent: sqlstate-42601/,
+  );
+  await stopHost(host);
+  try {
+    const stale = await db.read<{ v: number }>("SELECT 42 AS v", [], {
+      fallback: () => ({ rows: [{ v: 41 }] }) as never,
+    });
+    expect(stale.rows[0]!.v).toBe(41);
+    const queued = await db.write("INSERT INTO ledger (id) VALUES ($1)", ["later"], {
+      fallback: (error) => {
+        queue.push(["INSERT INTO ledger (id) VALUES ($1)", ["later"], error.classification.reason]);
+        return { rows: [], rowCount: 0 } as never;
+      },
+    });
+    expect(queued.rowCount).toBe(0);
+    expect(queue).toHaveLength(1);
+    expect(used).toHaveLength(2);
+    expect(await db.metrics.metrics()).toMatch(
+      /pgpooling_client_fallbacks_total\{service="payments",operation="write"\} 1/,
+    );
+  } finally {
+    await upHost(plan, host, secrets);
+  }
 });
