@@ -1,13 +1,27 @@
 import * as pulumi from "@pulumi/pulumi";
-import { buildPlan } from "./platform/plan.js";
+import { Credentials } from "./components/credentials.js";
+import { CLOUD_DEFAULTS, stackTags } from "./components/defaults.js";
+import { Network } from "./components/network.js";
+import { PgBouncerFleet } from "./components/pgbouncer-fleet.js";
+import { PostgresCluster } from "./components/postgres-cluster.js";
+import { ServiceDatabases } from "./components/service-databases.js";
+import { connectionUri, clientSslMode } from "./platform/dsn.js";
+import { isConfigError } from "./platform/errors.js";
+import { endpointDns } from "./platform/network.js";
+import { buildPlan, type Plan } from "./platform/plan.js";
 import { clientProfiles } from "./platform/profiles.js";
+import { MONITORING_ROLE } from "./platform/roles.js";
 import { STACK_KEYS } from "./platform/schema.js";
 import { validateStackConfig } from "./platform/validate.js";
+import { ADMIN_USER, STATS_USER } from "./pgbouncer/layout.js";
+import { pgbouncerAccounts } from "./pgbouncer/render.js";
 
 /**
- * The Pulumi entry: stack config → validated spec → plan → (components, issue 3) → outputs.
- * The `local` stack is not a cloud environment: it is run by `npm run local -- up` on this machine,
- * so `pulumi up -s local` stops here with a message saying so.
+ * The Pulumi entry: stack config → validated spec → plan → components → outputs. Everything is
+ * validated and planned before the first resource, so a bad config creates nothing and reports
+ * every problem at once, the same list `npm run plan` prints. The `local` stack is not a cloud
+ * environment: it is run by `npm run local -- up` on this machine, so `pulumi up -s local` stops
+ * here with a message saying so.
  */
 const stack = pulumi.getStack();
 if (stack === "local") {
@@ -18,8 +32,104 @@ if (stack === "local") {
 }
 
 const cfg = new pulumi.Config();
-const raw = Object.fromEntries(STACK_KEYS.map((key) => [key, cfg.getObject(key)]));
-const plan = buildPlan(validateStackConfig(raw, `stack ${stack}`));
+/** Pulumi hands a map over as JSON and a string as it is (`environment: dev` is not JSON). */
+function configValue(key: string): unknown {
+  const text = cfg.get(key);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+const raw = Object.fromEntries(STACK_KEYS.map((key) => [key, configValue(key)]));
+function planOrExplain(): Plan {
+  try {
+    return buildPlan(validateStackConfig(raw, `stack ${stack}`));
+  } catch (e) {
+    // A RunError prints its message alone: the problem list, not a stack trace.
+    if (isConfigError(e)) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}
+const plan = planOrExplain();
+const c = plan.config;
+const region = new pulumi.Config("aws").require("region");
+const tags = stackTags(stack, plan.environment);
+
+const network = new Network("pooling", {
+  vpcCidr: c.network.vpcCidr,
+  azs: c.network.azs,
+  natGateways: c.network.natGateways,
+  tags,
+});
+
+const cluster = new PostgresCluster("pooling-postgres", {
+  engineVersion: c.database.engineVersion,
+  instanceClass: c.database.instanceClass,
+  maxConnections: plan.maxConnections,
+  superuserReservedConnections: c.database.superuserReservedConnections,
+  replicas: c.database.replicas,
+  port: c.database.port,
+  multiAz: c.database.multiAz,
+  storageGb: c.database.storageGb,
+  maxStorageGb: c.database.maxStorageGb,
+  backupRetentionDays: c.database.backupRetentionDays,
+  deletionProtection: c.database.deletionProtection,
+  finalSnapshot: c.database.finalSnapshot,
+  // PgBouncer verifies or requires TLS to the server: make the server refuse anything else.
+  forceSsl: ["require", "verify-ca", "verify-full"].includes(c.pgbouncer.tls.server),
+  vpcId: network.vpcId,
+  subnetIds: network.privateSubnetIds,
+  availabilityZones: network.availabilityZones,
+  tags,
+});
+
+const credentials = new Credentials("pooling-credentials", {
+  accounts: [...pgbouncerAccounts(plan), MONITORING_ROLE],
+});
+const verifiers = (accounts: string[]) =>
+  Object.fromEntries(accounts.map((a) => [a, credentials.accounts[a]!.verifier]));
+
+const fleet = new PgBouncerFleet("pooling-pgbouncer", {
+  plan,
+  stack,
+  region,
+  instanceType: c.pgbouncer.instanceType,
+  vpcId: network.vpcId,
+  subnetIds: network.privateSubnetIds,
+  clientSecurityGroupId: network.clientSecurityGroupId,
+  database: {
+    primary: cluster.primaryAddress,
+    replicas: cluster.replicaAddresses,
+    port: cluster.port,
+    securityGroupId: cluster.securityGroupId,
+  },
+  verifiers: verifiers(pgbouncerAccounts(plan)),
+  dns: endpointDns(c.pgbouncer.endpoint),
+  tags,
+});
+
+// Through an SSM tunnel on a PgBouncer host (docs/deploying.md): the primary admits those only.
+new ServiceDatabases(
+  "pooling-databases",
+  {
+    connection: {
+      host: CLOUD_DEFAULTS.adminTunnel.host,
+      port: CLOUD_DEFAULTS.adminTunnel.port,
+      username: cluster.masterUsername,
+      password: cluster.masterPassword,
+      engineVersion: c.database.engineVersion,
+    },
+    services: plan.services.map((s) => ({ name: s.name, connectionLimit: s.roleConnectionLimit })),
+    verifiers: verifiers([...plan.services.map((s) => s.name), MONITORING_ROLE]),
+    monitoring: {
+      role: MONITORING_ROLE,
+      connectionLimit: c.database.reservedConnections.exporters,
+    },
+  },
+  { dependsOn: [fleet] },
+);
 
 export const environment = plan.environment;
 export const pgbouncerVersion = plan.pgbouncerVersion.join(".");
@@ -39,4 +149,43 @@ export const pools = plan.entries.map(
     maxDbConnections,
   }),
 );
+/** What each service is configured with: endpoints, its pool, timeouts. No secret in it. */
 export const profiles = clientProfiles(plan);
+/** Per service, the rw (and ro) connection strings with the password: secrets. */
+export const connectionStrings = Object.fromEntries(
+  profiles.map((p) => {
+    const password = credentials.accounts[p.service]!.password;
+    const sslmode = clientSslMode(c.pgbouncer.tls.client);
+    const uri = (e: typeof p.rw) =>
+      pulumi.secret(password.apply((pw) => connectionUri(e, pw, sslmode)));
+    return [p.service, { rw: uri(p.rw), ...(p.ro ? { ro: uri(p.ro) } : {}) }];
+  }),
+);
+/** PgBouncer's consoles (SHOW …) and the exporters' login: passwords are secrets. */
+export const operatorLogins = {
+  pgbouncerAdmin: { user: ADMIN_USER, password: credentials.accounts[ADMIN_USER]!.password },
+  pgbouncerStats: { user: STATS_USER, password: credentials.accounts[STATS_USER]!.password },
+  monitoring: { user: MONITORING_ROLE, password: credentials.accounts[MONITORING_ROLE]!.password },
+};
+export const pgbouncerEndpoint = {
+  host: c.pgbouncer.endpoint,
+  port: c.pgbouncer.port,
+  loadBalancer: fleet.loadBalancerDnsName,
+  hosts: fleet.instanceIds,
+};
+export const postgresEndpoints = {
+  primary: cluster.primaryAddress,
+  replicas: cluster.replicaAddresses,
+  port: cluster.port,
+};
+/** The security group the services' workloads attach to reach PgBouncer. */
+export const clientSecurityGroupId = network.clientSecurityGroupId;
+/** What the last `pulumi up` asked the hosts to do, and why. */
+export const pgbouncerRollout = {
+  action: fleet.rollout.action,
+  reasons: fleet.rollout.reasons,
+  revision: fleet.rollout.revision,
+  associationId: fleet.associationId,
+};
+/** Opens the tunnel role management needs (run it, then `pulumi up`). */
+export const adminTunnelCommand = pulumi.interpolate`aws ssm start-session --region ${region} --target ${fleet.instanceIds[0]!} --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters host=${cluster.primaryAddress},portNumber=${cluster.port},localPortNumber=${CLOUD_DEFAULTS.adminTunnel.port}`;

@@ -1,7 +1,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildPlan } from "../platform/plan.js";
-import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
+import { deliveredFiles, hostParameterPath } from "../pgbouncer/agent.js";
+import { renderCloudInit } from "../pgbouncer/cloud-init.js";
+import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { PRODUCTION_LAYOUT } from "../pgbouncer/layout.js";
 import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
 import { renderLocalHost } from "../local/pgbouncer.js";
@@ -9,9 +11,10 @@ import { main, parseArgs, UsageError } from "./args.js";
 import { configFromArgs } from "./load.js";
 
 /**
- * npm run render -- --stack <name> --out <dir>: every generated file per PgBouncer host, for review.
- * No secret: userlist verifiers are redacted. Cloud upstreams are only known after deploy, so the
- * review render names them under the reserved `.invalid` domain.
+ * npm run render -- --stack <name> --out <dir>: every generated file per PgBouncer host, for review,
+ * and for dev/prod the cloud-init user-data each host boots with. No secret: userlist verifiers
+ * are redacted. Cloud upstreams are only known after deploy, so the review render names them
+ * under the reserved `.invalid` domain.
  */
 await main(async () => {
   const args = parseArgs(process.argv.slice(2), ["stack", "config", "out"]);
@@ -20,7 +23,7 @@ await main(async () => {
   const plan = buildPlan(config);
   const out = resolve(args.out);
   for (const host of plan.hosts) {
-    const files =
+    const files: HostFiles & { "user-data.yaml"?: string } =
       plan.environment === "local"
         ? renderLocalHost(plan, host, "redacted")
         : renderHostFiles({
@@ -38,6 +41,20 @@ await main(async () => {
             users: userlistEntries(plan, "redacted"),
             reloadCommand: SYSTEMD_RELOAD,
           });
+    if (plan.environment !== "local") {
+      // What the host boots with; the region and target group are known only at deploy.
+      files["user-data.yaml"] = renderCloudInit({
+        plan,
+        host,
+        files: deliveredFiles(plan, files),
+        agent: {
+          host: host.name,
+          region: "set-at-deploy",
+          parameterPath: hostParameterPath(args.stack ?? plan.environment, host.name),
+          targetGroupArn: "arn:aws:elasticloadbalancing:set-at-deploy",
+        },
+      });
+    }
     const dir = join(out, host.name);
     await mkdir(dir, { recursive: true });
     for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);

@@ -39,6 +39,19 @@ export const DEFAULTS = {
     serverConnectSeconds: 5,
     serverLoginRetrySeconds: 5,
   },
+  /** Cloud shape of dev and prod (ignored by the local stack, which runs on this machine). */
+  cloud: {
+    /** RDS subnet groups need subnets in two AZs; two is also the least that survives an AZ. */
+    azs: 2,
+    /** One NAT gateway: hosts only reach out for packages and SSM, so one is enough for dev. */
+    natGateways: 1,
+    storageGb: 50,
+    maxStorageGb: 200,
+    /** Read replicas need automated backups on the primary (retention ≥ 1). */
+    backupRetentionDays: 7,
+    /** Burstable Graviton: enough for a dev fleet; prod picks a compute type. */
+    pgbouncerInstanceType: "t4g.small",
+  },
   client: {
     /** The app gives up connecting before PgBouncer's query_wait_timeout would answer for it. */
     connectTimeoutShareOfQueryWait: 0.5,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DEFAULTS } from "./defaults.js";
+import { isVpcCidr, VPC_PREFIX } from "./network.js";
 
 /**
  * The stack config, as declared in Pulumi.<stack>.yaml under the `pg-pooling:` namespace. A service
@@ -74,6 +75,33 @@ export const databaseSchema = z.strictObject({
   }),
   replicas: count(0).max(15),
   port,
+  /** A synchronous standby in another AZ that RDS fails over to (Multi-AZ). @default false */
+  multiAz: z.boolean().default(false),
+  /** Storage allocated at creation, in GiB (gp3, encrypted). @default 50 */
+  storageGb: count(20).max(65_536).default(DEFAULTS.cloud.storageGb),
+  /** Ceiling of RDS storage autoscaling, in GiB; equal to storageGb turns it off. @default 200 */
+  maxStorageGb: count(20).max(65_536).default(DEFAULTS.cloud.maxStorageGb),
+  /** Days of automated backups; read replicas need at least one. @default 7 */
+  backupRetentionDays: count(1).max(35).default(DEFAULTS.cloud.backupRetentionDays),
+  /** RDS refuses to delete the primary and the replicas while this is on. @default false */
+  deletionProtection: z.boolean().default(false),
+  /** Take a snapshot of the primary when it is deleted. @default false */
+  finalSnapshot: z.boolean().default(false),
+});
+
+/** The VPC dev and prod run in; the local stack ignores it. */
+export const networkSchema = z.strictObject({
+  /** IPv4 range of the VPC; every AZ gets a private and a public subnet of 1/16 of it. */
+  vpcCidr: z
+    .string()
+    .refine(
+      isVpcCidr,
+      `must be a network address with a prefix from /${VPC_PREFIX.min} to /${VPC_PREFIX.max}, like 10.40.0.0/16`,
+    ),
+  /** Availability zones to spread over: the region's first N. RDS needs two. @default 2 */
+  azs: count(2).max(6).default(DEFAULTS.cloud.azs),
+  /** NAT gateways for the hosts' outbound traffic (packages, SSM); one per AZ survives an AZ. @default 1 */
+  natGateways: count(1).max(6).default(DEFAULTS.cloud.natGateways),
 });
 
 const timeoutsSchema = z
@@ -99,6 +127,14 @@ export const pgbouncerSchema = z.strictObject({
   version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "must look like 1.25.1"),
   hosts: count(1).max(32),
   port,
+  /**
+   * EC2 instance type of the hosts; a Graviton family (c7g, t4g, …) gets the arm64 image.
+   * @default "t4g.small"
+   */
+  instanceType: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "must look like c7g.large")
+    .default(DEFAULTS.cloud.pgbouncerInstanceType),
   /** DNS name (or address) the services connect to: the load balancer in the cloud. */
   endpoint: z.string().regex(HOSTNAME, "must be a hostname or address"),
   timeouts: timeoutsSchema,
@@ -127,6 +163,7 @@ export const pgbouncerSchema = z.strictObject({
 
 export const stackConfigSchema = z.strictObject({
   environment: z.enum(ENVIRONMENTS),
+  network: networkSchema,
   database: databaseSchema,
   pgbouncer: pgbouncerSchema,
   services: z
@@ -140,5 +177,6 @@ export const STACK_KEYS = Object.keys(stackConfigSchema.shape) as (keyof StackCo
 export type ServiceSpec = z.infer<typeof serviceSchema>;
 export type DatabaseSpec = z.infer<typeof databaseSchema>;
 export type PgBouncerSpec = z.infer<typeof pgbouncerSchema>;
+export type NetworkSpec = z.infer<typeof networkSchema>;
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type StackConfigInput = z.input<typeof stackConfigSchema>;

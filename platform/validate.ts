@@ -88,6 +88,20 @@ function crossFieldProblems(c: StackConfig): Problem[] {
       message: `is required: no memory figure is known for instanceClass ${c.database.instanceClass}`,
     });
   }
+  if (c.network.natGateways > c.network.azs) {
+    problems.push({
+      path: "network.natGateways",
+      got: show(c.network.natGateways),
+      message: `must be ≤ network.azs (${c.network.azs}): a NAT gateway lives in one AZ's public subnet`,
+    });
+  }
+  if (c.database.maxStorageGb < c.database.storageGb) {
+    problems.push({
+      path: "database.maxStorageGb",
+      got: show(c.database.maxStorageGb),
+      message: `must be ≥ database.storageGb (${c.database.storageGb})`,
+    });
+  }
   if (c.database.port === c.pgbouncer.port) {
     problems.push({
       path: "pgbouncer.port",

@@ -1,4 +1,28 @@
-import type { CircuitState, IBreaker } from "cockatiel";
+import { circuitBreaker, handleWhen, type CircuitState, type IBreaker } from "cockatiel";
+import type { ResolvedOptions } from "./options.js";
+
+/**
+ * A target's breaker: opens on a dead target (DeadTargetBreaker), lets calls through again after
+ * `halfOpenAfterMs`, and closes only after `halfOpenProbes` of them succeeded; any failing probe
+ * opens it again.
+ */
+export function targetBreaker(
+  o: Pick<
+    ResolvedOptions,
+    "consecutiveFailures" | "failureRate" | "failureWindowMs" | "halfOpenAfterMs" | "halfOpenProbes"
+  >,
+  isFailure: (error: unknown) => boolean,
+) {
+  return circuitBreaker(handleWhen(isFailure), {
+    halfOpenAfter: o.halfOpenAfterMs,
+    breaker: new DeadTargetBreaker({
+      consecutive: o.consecutiveFailures,
+      rate: o.failureRate,
+      windowMs: o.failureWindowMs,
+    }),
+    halfOpenSampling: { calls: o.halfOpenProbes, threshold: 0 },
+  });
+}
 
 /**
  * When a target counts as dead: `consecutive` failures in a row AND at least `rate` of the calls

@@ -26,7 +26,8 @@ export class ReadRouter {
   private readonly timer?: NodeJS.Timeout;
   private probing = false;
   private next = 0;
-  private readonly firstProbe: Promise<void>;
+  private readonly settled: Promise<void>;
+  private settle: () => void = () => {};
 
   constructor(
     private readonly primary: Target,
@@ -37,15 +38,22 @@ export class ReadRouter {
     private readonly events: TypedEvents,
   ) {
     for (const r of replicas) this.state.set(r, { recent: [], failedProbes: 0 });
-    this.firstProbe = replicas.length > 0 ? this.probe() : Promise.resolve();
+    this.settled = new Promise((resolve) => (this.settle = resolve));
+    if (replicas.length === 0) this.settle();
+    else void this.probe();
     if (replicas.length > 0) {
       this.timer = setInterval(() => void this.probe(), options.lagProbeIntervalMs);
       this.timer.unref();
     }
   }
 
+  /**
+   * Resolves once every replica target is settled: its lag measured, or its probes failed
+   * PROBE_FAILURES times in a row (a pooler still holding connections to a restarted replica
+   * fails the first probe; that is not yet a verdict).
+   */
   ready(): Promise<void> {
-    return this.firstProbe;
+    return this.settled;
   }
 
   private async probe(): Promise<void> {
@@ -62,6 +70,10 @@ export class ReadRouter {
         // them stay readable while the primary is away.
       }
       await Promise.all(this.replicas.map((r) => this.probeReplica(r)));
+      const settled = [...this.state.values()].every(
+        (st) => st.lagSeconds !== undefined || st.failedProbes >= PROBE_FAILURES,
+      );
+      if (settled) this.settle();
     } finally {
       this.probing = false;
     }

@@ -1,8 +1,6 @@
 import {
   bulkhead,
-  circuitBreaker,
   CircuitState,
-  handleWhen,
   isBulkheadRejectedError,
   type BulkheadPolicy,
   type CircuitBreakerPolicy,
@@ -10,7 +8,7 @@ import {
 import pg from "pg";
 import type { Counter, Gauge } from "prom-client";
 import type { ClientEndpoint } from "../platform/profiles.js";
-import { DeadTargetBreaker } from "./breaker.js";
+import { targetBreaker } from "./breaker.js";
 import { classifyError, type Phase } from "./classify.js";
 import { PoolExhaustedError, QueryTimeoutError } from "./errors.js";
 import type { TypedEvents } from "./events.js";
@@ -98,18 +96,7 @@ export class Target {
     this.pool.on("connect", (client) => client.on("error", () => {}));
     this.queueSize = options.queuePerTarget ?? endpoint.poolMax * 4;
     this.bulkhead = bulkhead(endpoint.poolMax, this.queueSize);
-    this.breaker = circuitBreaker(
-      handleWhen((e) => this.tripsBreaker(e)),
-      {
-        halfOpenAfter: options.halfOpenAfterMs,
-        breaker: new DeadTargetBreaker({
-          consecutive: options.consecutiveFailures,
-          rate: options.failureRate,
-          windowMs: options.failureWindowMs,
-        }),
-        halfOpenSampling: { calls: options.halfOpenProbes, threshold: 0 },
-      },
-    );
+    this.breaker = targetBreaker(options, (e) => this.tripsBreaker(e));
     const labels = { service, target: name };
     this.counters = {
       ok: metrics.attempts.labels({ ...labels, outcome: "ok" }),

@@ -149,7 +149,9 @@ test("metrics and events record what happened: reads by target, lag seen, attemp
   for (let i = 0; i < 20; i++) await db.read("SELECT 1");
   await db.write("SELECT 1");
   const text = await db.metrics.metrics();
-  expect(text).toMatch(/pgpooling_client_reads_total\{service="catalog",target="catalog_ro"\} 20/);
+  expect(text, text).toMatch(
+    /pgpooling_client_reads_total\{service="catalog",target="catalog_ro"\} 20/,
+  );
   expect(text).toMatch(
     /pgpooling_client_attempts_total\{service="catalog",target="primary",outcome="ok"\} 1/,
   );

@@ -117,3 +117,19 @@ test("prod: first deploy rolls nothing out; the association would go one host at
   expect(association).toMatchObject({ maxConcurrency: "1", maxErrors: "0" });
   expect(unwrap((association.parameters as Record<string, unknown>).action)).toBe("none");
 });
+
+test("prod: hosts are managed through SSM and may read only their stack's files", () => {
+  const attachment = mocked.of("aws:iam/rolePolicyAttachment:RolePolicyAttachment")[0]!.inputs;
+  expect(attachment.policyArn).toBe("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
+  const policy = JSON.parse(
+    unwrap(mocked.of("aws:iam/rolePolicy:RolePolicy")[0]!.inputs.policy) as string,
+  ) as { Statement: { Sid: string; Resource: string[] }[] };
+  const resources = Object.fromEntries(policy.Statement.map((s) => [s.Sid, s.Resource]));
+  expect(resources.ReadOwnConfig).toEqual([
+    "arn:aws:ssm:eu-west-1:123456789012:parameter/pg-pooling/prod/*",
+  ]);
+  expect(resources.LeaveAndRejoinTheLoadBalancer).toEqual([
+    "arn:aws:mock:eu-west-1:123456789012:TargetGroup/pooling-pgbouncer-lb-tg",
+  ]);
+  expect(mocked.of("aws:iam/instanceProfile:InstanceProfile")).toHaveLength(1);
+});

@@ -1,0 +1,156 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { subnetCidrs } from "../platform/network.js";
+
+/** The VPC the pooling tier and its clients run in. */
+export interface NetworkArgs {
+  /** IPv4 range of the VPC (`network.vpcCidr`). @default none: required */
+  vpcCidr: string;
+  /** How many AZs to spread over, the region's first N (`network.azs`). @default 2 */
+  azs?: number;
+  /** NAT gateways, in the first N AZs (`network.natGateways`). @default 1 */
+  natGateways?: number;
+  /** Tags on every resource; `Name` is added per resource. @default {} */
+  tags?: Record<string, string>;
+}
+
+/**
+ * A VPC with one private and one public subnet per AZ. Postgres, PgBouncer and the load balancer
+ * live in the private subnets; the public ones hold only the NAT gateways the hosts use to reach
+ * apt, SSM and the AWS APIs. Nothing here is reachable from the internet.
+ */
+export class Network extends pulumi.ComponentResource {
+  public readonly vpcId: pulumi.Output<string>;
+  public readonly vpcCidr: string;
+  /** AZ names, in placement order: index i of every per-AZ list below is the same AZ. */
+  public readonly availabilityZones: pulumi.Output<string>[];
+  public readonly privateSubnetIds: pulumi.Output<string>[];
+  /**
+   * The services' security group: attach it to the application workloads. It is the only source
+   * the PgBouncer load balancer admits.
+   */
+  public readonly clientSecurityGroupId: pulumi.Output<string>;
+
+  constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pooling:network:Network", name, {}, opts);
+    const azCount = args.azs ?? 2;
+    const natCount = args.natGateways ?? 1;
+    const tags = (role: string) => ({ ...args.tags, Name: `${name}-${role}` });
+    const parent = { parent: this };
+    const cidrs = subnetCidrs(args.vpcCidr, azCount);
+
+    const zones = aws.getAvailabilityZonesOutput({ state: "available" }, parent);
+    this.availabilityZones = cidrs.private.map((_, i) =>
+      zones.names.apply((names) => {
+        const az = names[i];
+        if (!az) throw new Error(`network.azs is ${azCount} but the region has ${names.length}`);
+        return az;
+      }),
+    );
+
+    // DNS support and hostnames: RDS endpoints and the private endpoint zone resolve in the VPC.
+    const vpc = new aws.ec2.Vpc(
+      `${name}-vpc`,
+      {
+        cidrBlock: args.vpcCidr,
+        enableDnsSupport: true,
+        enableDnsHostnames: true,
+        tags: tags("vpc"),
+      },
+      parent,
+    );
+    const igw = new aws.ec2.InternetGateway(
+      `${name}-igw`,
+      { vpcId: vpc.id, tags: tags("igw") },
+      parent,
+    );
+    const publicRoutes = new aws.ec2.RouteTable(
+      `${name}-public`,
+      {
+        vpcId: vpc.id,
+        routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
+        tags: tags("public"),
+      },
+      parent,
+    );
+    const publicSubnets = cidrs.public.map((cidrBlock, i) => {
+      const subnet = new aws.ec2.Subnet(
+        `${name}-public-${i + 1}`,
+        {
+          vpcId: vpc.id,
+          cidrBlock,
+          availabilityZone: this.availabilityZones[i]!,
+          mapPublicIpOnLaunch: false,
+          tags: tags(`public-${i + 1}`),
+        },
+        parent,
+      );
+      new aws.ec2.RouteTableAssociation(
+        `${name}-public-${i + 1}`,
+        { subnetId: subnet.id, routeTableId: publicRoutes.id },
+        parent,
+      );
+      return subnet;
+    });
+    const nats = publicSubnets.slice(0, natCount).map((subnet, i) => {
+      const eip = new aws.ec2.Eip(
+        `${name}-nat-${i + 1}`,
+        { domain: "vpc", tags: tags(`nat-${i + 1}`) },
+        parent,
+      );
+      return new aws.ec2.NatGateway(
+        `${name}-nat-${i + 1}`,
+        { subnetId: subnet.id, allocationId: eip.id, tags: tags(`nat-${i + 1}`) },
+        { parent: this, dependsOn: [igw] },
+      );
+    });
+    const privateSubnets = cidrs.private.map((cidrBlock, i) => {
+      const subnet = new aws.ec2.Subnet(
+        `${name}-private-${i + 1}`,
+        {
+          vpcId: vpc.id,
+          cidrBlock,
+          availabilityZone: this.availabilityZones[i]!,
+          tags: tags(`private-${i + 1}`),
+        },
+        parent,
+      );
+      // Each AZ leaves through its own NAT when there is one per AZ, else through a shared one.
+      const routes = new aws.ec2.RouteTable(
+        `${name}-private-${i + 1}`,
+        {
+          vpcId: vpc.id,
+          routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nats[i % natCount]!.id }],
+          tags: tags(`private-${i + 1}`),
+        },
+        parent,
+      );
+      new aws.ec2.RouteTableAssociation(
+        `${name}-private-${i + 1}`,
+        { subnetId: subnet.id, routeTableId: routes.id },
+        parent,
+      );
+      return subnet;
+    });
+
+    const clients = new aws.ec2.SecurityGroup(
+      `${name}-clients`,
+      {
+        vpcId: vpc.id,
+        description: "pg-pooling clients: attach to the services that connect to PgBouncer",
+        tags: tags("clients"),
+      },
+      parent,
+    );
+
+    this.vpcId = vpc.id;
+    this.vpcCidr = args.vpcCidr;
+    this.privateSubnetIds = privateSubnets.map((s) => s.id);
+    this.clientSecurityGroupId = clients.id;
+    this.registerOutputs({
+      vpcId: this.vpcId,
+      privateSubnetIds: this.privateSubnetIds,
+      clientSecurityGroupId: this.clientSecurityGroupId,
+    });
+  }
+}

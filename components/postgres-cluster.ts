@@ -1,0 +1,195 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { replicaAz } from "../platform/network.js";
+import { CLOUD_DEFAULTS, parameterGroupFamily } from "./defaults.js";
+
+/** The RDS PostgreSQL primary and its read replicas. */
+export interface PostgresClusterArgs {
+  /**
+   * Exact engine version (`database.engineVersion`); minor upgrades are never automatic.
+   * @default none: required
+   */
+  engineVersion: string;
+  /** Class of the primary and every replica (`database.instanceClass`). @default none: required */
+  instanceClass: string;
+  /**
+   * max_connections of every node: the plan's, which the connection budget is computed on.
+   * @default none: required
+   */
+  maxConnections: number;
+  /** superuser_reserved_connections (`database.superuserReservedConnections`). @default 3 */
+  superuserReservedConnections?: number;
+  /** Read replicas (`database.replicas`), spread over the AZs after the primary's. @default 0 */
+  replicas?: number;
+  /** Port every node listens on (`database.port`). @default 5432 */
+  port?: number;
+  /** A synchronous standby with automatic failover (`database.multiAz`). @default false */
+  multiAz?: boolean;
+  /** Storage at creation, GiB (gp3, encrypted). @default 50 */
+  storageGb?: number;
+  /** Ceiling of storage autoscaling, GiB. @default 200 */
+  maxStorageGb?: number;
+  /** Days of automated backups; replicas need ≥ 1. @default 7 */
+  backupRetentionDays?: number;
+  /** Refuse deletion of every node (`database.deletionProtection`). @default false */
+  deletionProtection?: boolean;
+  /** Snapshot the primary when it is deleted (`database.finalSnapshot`). @default false */
+  finalSnapshot?: boolean;
+  /** rds.force_ssl: refuse any connection without TLS. @default false */
+  forceSsl?: boolean;
+  /** Statements slower than this are logged. @default CLOUD_DEFAULTS.slowQueryMs (500) */
+  slowQueryMs?: number;
+  /** The VPC the nodes and their security group live in. @default none: required */
+  vpcId: pulumi.Input<string>;
+  /** Private subnets, one per AZ, for the subnet group. @default none: required */
+  subnetIds: pulumi.Input<string>[];
+  /**
+   * AZ names in placement order: the primary goes to the first, replicas to the next ones.
+   * @default none: required
+   */
+  availabilityZones: pulumi.Input<string>[];
+  /** Tags on every resource; `Name` is added per resource. @default {} */
+  tags?: Record<string, string>;
+}
+
+/**
+ * One parameter group for every node: a hot standby refuses to start with max_connections below
+ * its primary's, and the budget is computed for one value. The security group admits nobody on
+ * its own; whoever may connect adds a rule naming its own group (PgBouncerFleet does).
+ */
+export class PostgresCluster extends pulumi.ComponentResource {
+  public readonly primaryAddress: pulumi.Output<string>;
+  public readonly primaryIdentifier: pulumi.Output<string>;
+  public readonly replicaAddresses: pulumi.Output<string>[];
+  public readonly port: number;
+  public readonly masterUsername: string;
+  /** Secret. */
+  public readonly masterPassword: pulumi.Output<string>;
+  public readonly securityGroupId: pulumi.Output<string>;
+  public readonly parameterGroupName: pulumi.Output<string>;
+
+  constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pooling:postgres:PostgresCluster", name, {}, opts);
+    const parent = { parent: this };
+    const tags = (role: string) => ({ ...args.tags, Name: `${name}-${role}` });
+    const port = args.port ?? 5432;
+    const replicas = args.replicas ?? 0;
+    const protect = args.deletionProtection ?? false;
+
+    const params: Record<string, [string | number, "immediate" | "pending-reboot"]> = {
+      // Static parameters: they take effect at the next reboot, which RDS schedules.
+      max_connections: [args.maxConnections, "pending-reboot"],
+      superuser_reserved_connections: [args.superuserReservedConnections ?? 3, "pending-reboot"],
+      // SCRAM only: a verifier stored by ALTER ROLE stays a verifier, never an md5 hash.
+      password_encryption: ["scram-sha-256", "immediate"],
+      "rds.force_ssl": [args.forceSsl ? 1 : 0, "immediate"],
+      // Server connections come from PgBouncer, few and long-lived: logging them is cheap and
+      // shows every pool growing and shrinking.
+      log_connections: [1, "immediate"],
+      log_disconnections: [1, "immediate"],
+      log_min_duration_statement: [args.slowQueryMs ?? CLOUD_DEFAULTS.slowQueryMs, "immediate"],
+      log_lock_waits: [1, "immediate"],
+    };
+    const parameterGroup = new aws.rds.ParameterGroup(
+      `${name}-params`,
+      {
+        family: parameterGroupFamily(args.engineVersion),
+        description: "pg-pooling: connection budget, SCRAM, TLS and logging",
+        parameters: Object.entries(params).map(([key, [value, applyMethod]]) => ({
+          name: key,
+          value: String(value),
+          applyMethod,
+        })),
+        tags: tags("params"),
+      },
+      parent,
+    );
+    const subnets = new aws.rds.SubnetGroup(
+      `${name}-subnets`,
+      { subnetIds: args.subnetIds, tags: tags("subnets") },
+      parent,
+    );
+    const sg = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        vpcId: args.vpcId,
+        description: `pg-pooling Postgres: ${port} only from the groups given rules`,
+        tags: tags("sg"),
+      },
+      parent,
+    );
+    // Letters and digits only: no quoting question anywhere (SQL, URLs, shells, SCRAM).
+    const password = new random.RandomPassword(
+      `${name}-master-password`,
+      { length: CLOUD_DEFAULTS.passwordLength, special: false },
+      parent,
+    );
+
+    const common = {
+      instanceClass: args.instanceClass,
+      parameterGroupName: parameterGroup.name,
+      vpcSecurityGroupIds: [sg.id],
+      port,
+      publiclyAccessible: false,
+      autoMinorVersionUpgrade: false,
+      deletionProtection: protect,
+      copyTagsToSnapshot: true,
+      enabledCloudwatchLogsExports: ["postgresql"],
+      // Protected (prod) changes wait for the maintenance window; dev applies them at once.
+      applyImmediately: !protect,
+    };
+    const primary = new aws.rds.Instance(
+      `${name}-primary`,
+      {
+        ...common,
+        engine: "postgres",
+        engineVersion: args.engineVersion,
+        dbSubnetGroupName: subnets.name,
+        availabilityZone: args.multiAz ? undefined : args.availabilityZones[0],
+        multiAz: args.multiAz ?? false,
+        allocatedStorage: args.storageGb ?? 50,
+        maxAllocatedStorage: args.maxStorageGb ?? 200,
+        storageType: "gp3",
+        storageEncrypted: true,
+        username: CLOUD_DEFAULTS.masterUser,
+        password: pulumi.secret(password.result),
+        backupRetentionPeriod: args.backupRetentionDays ?? 7,
+        skipFinalSnapshot: !(args.finalSnapshot ?? false),
+        finalSnapshotIdentifier: args.finalSnapshot ? `${name}-primary-final` : undefined,
+        tags: tags("primary"),
+      },
+      parent,
+    );
+    // Replicas inherit engine, storage encryption and subnet group from the primary.
+    const replicaNodes = Array.from({ length: replicas }, (_, i) => {
+      const az = args.availabilityZones[replicaAz(i, args.availabilityZones.length)]!;
+      return new aws.rds.Instance(
+        `${name}-replica-${i + 1}`,
+        {
+          ...common,
+          replicateSourceDb: primary.identifier,
+          availabilityZone: az,
+          maxAllocatedStorage: args.maxStorageGb ?? 200,
+          skipFinalSnapshot: true,
+          tags: tags(`replica-${i + 1}`),
+        },
+        parent,
+      );
+    });
+
+    this.primaryAddress = primary.address;
+    this.primaryIdentifier = primary.identifier;
+    this.replicaAddresses = replicaNodes.map((r) => r.address);
+    this.port = port;
+    this.masterUsername = CLOUD_DEFAULTS.masterUser;
+    this.masterPassword = pulumi.secret(password.result);
+    this.securityGroupId = sg.id;
+    this.parameterGroupName = parameterGroup.name;
+    this.registerOutputs({
+      primaryAddress: this.primaryAddress,
+      replicaAddresses: this.replicaAddresses,
+      securityGroupId: this.securityGroupId,
+    });
+  }
+}

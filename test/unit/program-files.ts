@@ -1,0 +1,151 @@
+import { parse } from "yaml";
+import type { Plan } from "../../platform/plan.js";
+import { MONITORING_ROLE } from "../../platform/roles.js";
+import { deliveredFiles, type DeliveredFiles } from "../../pgbouncer/agent.js";
+import { decodeUserData } from "../../pgbouncer/cloud-init.js";
+import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
+import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
+import { pgbouncerAccounts, renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
+import { scramVerifier } from "../../pgbouncer/scram.js";
+import {
+  mockBytes,
+  mockPassword,
+  unwrap,
+  type MockedStack,
+  type MockOptions,
+  type RecordedResource,
+} from "./pulumi-mocks.js";
+
+/**
+ * The files the Pulumi program should produce, computed independently of it: from the plan, the
+ * mocked RDS addresses and the mocked randomness, through the same renderers the hosts' files
+ * come from. Also what Parameter Store looked like after an earlier deploy.
+ */
+
+export const RDS = "aws:rds/instance:Instance";
+export const RANDOM_BYTES = "random:index/randomBytes:RandomBytes";
+
+function named(mocked: MockedStack, type: string, name: string): RecordedResource {
+  const found = mocked.of(type).find((r) => r.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}`);
+  return found;
+}
+
+/** Every verifier and password the program generated, recomputed from the mocked randomness. */
+export function generatedSecrets(mocked: MockedStack): {
+  passwords: string[];
+  verifiers: Map<string, string>;
+} {
+  const verifiers = new Map<string, string>();
+  for (const salt of mocked.of(RANDOM_BYTES)) {
+    const account = /^pooling-credentials-(.+)-salt$/.exec(salt.name)![1]!;
+    const password = mocked.passwords.get(`pooling-credentials-${account}-password`)!;
+    verifiers.set(
+      account,
+      scramVerifier(password, Buffer.from(salt.state.base64 as string, "base64")),
+    );
+  }
+  return { passwords: [...mocked.passwords.values()], verifiers };
+}
+
+/** What the renderers make for each host, given the mocked RDS addresses and credentials. */
+export function expectedHostFiles(mocked: MockedStack, plan: Plan): Map<string, DeliveredFiles> {
+  const address = (name: string) => named(mocked, RDS, name).state.address as string;
+  const { verifiers } = generatedSecrets(mocked);
+  return new Map(
+    plan.hosts.map((host) => [
+      host.name,
+      deliveredFiles(
+        plan,
+        renderHostFiles({
+          plan,
+          host,
+          upstreams: {
+            primary: address("pooling-postgres-primary"),
+            replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
+              address(`pooling-postgres-replica-${i + 1}`),
+            ),
+            port: plan.config.database.port,
+          },
+          layout: PRODUCTION_LAYOUT,
+          users: userlistEntries(plan, verifiers),
+          reloadCommand: SYSTEMD_RELOAD,
+        }),
+      ),
+    ]),
+  );
+}
+
+/**
+ * The files the program will render for each host, predicted before it runs: the mocks make RDS
+ * addresses and randomness deterministic. Lets a test stage what Parameter Store held before.
+ */
+export function predictedHostFiles(plan: Plan): Map<string, DeliveredFiles> {
+  const address = (name: string) => `${name}.c0ffee.eu-west-1.rds.amazonaws.com`;
+  const verifiers = new Map(
+    [...pgbouncerAccounts(plan), MONITORING_ROLE].map((account) => [
+      account,
+      scramVerifier(
+        mockPassword(`pooling-credentials-${account}-password`),
+        mockBytes(`pooling-credentials-${account}-salt`),
+      ),
+    ]),
+  );
+  return new Map(
+    plan.hosts.map((host) => [
+      host.name,
+      deliveredFiles(
+        plan,
+        renderHostFiles({
+          plan,
+          host,
+          upstreams: {
+            primary: address("pooling-postgres-primary"),
+            replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
+              address(`pooling-postgres-replica-${i + 1}`),
+            ),
+            port: plan.config.database.port,
+          },
+          layout: PRODUCTION_LAYOUT,
+          users: userlistEntries(plan, verifiers),
+          reloadCommand: SYSTEMD_RELOAD,
+        }),
+      ),
+    ]),
+  );
+}
+
+/** Parameter Store as a previous deploy left it: readable files, encrypted userlist, record. */
+export function storedParameters(
+  stack: string,
+  files: Map<string, DeliveredFiles>,
+  record?: unknown,
+): NonNullable<MockOptions["parameters"]> {
+  const params: NonNullable<MockOptions["parameters"]> = [];
+  for (const [host, f] of files) {
+    for (const [name, value] of Object.entries(f)) {
+      const secure = name === "userlist.txt";
+      params.push({
+        name: `/pg-pooling/${stack}/${host}/${name}`,
+        type: secure ? "SecureString" : "String",
+        // without decryption, Parameter Store returns the ciphertext
+        value: secure ? "AQICAHh-ciphertext" : value,
+      });
+    }
+  }
+  if (record) {
+    params.push({
+      name: `/pg-pooling/${stack}/rollout`,
+      type: "String",
+      value: JSON.stringify(record),
+    });
+  }
+  return params;
+}
+
+/** Each host's user-data, decoded: the YAML text and its write_files by path. */
+export function userData(instance: RecordedResource): { text: string; files: Map<string, string> } {
+  const text = decodeUserData(unwrap(instance.inputs.userDataBase64) as string);
+  const doc = parse(text) as { write_files: { path: string; content: string }[] };
+  return { text, files: new Map(doc.write_files.map((f) => [f.path, f.content])) };
+}
