@@ -45,14 +45,13 @@ export async function pgbouncerLog(host: HostPlan): Promise<string> {
 
 /**
  * WARNING/ERROR/FATAL lines PgBouncer logs about itself (its config, its process), leaving out
- * those about one client or server connection (`C-0x…:` / `S-0x…:` prefixes, and the server's
- * own refusals "server login failed: …"): other tests kill servers and log in wrongly on purpose.
+ * those about one client or server connection (`C-0x…:`, `S-0x…:`, `S:` prefixes, and servers
+ * refusing a login): other tests kill and restart servers and log in wrongly on purpose.
  */
 export function configProblemLines(log: string): string[] {
   return log
     .split("\n")
     .filter(
-      (l) =>
-        / (WARNING|ERROR|FATAL) /.test(l) && !/ [CS]-0x[0-9a-f]+: | server login failed: /.test(l),
+      (l) => / (WARNING|ERROR|FATAL) /.test(l) && !/ [CS](-0x[0-9a-f]+)?: |login failed: /.test(l),
     );
 }
