@@ -1,10 +1,9 @@
 import pg from "pg";
-import { loadStack } from "../platform/config.js";
-import { buildPlan } from "../platform/plan.js";
 import { clientProfiles } from "../platform/profiles.js";
 import { readSecrets } from "../local/secrets.js";
 import { stackDown, stackStatus, stackUp } from "../local/stack.js";
 import { createDatabase } from "../resilience/index.js";
+import { localPlan } from "../local/lines.js";
 
 /**
  * npm run bench -- resilience: the wrapped path (createDatabase) against a raw pg.Pool on the
@@ -34,7 +33,7 @@ async function round(query: Query, workers: number): Promise<{ ops: number; late
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 export async function benchResilience(): Promise<void> {
-  const plan = buildPlan(loadStack("local"));
+  const plan = localPlan();
   const startedHere = !(await stackStatus(plan)).up;
   if (startedHere) await stackUp(plan);
   try {

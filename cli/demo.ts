@@ -1,5 +1,4 @@
-import { loadStack } from "../platform/config.js";
-import { buildPlan, type Plan } from "../platform/plan.js";
+import type { Plan } from "../platform/plan.js";
 import { table } from "../platform/report.js";
 import type { Target } from "../local/connect.js";
 import { runLoad, type LoadResult } from "../local/load.js";
@@ -9,6 +8,7 @@ import { clusterOptions, stackDown, stackUp } from "../local/stack.js";
 import { pgbouncerAddress, PRIMARY_ADDRESS, replicaAddress } from "../local/topology.js";
 import { main } from "./args.js";
 import { printStatus } from "./local.js";
+import { localPlan } from "../local/lines.js";
 
 /**
  * npm run demo: the local stack from Pulumi.local.yaml, every service's declared clients through
@@ -84,7 +84,7 @@ function column(r: LoadResult): string[] {
 }
 
 await main(async () => {
-  const plan = buildPlan(loadStack("local"));
+  const plan = localPlan();
   const say = (line = "") => console.log(line);
   say(
     `pg-pooling demo: ${plan.services.length} services, ${plan.totalPeakClients} clients at peak (Pulumi.local.yaml)`,

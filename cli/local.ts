@@ -1,8 +1,8 @@
-import { loadStack } from "../platform/config.js";
-import { buildPlan, type Plan } from "../platform/plan.js";
+import type { Plan } from "../platform/plan.js";
 import { table } from "../platform/report.js";
 import { stackDown, stackStatus, stackUp } from "../local/stack.js";
-import { main, UsageError } from "./args.js";
+import { main, parseArgs, UsageError } from "./args.js";
+import { isLocalLine, LOCAL_LINES, localPlan } from "../local/lines.js";
 
 /** npm run local -- up | status | down   (the stack described by Pulumi.local.yaml) */
 export async function printStatus(plan: Plan): Promise<boolean> {
@@ -54,7 +54,16 @@ export async function printStatus(plan: Plan): Promise<boolean> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   await main(async () => {
     const command = process.argv[2];
-    const plan = buildPlan(loadStack("local"));
+    const args = parseArgs(process.argv.slice(3), ["pgbouncer"]);
+    if (args.pgbouncer) {
+      if (!isLocalLine(args.pgbouncer)) {
+        throw new UsageError(
+          `--pgbouncer must be one of ${Object.keys(LOCAL_LINES).join(", ")}, got ${JSON.stringify(args.pgbouncer)}`,
+        );
+      }
+      process.env.PG_POOLING_PGBOUNCER = args.pgbouncer;
+    }
+    const plan = localPlan();
     switch (command) {
       case "up":
         await stackUp(plan, (line) => console.log(line));

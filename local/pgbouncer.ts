@@ -45,6 +45,9 @@ export function renderLocalHost(
   });
 }
 
+/** The PgBouncer version a host was started with (the binary a restart would change). */
+const versionFile = (host: HostPlan) => join(hostDir(host), "running-version");
+
 export async function upHost(
   plan: Plan,
   host: HostPlan,
@@ -70,6 +73,15 @@ export async function upHost(
   if (pid === undefined) {
     await startHost(plan, host);
     return "started";
+  }
+  const runningVersion = existsSync(versionFile(host))
+    ? (await readFile(versionFile(host), "utf8")).trim()
+    : undefined;
+  if (runningVersion !== plan.pgbouncerVersion.join(".")) {
+    // another PgBouncer line: a different binary, so a restart whatever the keys say
+    await stopHost(host);
+    await startHost(plan, host);
+    return "restarted";
   }
   if (before === files["pgbouncer.ini"] && userlistBefore === files["userlist.txt"])
     return "unchanged";
@@ -133,6 +145,7 @@ async function startHost(plan: Plan, host: HostPlan): Promise<void> {
     },
     15_000,
   );
+  await writeFile(versionFile(host), plan.pgbouncerVersion.join(".") + "\n");
 }
 
 /**

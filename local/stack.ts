@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { adminQuery, type PoolRow } from "./connect.js";
+import { lineFile } from "./lines.js";
 import { isPortFree } from "./exec.js";
 import {
   installedVersion,
@@ -59,6 +60,7 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));
   const secrets = await loadOrCreateSecrets(plan);
+  await writeFile(lineFile(), plan.pgbouncerVersion.slice(0, 2).join(".") + "\n");
   const options = clusterOptions(plan, secrets.replicationPassword);
   try {
     const nodes = await clusterUp(options);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../platform/config.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import type { HostLayout, Upstreams } from "../pgbouncer/layout.js";
+import { selectedBinary } from "./lines.js";
 
 /**
  * Where the local stack puts things. Loopback only: Postgres nodes share one port on their own
@@ -59,12 +60,9 @@ export function localLayout(host: HostPlan, stateDir = STATE_DIR): HostLayout {
   };
 }
 
-/**
- * Debian's PgBouncer unless PGBOUNCER_BIN names another build (a newer line built from source).
- * The local stack's `status` says which binary and version run.
- */
+/** The binary of the selected PgBouncer line (lines.ts); `status` says which one runs. */
 export function pgbouncerBinary(): string {
-  return process.env.PGBOUNCER_BIN || "/usr/sbin/pgbouncer";
+  return selectedBinary();
 }
 
 /** logrotate's postrotate locally: no systemd here, so signal the pid from the pidfile. */

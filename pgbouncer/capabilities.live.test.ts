@@ -23,9 +23,12 @@ import {
   parseVersion,
   type KeyCapability,
   type Version,
+  PROVEN_LIVE_LINES,
 } from "./capabilities.js";
+import { selectedBinary } from "../local/lines.js";
 
-const BINARY = "/usr/sbin/pgbouncer";
+/** The binary of the PgBouncer line this integration run uses (npm test runs each line). */
+const BINARY = selectedBinary();
 const UNKNOWN = /unknown parameter: pgbouncer\/|unrecognized connection parameter: /;
 
 function installedVersion(): Version | undefined {
@@ -241,11 +244,12 @@ function runPgbouncer(dir: string, ini: string): Promise<Run> {
 }
 
 test("a PgBouncer this table covers is installed, with its service user", () => {
-  expect(
-    VERSION,
-    "pgbouncer -V of /usr/sbin/pgbouncer (install: bash scripts/ensure-deps.sh)",
-  ).toBeDefined();
+  expect(VERSION, `pgbouncer -V of ${BINARY} (install: bash scripts/ensure-deps.sh)`).toBeDefined();
   expect(USER, "the postgres OS user").toBeDefined();
+});
+
+test("this line is one the table records as proven live, so that record is backed by this run", () => {
+  expect(PROVEN_LIVE_LINES).toContain(VERSION!.join("."));
 });
 
 describe("real PgBouncer on this machine", () => {

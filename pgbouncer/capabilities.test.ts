@@ -11,6 +11,7 @@ import {
   parseVersion,
   type Section,
   type Version,
+  provenLive,
 } from "./capabilities.js";
 
 describe("parseVersion", () => {
@@ -197,5 +198,20 @@ describe("the table", () => {
   test("is frozen", () => {
     expect(Object.isFrozen(CAPABILITIES)).toBe(true);
     expect(Object.isFrozen(CAPABILITIES[0])).toBe(true);
+  });
+});
+
+describe("provenLive", () => {
+  test.each([
+    ["pgbouncer", "max_client_conn", ["1.18.0", "1.24.1"]],
+    ["pgbouncer", "max_prepared_statements", ["1.24.1"]],
+    ["databases", "load_balance_hosts", ["1.24.1"]],
+    ["databases", "reserve_pool", ["1.18.0", "1.24.1"]],
+    ["pgbouncer", "transaction_timeout", []],
+  ] as const)("[%s] %s was proven on %j", (section, key, lines) => {
+    expect(provenLive(section, key)).toEqual(lines);
+  });
+  test("a key missing from the table is an error, not an empty list", () => {
+    expect(() => provenLive("pgbouncer", "no_such_key")).toThrow();
   });
 });

@@ -53,6 +53,20 @@ export const HOST_LIST_SINCE = "1.17.0";
 /** The [peers] section (with `peer_id`) arrived in 1.19.0 (#666). 1.18.0 has no such section. */
 export const PEERS_SECTION_SINCE = "1.19.0";
 
+/**
+ * Releases whose real binary runs capabilities.live.test.ts in `npm test` (Debian 12's package,
+ * and the 1.24 line built from Debian trixie's source): for them every row below is proven live,
+ * accepted when the table says the release knows the key and refused when it says it does not.
+ * Rows for later releases (1.25) rest on the changelog and source, as `source` says.
+ */
+export const PROVEN_LIVE_LINES = ["1.18.0", "1.24.1"] as const;
+
+/** The lines on which this key's row was proven against the real binary. */
+export function provenLive(section: Section, key: string): string[] {
+  capability(section, key);
+  return PROVEN_LIVE_LINES.filter((line) => knows(parseVersion(line), section, key));
+}
+
 const OLD = SUPPORTED_VERSIONS.oldest;
 const RELOAD = true;
 const RESTART = false;

@@ -29,3 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Package services stay stopped (policy-rc.d on build machines); the local stack starts its own.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The production PgBouncer line (1.24, built from Debian trixie's source package), cached outside
+# the repository: the integration tests run against it as well as against Debian 12's 1.18.
+bash scripts/pgbouncer-build.sh >/dev/null

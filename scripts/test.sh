@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # Outside .stack: the integration teardown removes that folder.
 report=$(mktemp -t pg-pooling-vitest.XXXXXX.json)
-trap 'rm -f "$report"' EXIT
+report124=$(mktemp -t pg-pooling-vitest-124.XXXXXX.json)
+trap 'rm -f "$report" "$report124"' EXIT
 
 checks_passed=0
 checks_failed=0
@@ -34,24 +35,33 @@ demo_leaves_nothing() {
 check "typecheck (tsc --noEmit)" tsc --noEmit
 check "format (prettier --check)" prettier --check --log-level warn .
 
-echo "== vitest"
+echo "== vitest (unit, and integration on Debian 12's PgBouncer 1.18)"
 vitest run --reporter=default --reporter=json --outputFile.json="$report"
 vitest_status=$?
+
+# The same integration suite on the production line, built from trixie's source package.
+echo "== vitest (integration on PgBouncer 1.24, scripts/pgbouncer-build.sh)"
+PG_POOLING_PGBOUNCER=1.24 vitest run --project integration --reporter=default --reporter=json \
+  --outputFile.json="$report124"
+vitest124_status=$?
 
 check "demo (short run, leaves nothing running)" demo_leaves_nothing
 
 node -e '
 const fs = require("node:fs");
-const [report, vitestStatus, checksPassed, checksFailed] = process.argv.slice(1);
+const [checksPassed, checksFailed, ...runs] = process.argv.slice(1);
 let passed = Number(checksPassed), failed = Number(checksFailed);
-try {
-  const r = JSON.parse(fs.readFileSync(report, "utf8"));
-  passed += r.numPassedTests;
-  failed += r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
-  if (Number(vitestStatus) !== 0 && r.numFailedTests === 0) failed += 1; // setup or teardown failed
-} catch {
-  failed += 1; // no report: vitest did not run
+for (let i = 0; i < runs.length; i += 2) {
+  const [report, status] = [runs[i], Number(runs[i + 1])];
+  try {
+    const r = JSON.parse(fs.readFileSync(report, "utf8"));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
+    if (status !== 0 && r.numFailedTests === 0) failed += 1; // setup or teardown failed
+  } catch {
+    failed += 1; // no report: vitest did not run
+  }
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
-' "$report" "$vitest_status" "$checks_passed" "$checks_failed"
+' "$checks_passed" "$checks_failed" "$report" "$vitest_status" "$report124" "$vitest124_status"

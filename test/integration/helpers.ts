@@ -1,14 +1,14 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type pg from "pg";
-import { loadStack } from "../../platform/config.js";
-import { buildPlan, type HostPlan } from "../../platform/plan.js";
+import type { HostPlan } from "../../platform/plan.js";
 import { adminQuery, connect, pgbouncerTarget } from "../../local/connect.js";
 import { readSecrets } from "../../local/secrets.js";
 import { localLayout } from "../../local/topology.js";
+import { localPlan } from "../../local/lines.js";
 
 /** What every integration file needs: the local plan, its secrets, and ways to reach its hosts. */
-export const plan = buildPlan(loadStack("local"));
+export const plan = localPlan();
 export const secrets = await readSecrets();
 
 export function as(host: HostPlan, user: string, database = user): Promise<pg.Client> {

@@ -3,10 +3,10 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { expect, test } from "vitest";
-import { loadStack } from "../../platform/config.js";
 import { buildPlan } from "../../platform/plan.js";
 import { isPortFree } from "../../local/exec.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
+import { LOCAL_LINES, localPlan, selectedLine } from "../../local/lines.js";
 import { startProblem, upHost } from "../../local/pgbouncer.js";
 import { rawStack, withField } from "../../platform/fixtures.js";
 import { validateStackConfig } from "../../platform/validate.js";
@@ -40,7 +40,7 @@ test("a changed reloadable setting reaches the running host by RELOAD, without d
   const host = plan.hosts[0]!;
   const client = await as(host, "orders");
   try {
-    const changed = buildPlan(loadStack("local"));
+    const changed = localPlan();
     changed.config.pgbouncer.settings = { ...changed.config.pgbouncer.settings, stats_period: 20 };
     expect(await upHost(changed, host, secrets)).toBe("reloaded");
     await expect
@@ -105,8 +105,9 @@ test("a PgBouncer older than the version the render targets is refused before it
     56499,
   );
   const newer = buildPlan(validateStackConfig(raw));
+  const running = LOCAL_LINES[selectedLine() ?? "1.18"];
   expect(await startProblem(newer, newer.hosts[0]!)).toBe(
-    "/usr/sbin/pgbouncer is PgBouncer 1.18.0 but pgbouncer.version in Pulumi.local.yaml is 1.25.2: " +
+    `${running.binary} is PgBouncer ${running.version} but pgbouncer.version in Pulumi.local.yaml is 1.25.2: ` +
       "set the version it runs, or PGBOUNCER_BIN to a newer build",
   );
 });

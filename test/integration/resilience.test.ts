@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, test } from "vitest";
 import { clientProfiles, type ClientProfile } from "../../platform/profiles.js";
-import { upHost, stopHost } from "../../local/pgbouncer.js";
+import { pgbouncerPid, stopHost, upHost } from "../../local/pgbouncer.js";
 import {
   clusterNodes,
   clusterUp,
@@ -232,8 +232,11 @@ describe("pooler and pool", () => {
     await db.read("SELECT 1 FROM kv", [], { minLsn: await db.currentLsn() }); // replicas have it
     let retries = 0;
     db.events.on("retry", () => retries++);
+    const pidBefore = await pgbouncerPid(host);
+    // long enough to outlast the stop: from 1.23 a first SIGTERM waits for clients, and stopHost
+    // sends the second (immediate) one 5 s later
     const { errors } = await load(
-      4000,
+      9000,
       3,
       (i, n) =>
         n % 2 === 0
@@ -251,6 +254,7 @@ describe("pooler and pool", () => {
     );
     expect(errors).toEqual([]);
     expect(retries).toBeGreaterThan(0);
+    expect(await pgbouncerPid(host)).not.toBe(pidBefore);
   });
 
   test("exhaust a pool: the bulkhead rejects with a clear error and timeouts cancel on the server", async () => {

@@ -1,0 +1,144 @@
+import { afterAll, describe, expect, test } from "vitest";
+import { compareVersions, databaseReserveKey, knows } from "../../pgbouncer/capabilities.js";
+import { connect, pgbouncerTarget } from "../../local/connect.js";
+import { waitFor } from "../../local/exec.js";
+import { pgbouncerPid, upHost } from "../../local/pgbouncer.js";
+import { replicaAddress } from "../../local/topology.js";
+import { admin, as, plan, secrets } from "./helpers.js";
+
+/**
+ * What the config of each PgBouncer line relies on, proven on the real binary that runs it: this
+ * file passes on Debian's 1.18 and on the 1.24 line built from trixie's source, asserting each
+ * line's own behaviour (npm test runs the integration suite once per line).
+ */
+const version = plan.pgbouncerVersion;
+const line = version.slice(0, 2).join(".");
+const tracksPrepared = knows(version, "pgbouncer", "max_prepared_statements");
+const gracefulTerm = compareVersions(version, [1, 23, 0]) >= 0;
+
+describe(`PgBouncer ${version.join(".")}`, () => {
+  test("max_prepared_statements: named prepared statements work in transaction pooling from 1.21; before, the render keeps them in session pooling", async () => {
+    const host = plan.hosts[0]!;
+    const config = await admin<{ key: string; value: string }>(host, "SHOW CONFIG");
+    expect(config.find((r) => r.key === "max_prepared_statements")?.value).toBe(
+      tracksPrepared ? "200" : undefined,
+    );
+    const accounts = plan.services.find((s) => s.name === "accounts")!; // declares preparedStatements
+    expect(accounts.poolMode).toBe(tracksPrepared ? "transaction" : "session");
+
+    // catalog is a transaction pool: more clients than server connections, each reusing a named
+    // statement, so executions land on server connections that never saw the Parse
+    const catalog = plan.entries.find((e) => e.name === "catalog_ro")!;
+    const clients = await Promise.all(
+      Array.from({ length: catalog.poolSize * 3 }, () => as(host, "catalog", "catalog_ro")),
+    );
+    const failures: string[] = [];
+    try {
+      await Promise.all(
+        clients.map(async (c, i) => {
+          for (let n = 0; n < 20; n++) {
+            try {
+              const r = await c.query<{ n: number }>({
+                name: "by_id",
+                text: "SELECT $1::int + 1 AS n, pg_sleep(0.001)",
+                values: [i],
+              });
+              expect(r.rows[0]!.n).toBe(i + 1);
+            } catch (e) {
+              failures.push(`${(e as { code?: string }).code}: ${(e as Error).message}`);
+            }
+          }
+        }),
+      );
+    } finally {
+      await Promise.all(clients.map((c) => c.end().catch(() => {})));
+    }
+    if (tracksPrepared) expect(failures).toEqual([]);
+    else
+      expect(
+        failures.some((f) => /^(26000|42P05): prepared statement "by_id"/.test(f)),
+        failures.slice(0, 3).join("\n"),
+      ).toBe(true);
+  });
+
+  test("an ro entry lists both replicas (load_balance_hosts from 1.24) and uses both; the reserve key is the line's", async () => {
+    const host = plan.hosts[0]!;
+    const rows = (await admin<Record<string, unknown>>(host, "SHOW DATABASES")).map((r) =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? null : String(v)])),
+    );
+    const ro = rows.find((r) => r.name === "reporting_ro")!;
+    expect(ro.host).toBe(`${replicaAddress(0)},${replicaAddress(1)}`);
+    if (knows(version, "databases", "load_balance_hosts"))
+      expect(ro.load_balance_hosts).toBe("round-robin");
+    else expect(ro).not.toHaveProperty("load_balance_hosts");
+    const entry = plan.entries.find((e) => e.name === "reporting_ro")!;
+    expect(ro[databaseReserveKey(version)]).toBe(String(entry.reservePoolSize));
+    expect(databaseReserveKey(version)).toBe(
+      line === "1.18" ? "reserve_pool" : "reserve_pool_size",
+    );
+
+    const clients = await Promise.all(
+      Array.from({ length: 8 }, () => as(host, "reporting", "reporting_ro")),
+    );
+    try {
+      const addrs = await Promise.all(
+        clients.map(
+          async (c) =>
+            (await c.query<{ a: string }>("SELECT host(inet_server_addr()) AS a")).rows[0]!.a,
+        ),
+      );
+      expect(new Set(addrs)).toEqual(new Set([replicaAddress(0), replicaAddress(1)]));
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  describe("SIGTERM", () => {
+    const host = plan.hosts[1]!;
+    afterAll(async () => {
+      await upHost(plan, host, secrets);
+    });
+
+    test(
+      gracefulTerm
+        ? "from 1.23: new clients are refused, a client mid-transaction finishes, then the process exits"
+        : "before 1.23: an immediate shutdown that drops connected clients",
+      async () => {
+        const pid = (await pgbouncerPid(host))!;
+        const client = await as(host, "orders");
+        await client.query("CREATE TABLE IF NOT EXISTS sigterm_probe (id int)");
+        await client.query("BEGIN");
+        await client.query("INSERT INTO sigterm_probe VALUES (1)");
+        process.kill(pid, "SIGTERM");
+        await new Promise((r) => setTimeout(r, 300));
+        if (gracefulTerm) {
+          const newcomer = await connect(
+            pgbouncerTarget(plan, host, secrets, "orders", "orders"),
+            2000,
+          ).then(
+            (c) => c.end().then(() => "connected"),
+            (e: Error) => e.message,
+          );
+          expect(newcomer).not.toBe("connected");
+          await client.query("INSERT INTO sigterm_probe VALUES (2)");
+          await client.query("COMMIT");
+          expect(await pgbouncerPid(host)).toBe(pid); // still waiting for its client
+          await client.end();
+          await waitFor(
+            "PgBouncer to exit once its last client left",
+            async () => (await pgbouncerPid(host)) === undefined,
+            10_000,
+          );
+        } else {
+          await expect(client.query("INSERT INTO sigterm_probe VALUES (2)")).rejects.toThrow();
+          await waitFor(
+            "PgBouncer to exit",
+            async () => (await pgbouncerPid(host)) === undefined,
+            10_000,
+          );
+          await client.end().catch(() => {});
+        }
+      },
+    );
+  });
+});
