@@ -11,7 +11,7 @@ import { endpointDns } from "./platform/network.js";
 import { buildPlan, type Plan } from "./platform/plan.js";
 import { clientProfiles } from "./platform/profiles.js";
 import { MONITORING_ROLE } from "./platform/roles.js";
-import { STACK_KEYS } from "./platform/schema.js";
+import { enforcesTls, STACK_KEYS } from "./platform/schema.js";
 import { validateStackConfig } from "./platform/validate.js";
 import { ADMIN_USER, STATS_USER } from "./pgbouncer/layout.js";
 import { pgbouncerAccounts } from "./pgbouncer/render.js";
@@ -78,7 +78,7 @@ const cluster = new PostgresCluster("pooling-postgres", {
   deletionProtection: c.database.deletionProtection,
   finalSnapshot: c.database.finalSnapshot,
   // PgBouncer verifies or requires TLS to the server: make the server refuse anything else.
-  forceSsl: ["require", "verify-ca", "verify-full"].includes(c.pgbouncer.tls.server),
+  forceSsl: enforcesTls(c.pgbouncer.tls.server),
   vpcId: network.vpcId,
   subnetIds: network.privateSubnetIds,
   availabilityZones: network.availabilityZones,

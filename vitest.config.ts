@@ -16,6 +16,7 @@ export default defineConfig({
             "pgbouncer/**/*.test.ts",
             "resilience/**/*.test.ts",
             "components/**/*.test.ts",
+            "policies/**/*.test.ts",
             "test/unit/**/*.test.ts",
           ],
           exclude: ["**/*.live.test.ts"],

@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildPlan } from "../platform/plan.js";
-import { deliveredFiles, hostParameterPath } from "../pgbouncer/agent.js";
+import { deliveredFiles, reviewAgentSettings } from "../pgbouncer/agent.js";
 import { renderCloudInit } from "../pgbouncer/cloud-init.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
-import { PRODUCTION_LAYOUT } from "../pgbouncer/layout.js";
+import { PRODUCTION_LAYOUT, reviewUpstreams } from "../pgbouncer/layout.js";
 import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
 import { renderLocalHost } from "../local/pgbouncer.js";
 import { main, parseArgs, UsageError } from "./args.js";
@@ -29,14 +29,11 @@ await main(async () => {
         : renderHostFiles({
             plan,
             host,
-            upstreams: {
-              primary: `${plan.environment}-primary.rds-endpoint.invalid`,
-              replicas: Array.from(
-                { length: config.database.replicas },
-                (_, i) => `${plan.environment}-replica${i + 1}.rds-endpoint.invalid`,
-              ),
-              port: config.database.port,
-            },
+            upstreams: reviewUpstreams(
+              plan.environment,
+              config.database.replicas,
+              config.database.port,
+            ),
             layout: PRODUCTION_LAYOUT,
             users: userlistEntries(plan, "redacted"),
             reloadCommand: SYSTEMD_RELOAD,
@@ -47,12 +44,7 @@ await main(async () => {
         plan,
         host,
         files: deliveredFiles(plan, files),
-        agent: {
-          host: host.name,
-          region: "set-at-deploy",
-          parameterPath: hostParameterPath(args.stack ?? plan.environment, host.name),
-          targetGroupArn: "arn:aws:elasticloadbalancing:set-at-deploy",
-        },
+        agent: reviewAgentSettings(args.stack ?? plan.environment, host.name),
       });
     }
     const dir = join(out, host.name);

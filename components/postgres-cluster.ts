@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { replicaAz } from "../platform/network.js";
 import { CLOUD_DEFAULTS, parameterGroupFamily } from "./defaults.js";
+import { rdsParameters } from "./rds-parameters.js";
 
 /** The RDS PostgreSQL primary and its read replicas. */
 export interface PostgresClusterArgs {
@@ -77,20 +78,12 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const replicas = args.replicas ?? 0;
     const protect = args.deletionProtection ?? false;
 
-    const params: Record<string, [string | number, "immediate" | "pending-reboot"]> = {
-      // Static parameters: they take effect at the next reboot, which RDS schedules.
-      max_connections: [args.maxConnections, "pending-reboot"],
-      superuser_reserved_connections: [args.superuserReservedConnections ?? 3, "pending-reboot"],
-      // SCRAM only: a verifier stored by ALTER ROLE stays a verifier, never an md5 hash.
-      password_encryption: ["scram-sha-256", "immediate"],
-      "rds.force_ssl": [args.forceSsl ? 1 : 0, "immediate"],
-      // Server connections come from PgBouncer, few and long-lived: logging them is cheap and
-      // shows every pool growing and shrinking.
-      log_connections: [1, "immediate"],
-      log_disconnections: [1, "immediate"],
-      log_min_duration_statement: [args.slowQueryMs ?? CLOUD_DEFAULTS.slowQueryMs, "immediate"],
-      log_lock_waits: [1, "immediate"],
-    };
+    const params = rdsParameters({
+      maxConnections: args.maxConnections,
+      superuserReservedConnections: args.superuserReservedConnections,
+      forceSsl: args.forceSsl,
+      slowQueryMs: args.slowQueryMs,
+    });
     const parameterGroup = new aws.rds.ParameterGroup(
       `${name}-params`,
       {

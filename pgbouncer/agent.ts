@@ -50,6 +50,16 @@ export interface AgentSettings {
   targetGroupArn: string;
 }
 
+/** Agent settings of a review render: the region and target group are known only at deploy. */
+export function reviewAgentSettings(stack: string, host: string): AgentSettings {
+  return {
+    host,
+    region: "set-at-deploy",
+    parameterPath: hostParameterPath(stack, host),
+    targetGroupArn: "arn:aws:elasticloadbalancing:set-at-deploy",
+  };
+}
+
 /** Parameter Store root of a stack: its hosts' files and the rollout record live under it. */
 export function stackParameterRoot(stack: string): string {
   return `/pg-pooling/${stack}`;

@@ -37,3 +37,18 @@ export const PRODUCTION_LAYOUT: HostLayout = {
   user: "postgres",
   binary: "/usr/sbin/pgbouncer",
 };
+
+/**
+ * Upstreams of a review render of a cloud plan (`npm run render`, `npm run check`): the RDS
+ * endpoints exist only after deploy, so they are named under the reserved `.invalid` domain.
+ */
+export function reviewUpstreams(environment: string, replicas: number, port: number): Upstreams {
+  return {
+    primary: `${environment}-primary.rds-endpoint.invalid`,
+    replicas: Array.from(
+      { length: replicas },
+      (_, i) => `${environment}-replica${i + 1}.rds-endpoint.invalid`,
+    ),
+    port,
+  };
+}

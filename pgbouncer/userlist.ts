@@ -16,6 +16,11 @@ export const REDACTED_VERIFIER = "SCRAM-SHA-256$<redacted: set at deploy from th
 
 const VERIFIER = /^SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/;
 
+/** A whole SCRAM-SHA-256 verifier, as pg_authid stores it. */
+export function isScramVerifier(text: string): boolean {
+  return VERIFIER.test(text);
+}
+
 export function renderUserlist(entries: readonly UserlistEntry[]): string {
   const seen = new Set<string>();
   const lines = [...entries]

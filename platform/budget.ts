@@ -11,26 +11,88 @@ import type { StackConfig } from "./schema.js";
  * Replicas: an ro entry lists every replica, and PgBouncer caps the entry, not the host it lands
  * on. When a replica is lost, all of the entry's connections go to the others, so EACH replica is
  * budgeted for the whole ro load.
+ *
+ * The same arithmetic serves the plan (identical hosts) and the policies, which read each host's
+ * real pgbouncer.ini and may find hosts that differ (a hand edit): `byHost` then lists each one.
  */
 export interface BudgetShare {
   entry: string;
+  /** max_db_connections per host (the largest, when hosts differ). */
   perHost: number;
   hosts: number;
   total: number;
+  /** Each host's max_db_connections, when they are not all equal. */
+  byHost?: number[];
 }
 
-export interface NodeBudget {
-  node: string;
-  role: "primary" | "replica";
-  maxConnections: number;
+/** The connections a node holds back from the pools. */
+export interface BudgetReserves {
   superuserReserved: number;
   replication: number;
   exporters: number;
   admin: number;
+}
+
+export interface NodeBudget extends BudgetReserves {
+  node: string;
+  role: "primary" | "replica";
+  maxConnections: number;
   usable: number;
   required: number;
   free: number;
   shares: BudgetShare[];
+}
+
+/** The stack config's reserves of every node. */
+export function configReserves(config: StackConfig): BudgetReserves {
+  const r = config.database.reservedConnections;
+  return {
+    superuserReserved: config.database.superuserReservedConnections,
+    replication: r.replication,
+    exporters: r.exporters,
+    admin: r.admin,
+  };
+}
+
+/** An entry's share of a node: each host's max_db_connections, summed. */
+export function budgetShare(entry: string, byHost: readonly number[]): BudgetShare {
+  const perHost = Math.max(0, ...byHost);
+  const total = byHost.reduce((sum, n) => sum + n, 0);
+  const uniform = byHost.every((n) => n === byHost[0]);
+  return {
+    entry,
+    perHost,
+    hosts: byHost.length,
+    total,
+    ...(uniform ? {} : { byHost: [...byHost] }),
+  };
+}
+
+/** One node's budget: usable connections against the shares of the entries that reach it. */
+export function nodeBudget(
+  node: string,
+  role: NodeBudget["role"],
+  maxConnections: number,
+  reserves: BudgetReserves,
+  shares: BudgetShare[],
+): NodeBudget {
+  const usable =
+    maxConnections -
+    reserves.superuserReserved -
+    reserves.replication -
+    reserves.exporters -
+    reserves.admin;
+  const required = shares.reduce((sum, s) => sum + s.total, 0);
+  return {
+    node,
+    role,
+    maxConnections,
+    ...reserves,
+    usable,
+    required,
+    free: usable - required,
+    shares,
+  };
 }
 
 export function nodeBudgets(
@@ -38,34 +100,14 @@ export function nodeBudgets(
   maxConnections: number,
   entries: readonly PoolEntry[],
 ): NodeBudget[] {
-  const { superuserReservedConnections: superuserReserved, reservedConnections: r } =
-    config.database;
   const hosts = config.pgbouncer.hosts;
+  const reserves = configReserves(config);
   const budget = (node: string, role: NodeBudget["role"]): NodeBudget => {
     const target = role === "primary" ? "primary" : "replicas";
     const shares = entries
       .filter((e) => e.target === target)
-      .map((e) => ({
-        entry: e.name,
-        perHost: e.maxDbConnections,
-        hosts,
-        total: e.maxDbConnections * hosts,
-      }));
-    const usable = maxConnections - superuserReserved - r.replication - r.exporters - r.admin;
-    const required = shares.reduce((sum, s) => sum + s.total, 0);
-    return {
-      node,
-      role,
-      maxConnections,
-      superuserReserved,
-      replication: r.replication,
-      exporters: r.exporters,
-      admin: r.admin,
-      usable,
-      required,
-      free: usable - required,
-      shares,
-    };
+      .map((e) => budgetShare(e.name, Array<number>(hosts).fill(e.maxDbConnections)));
+    return nodeBudget(node, role, maxConnections, reserves, shares);
   };
   return [
     budget("primary", "primary"),
@@ -75,6 +117,23 @@ export function nodeBudgets(
   ];
 }
 
+/** `orders 3×10=30`, or `orders 10+10+50=70` when the hosts differ. */
+export function shareText(s: BudgetShare): string {
+  return s.byHost
+    ? `${s.entry} ${s.byHost.join("+")}=${s.total}`
+    : `${s.entry} ${s.hosts}×${s.perHost}=${s.total}`;
+}
+
+/** What a node over budget is short of, with every entry's share. */
+export function overBudgetText(b: NodeBudget): string {
+  return (
+    `leaves ${b.node} ${b.usable} usable connections (max_connections ${b.maxConnections} − ` +
+    `superuser ${b.superuserReserved} − replication ${b.replication} − exporters ${b.exporters} − ` +
+    `admin ${b.admin}) but its pools need ${b.required}: ` +
+    b.shares.map(shareText).join(", ")
+  );
+}
+
 /** One problem per node over budget, listing every entry's share: never a silent clamp. */
 export function budgetProblems(budget: readonly NodeBudget[], maxConnections: number): Problem[] {
   return budget
@@ -82,10 +141,6 @@ export function budgetProblems(budget: readonly NodeBudget[], maxConnections: nu
     .map((b) => ({
       path: "database.maxConnections",
       got: String(maxConnections),
-      message:
-        `leaves ${b.node} ${b.usable} usable connections (max_connections ${b.maxConnections} − ` +
-        `superuser ${b.superuserReserved} − replication ${b.replication} − exporters ${b.exporters} − ` +
-        `admin ${b.admin}) but its pools need ${b.required}: ` +
-        b.shares.map((s) => `${s.entry} ${s.hosts}×${s.perHost}=${s.total}`).join(", "),
+      message: overBudgetText(b),
     }));
 }

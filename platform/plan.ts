@@ -81,8 +81,17 @@ export interface Plan {
 
 export const roEntryName = (service: string) => `${service}_ro`;
 
+export interface PlanOptions {
+  /**
+   * Refuse a plan whose pools overrun a node's connection budget. Off only for tools that report
+   * the overrun themselves (`npm run check`): the plan's `budget` then has nodes with free < 0.
+   * @default true
+   */
+  enforceBudget?: boolean;
+}
+
 /** StackConfig → Plan, or a ConfigError listing each node's overrun with every service's share. */
-export function buildPlan(config: StackConfig): Plan {
+export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan {
   const version = parseVersion(config.pgbouncer.version);
   const hosts = config.pgbouncer.hosts;
   const tracksPrepared = knows(version, "pgbouncer", "max_prepared_statements");
@@ -139,7 +148,8 @@ export function buildPlan(config: StackConfig): Plan {
     config.database.maxConnections ?? defaultMaxConnections(config.database.instanceClass)!;
   const budget = nodeBudgets(config, maxConnections, entries);
   const problems = budgetProblems(budget, maxConnections);
-  if (problems.length > 0) throw new ConfigError(problems, "plan");
+  if (problems.length > 0 && options.enforceBudget !== false)
+    throw new ConfigError(problems, "plan");
 
   const notes: string[] = [];
   if (hosts === 1)

@@ -1,3 +1,4 @@
+import type { NodeBudget } from "./budget.js";
 import type { Plan } from "./plan.js";
 
 /** The Plan as text for people: budget per node, pools per service, pool modes and why. */
@@ -14,32 +15,7 @@ export function formatPlan(plan: Plan, label: string): string {
   out.push(
     "Connection budget per Postgres node (max_connections − reserved = usable; pools need hosts × Σ max_db_connections)",
   );
-  out.push(
-    table(
-      [
-        "node",
-        "max_conn",
-        "superuser",
-        "replication",
-        "exporters",
-        "admin",
-        "usable",
-        "pools need",
-        "free",
-      ],
-      plan.budget.map((b) => [
-        b.node,
-        b.maxConnections,
-        b.superuserReserved,
-        b.replication,
-        b.exporters,
-        b.admin,
-        b.usable,
-        b.required,
-        b.free,
-      ]),
-    ),
-  );
+  out.push(table(BUDGET_HEAD, plan.budget.map(budgetRow)));
   out.push("");
   const survivors = plan.entries[0]?.survivingHosts ?? 1;
   out.push(
@@ -97,6 +73,30 @@ export function formatPlan(plan: Plan, label: string): string {
   }
   return out.join("\n") + "\n";
 }
+
+/** The budget table's columns and one row per node: `plan`, `check` and its Markdown share them. */
+export const BUDGET_HEAD = [
+  "node",
+  "max_conn",
+  "superuser",
+  "replication",
+  "exporters",
+  "admin",
+  "usable",
+  "pools need",
+  "free",
+];
+export const budgetRow = (b: NodeBudget): (string | number)[] => [
+  b.node,
+  b.maxConnections,
+  b.superuserReserved,
+  b.replication,
+  b.exporters,
+  b.admin,
+  b.usable,
+  b.required,
+  b.free,
+];
 
 export function table(head: string[], rows: (string | number)[][]): string {
   const cells = [head, ...rows.map((r) => r.map(String))];

@@ -36,6 +36,14 @@ export const SSL_MODES = [
   "verify-full",
 ] as const;
 export const ENVIRONMENTS = ["local", "dev", "prod"] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** The sslmodes that refuse a connection without TLS, in PgBouncer's and libpq's meaning. */
+export const TLS_ENFORCING_MODES = ["require", "verify-ca", "verify-full"] as const;
+
+export function enforcesTls(mode: string): boolean {
+  return (TLS_ENFORCING_MODES as readonly string[]).includes(mode);
+}
 
 export const serviceSchema = z.strictObject({
   /** Concurrent client connections the service opens at peak, summed over its instances. */

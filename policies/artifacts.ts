@@ -1,0 +1,120 @@
+import { rdsParameters } from "../components/rds-parameters.js";
+import { localUpstreams } from "../local/topology.js";
+import { renderLocalHost } from "../local/pgbouncer.js";
+import type { Plan } from "../platform/plan.js";
+import { enforcesTls } from "../platform/schema.js";
+import {
+  DELIVERED_FILES,
+  deliveredFiles,
+  reviewAgentSettings,
+  type DeliveredFileName,
+} from "../pgbouncer/agent.js";
+import { renderCloudInit } from "../pgbouncer/cloud-init.js";
+import { PRODUCTION_LAYOUT, reviewUpstreams } from "../pgbouncer/layout.js";
+import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
+import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
+import { filesFromCloudConfig } from "./user-data.js";
+import type { Facts, HostConfig, ParameterGroup, PostgresNode } from "./types.js";
+
+/**
+ * The plan and the files rendered from it → the facts the rules read, without a Pulumi engine:
+ * what `npm run check` checks. Every host's files are rendered exactly as `npm run render`
+ * writes them (verifiers redacted, RDS endpoints named under `.invalid`), and for the cloud its
+ * user-data is rendered and read back the way the policy pack reads an instance's. The parameter
+ * group is the one PostgresCluster would create. What only resources carry (security groups,
+ * public addresses, encryption, secrets in inputs) is left to the pack.
+ */
+export function factsFromPlan(plan: Plan, label: string, stack: string = plan.environment): Facts {
+  const c = plan.config;
+  const local = plan.environment === "local";
+  const upstreams = local
+    ? localUpstreams(plan)
+    : reviewUpstreams(plan.environment, c.database.replicas, c.database.port);
+  const hosts: HostConfig[] = [];
+  for (const host of plan.hosts) {
+    const files = deliveredFiles(
+      plan,
+      local
+        ? renderLocalHost(plan, host, "redacted")
+        : renderHostFiles({
+            plan,
+            host,
+            upstreams,
+            layout: PRODUCTION_LAYOUT,
+            users: userlistEntries(plan, "redacted"),
+            reloadCommand: SYSTEMD_RELOAD,
+          }),
+    );
+    const rendered: HostConfig = { host: host.name, source: "rendered", files: {} };
+    for (const name of Object.keys(DELIVERED_FILES) as DeliveredFileName[]) {
+      rendered.files[name] = {
+        ref: { type: "rendered", name: `${host.name}/${name}` },
+        field: "",
+        text: files[name],
+      };
+    }
+    hosts.push(rendered);
+    if (local) continue;
+    const userData = renderCloudInit({
+      plan,
+      host,
+      files,
+      agent: reviewAgentSettings(stack, host.name),
+    });
+    const boot: HostConfig = { host: host.name, source: "user-data", files: {} };
+    for (const [name, f] of Object.entries(filesFromCloudConfig(userData))) {
+      boot.files[name as DeliveredFileName] = {
+        ref: { type: "rendered", name: `${host.name}/user-data.yaml` },
+        field: `write_files ${f.path}`,
+        text: f.text,
+      };
+    }
+    hosts.push(boot);
+  }
+
+  const parameterGroup: ParameterGroup = local
+    ? {
+        ref: { type: "plan", name: "local Postgres settings" },
+        parameters: {
+          max_connections: String(plan.maxConnections),
+          superuser_reserved_connections: String(c.database.superuserReservedConnections),
+        },
+        rds: false,
+      }
+    : {
+        ref: { type: "rendered", name: "parameter group" },
+        parameters: Object.fromEntries(
+          Object.entries(
+            rdsParameters({
+              maxConnections: plan.maxConnections,
+              superuserReservedConnections: c.database.superuserReservedConnections,
+              forceSsl: enforcesTls(c.pgbouncer.tls.server),
+            }),
+          ).map(([k, [v]]) => [k, String(v)]),
+        ),
+        rds: true,
+      };
+  const node = (name: string, role: PostgresNode["role"], address: string): PostgresNode => ({
+    ref: { type: "node", name },
+    node: name,
+    role,
+    address,
+    parameterGroup,
+    ...(local ? {} : { deletionProtection: c.database.deletionProtection }),
+  });
+  return {
+    label,
+    scope: "artifacts",
+    hosts,
+    nodes: [
+      node("primary", "primary", upstreams.primary),
+      ...upstreams.replicas.map((a, i) => node(`replica${i + 1}`, "replica", a)),
+    ],
+    ingress: [],
+    exposures: [],
+    roles: [],
+    resources: [],
+    decoded: [],
+    unknowns: [],
+  };
+}

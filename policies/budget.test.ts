@@ -1,0 +1,82 @@
+import { describe, expect, test } from "vitest";
+import { assessBudget, checkBudget } from "./budget.js";
+import { dev, editFile, prod, rendered, setEntryParam } from "./fixtures.js";
+
+// GIVEN the files rendered from a plan WHEN one thing is hand-edited THEN exactly that is reported.
+describe("pooling-connection-budget", () => {
+  test.each([prod, dev])(
+    "the rendered $environment plan is within budget, node by node as the plan has it",
+    (plan) => {
+      const { budgets, findings } = assessBudget(rendered(plan), plan);
+      expect(findings).toEqual([]);
+      expect(budgets.map((b) => b.budget)).toEqual(plan.budget);
+    },
+  );
+
+  test("a parameter group below the plan's max_connections: every node over budget, each service's share named", () => {
+    const facts = rendered();
+    facts.nodes[0]!.parameterGroup!.parameters.max_connections = "180";
+    expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
+      "node primary: max_connections = 180 (rendered parameter group) leaves primary 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 165: accounts 3×3=9, catalog 3×3=9, identity 3×3=9, notifications 3×18=54, orders 3×14=42, payments 3×12=36, reporting 3×2=6",
+      "node replica1: max_connections = 180 (rendered parameter group) leaves replica1 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 192: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×4=12, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×24=72",
+      "node replica2: max_connections = 180 (rendered parameter group) leaves replica2 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 192: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×4=12, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×24=72",
+    ]);
+  });
+
+  test("one host's max_db_connections raised by hand: the replicas' budgets count that host's own value", () => {
+    const facts = editFile(rendered(), "pgbouncer-2", "rendered", "pgbouncer.ini", (t) =>
+      setEntryParam(t, "reporting_ro", "max_db_connections", 900),
+    );
+    const messages = checkBudget(facts, prod).map((f) => f.message);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]).toBe(
+      "node replica1: max_connections = 1000 (rendered parameter group) leaves replica1 969 usable connections (max_connections 1000 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 1068: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×4=12, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 24+900+24=948",
+    );
+  });
+
+  test("a raised superuser reserve: the replicas, which hold the whole ro load, go over first", () => {
+    const facts = rendered();
+    facts.nodes[0]!.parameterGroup!.parameters.superuser_reserved_connections = "800";
+    expect(
+      checkBudget(facts, prod).map((f) => f.message.split(" leaves ")[1]!.split(" but")[0]),
+    ).toEqual([
+      "replica1 172 usable connections (max_connections 1000 − superuser 800 − replication 5 − exporters 3 − admin 20)",
+      "replica2 172 usable connections (max_connections 1000 − superuser 800 − replication 5 − exporters 3 − admin 20)",
+    ]);
+  });
+
+  test("an entry without max_db_connections is unbounded", () => {
+    const facts = editFile(rendered(), "pgbouncer-1", "user-data", "pgbouncer.ini", (t) =>
+      setEntryParam(t, "orders", "max_db_connections", 0),
+    );
+    expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
+      "rendered pgbouncer-1/user-data.yaml write_files /etc/pgbouncer/pgbouncer.ini: databases.orders max_db_connections must cap the entry (the node budget counts it), got 0 (no limit)",
+    ]);
+  });
+
+  test("a pool shrunk on one host: with the largest host lost, the others fall short of the peak", () => {
+    const facts = editFile(rendered(), "pgbouncer-1", "rendered", "pgbouncer.ini", (t) =>
+      setEntryParam(t, "orders", "pool_size", 5),
+    );
+    expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
+      "databases.orders: with pgbouncer-2 lost, 2 of 3 hosts hold pool_size 5+11=16, but orders needs 21 server connections at peak",
+    ]);
+  });
+
+  test("an entry pointing outside the stack's nodes", () => {
+    const facts = editFile(rendered(), "pgbouncer-3", "rendered", "pgbouncer.ini", (t) =>
+      setEntryParam(t, "payments", "host", "db.example.com"),
+    );
+    expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
+      "rendered pgbouncer-3/pgbouncer.ini: databases.payments host must name Postgres nodes of this stack, got db.example.com",
+    ]);
+  });
+
+  test("a node on RDS's default parameter group", () => {
+    const facts = rendered(dev);
+    delete facts.nodes[1]!.parameterGroup;
+    expect(checkBudget(facts, dev).map((f) => f.message)).toEqual([
+      "node replica1: parameterGroupName must name the stack's parameter group (max_connections 400), got RDS's default group",
+    ]);
+  });
+});

@@ -1,0 +1,145 @@
+import {
+  budgetShare,
+  nodeBudget,
+  overBudgetText,
+  type BudgetShare,
+  type NodeBudget,
+} from "../platform/budget.js";
+import { DEFAULTS } from "../platform/defaults.js";
+import type { Plan } from "../platform/plan.js";
+import { survivingHosts } from "../platform/sizing.js";
+import { entryCap, hostNames, iniCopies } from "./host-files.js";
+import { copyText, refText, type Facts, type Finding, type PostgresNode } from "./types.js";
+
+/**
+ * The connection budget of every Postgres node, from what would really run: each host's
+ * pgbouncer.ini (its user-data and its Parameter Store copy; the larger counts, since a host may
+ * run either), the node's parameter group (max_connections, superuser_reserved_connections), the
+ * reserves of the stack config, the real number of hosts and replicas. Then the loss of one host:
+ * the others' pool_size must still carry each entry's peak. The arithmetic is platform/budget.ts's.
+ */
+export function checkBudget(facts: Facts, plan: Plan): Finding[] {
+  return assessBudget(facts, plan).findings;
+}
+
+/** The budget of every node as the facts have it (for reports), and what is wrong with it. */
+export function assessBudget(
+  facts: Facts,
+  plan: Plan,
+): { budgets: { node: PostgresNode; budget: NodeBudget }[]; findings: Finding[] } {
+  const findings: Finding[] = [];
+  const budgets: { node: PostgresNode; budget: NodeBudget }[] = [];
+  const copies = iniCopies(facts);
+  const hosts = hostNames(facts);
+  const addresses = new Set(facts.nodes.flatMap((n) => (n.address ? [n.address] : [])));
+
+  // Per host, per entry: the largest cap over the host's copies, and the smallest pool_size.
+  const caps = new Map<string, Map<string, number>>();
+  const pools = new Map<string, Map<string, number>>();
+  const targets = new Map<string, string[]>();
+  for (const c of copies) {
+    for (const e of c.entries) {
+      const cap = caps.get(c.host) ?? new Map<string, number>();
+      cap.set(e.name, Math.max(cap.get(e.name) ?? 0, entryCap(e)));
+      caps.set(c.host, cap);
+      const pool = pools.get(c.host) ?? new Map<string, number>();
+      pool.set(e.name, Math.min(pool.get(e.name) ?? Infinity, e.poolSize));
+      pools.set(c.host, pool);
+      targets.set(e.name, [...new Set([...(targets.get(e.name) ?? []), ...e.hosts])]);
+      const at = `${copyText(c.copy)}: databases.${e.name}`;
+      if (e.maxDbConnections <= 0) {
+        findings.push({
+          ref: c.copy.ref,
+          message: `${at} max_db_connections must cap the entry (the node budget counts it), got ${e.maxDbConnections} (no limit)`,
+        });
+      }
+      const stray = e.hosts.filter((h) => addresses.size > 0 && !addresses.has(h));
+      if (stray.length > 0) {
+        findings.push({
+          ref: c.copy.ref,
+          message: `${at} host must name Postgres nodes of this stack, got ${stray.join(",")}`,
+        });
+      }
+    }
+  }
+
+  const r = plan.config.database.reservedConnections;
+  for (const node of facts.nodes) {
+    const group = node.parameterGroup;
+    if (!group) {
+      findings.push({
+        ref: node.ref,
+        message: `${refText(node.ref)}: parameterGroupName must name the stack's parameter group (max_connections ${plan.maxConnections}), got RDS's default group`,
+      });
+      continue;
+    }
+    const maxConnections = Number(group.parameters.max_connections);
+    if (!Number.isFinite(maxConnections)) {
+      findings.push({
+        ref: group.ref,
+        message: `${refText(group.ref)}: parameters.max_connections must be set (the budget is computed on it), got ${group.parameters.max_connections ?? "nothing"}`,
+      });
+      continue;
+    }
+    const superuser = Number(
+      group.parameters.superuser_reserved_connections ?? DEFAULTS.superuserReservedConnections,
+    );
+    const reaches = (entry: string) => {
+      const list = targets.get(entry) ?? [];
+      if (node.address && addresses.size > 0) return list.includes(node.address);
+      // Addresses unknown: the plan says where the entry goes.
+      const ro = plan.entries.find((e) => e.name === entry)?.role === "ro";
+      return node.role === "replica" ? ro : !ro;
+    };
+    const shares: BudgetShare[] = [...targets.keys()]
+      .filter(reaches)
+      .sort()
+      .map((entry) =>
+        budgetShare(
+          entry,
+          hosts.map((h) => caps.get(h)?.get(entry) ?? 0),
+        ),
+      );
+    const b = nodeBudget(
+      node.node,
+      node.role,
+      maxConnections,
+      {
+        superuserReserved: superuser,
+        replication: r.replication,
+        exporters: r.exporters,
+        admin: r.admin,
+      },
+      shares,
+    );
+    budgets.push({ node, budget: b });
+    if (b.free < 0) {
+      findings.push({
+        ref: node.ref,
+        message: `${refText(node.ref)}: max_connections = ${maxConnections} (${refText(group.ref)}) ${overBudgetText(b)}`,
+      });
+    }
+  }
+
+  // One host lost: the host with the largest pool goes, the others must hold the peak.
+  if (hosts.length > 0) {
+    for (const e of plan.entries) {
+      const sizes = hosts.map((h) => pools.get(h)?.get(e.name) ?? 0);
+      const lost = hosts.length > 1 ? sizes.indexOf(Math.max(...sizes)) : -1;
+      const left = sizes.filter((_, i) => i !== lost);
+      const held = left.reduce((sum, n) => sum + n, 0);
+      if (held < e.serverConnectionsNeeded && copies.length > 0) {
+        const survivors = survivingHosts(hosts.length);
+        const losing =
+          lost >= 0
+            ? `with ${hosts[lost]} lost, ${survivors} of ${hosts.length} hosts hold`
+            : "the single host holds";
+        findings.push({
+          ref: copies[0]!.copy.ref,
+          message: `databases.${e.name}: ${losing} pool_size ${left.join("+")}=${held}, but ${e.service} needs ${e.serverConnectionsNeeded} server connections at peak`,
+        });
+      }
+    }
+  }
+  return { budgets, findings };
+}

@@ -1,0 +1,66 @@
+import { gzipSync } from "node:zlib";
+import { describe, expect, test } from "vitest";
+import { checkSecrets } from "./secrets.js";
+import {
+  FIXTURE_PASSWORD,
+  FIXTURE_VERIFIER,
+  editResource,
+  fixtureFacts,
+  fixtureResources,
+} from "./fixtures.js";
+import type { PlainResource } from "./types.js";
+
+const check = (resources: PlainResource[]) =>
+  checkSecrets(fixtureFacts(resources)).map((f) => f.message);
+const edit = (name: string, change: (p: Record<string, unknown>) => void) =>
+  check(editResource(fixtureResources(), name, change));
+const PLAIN = "must not hold a secret in plain text, got";
+
+describe("pooling-no-plaintext-secrets", () => {
+  test("passwords and verifiers only where providers keep them encrypted, verifiers in user-data", () => {
+    expect(check(fixtureResources())).toEqual([]);
+  });
+
+  test("a generated password in a tag", () => {
+    expect(edit("pgbouncer-1", (p) => (p.tags = { note: `pw ${FIXTURE_PASSWORD}` }))).toEqual([
+      `aws:ec2/instance:Instance pgbouncer-1: tags.note ${PLAIN} the generated password of orders-password`,
+    ]);
+  });
+
+  test("the userlist in a readable (String) parameter", () => {
+    expect(
+      edit("userlist", (p) => {
+        p.type = "String";
+        p.insecureValue = p.value;
+        delete p.value;
+      }),
+    ).toEqual([
+      `aws:ssm/parameter:Parameter userlist: insecureValue ${PLAIN} a SCRAM-SHA-256 verifier`,
+    ]);
+  });
+
+  test.each([
+    ["an md5 password hash", `md5${"0123456789abcdef".repeat(2)}`],
+    ["a connection string with a password", "postgresql://orders:letmein@pgbouncer:6432/orders"],
+    ["a private key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE..."],
+  ])("%s in a description", (what, text) => {
+    expect(edit("hosts", (p) => (p.description = text))).toEqual([
+      `aws:ec2/securityGroup:SecurityGroup hosts: description ${PLAIN} ${what}`,
+    ]);
+  });
+
+  test("a password inside gzipped user-data is found once decoded", () => {
+    const userData = gzipSync(
+      Buffer.from(`#cloud-config\nruncmd:\n  - echo ${FIXTURE_PASSWORD}\n`),
+    );
+    expect(edit("pgbouncer-1", (p) => (p.userDataBase64 = userData.toString("base64")))).toEqual([
+      `aws:ec2/instance:Instance pgbouncer-1: userDataBase64 (decoded) ${PLAIN} the generated password of orders-password`,
+    ]);
+  });
+
+  test("a verifier is the role's password and may be in user-data, nowhere else", () => {
+    expect(edit("template", (p) => (p.tags = { v: FIXTURE_VERIFIER }))).toEqual([
+      `aws:ec2/launchTemplate:LaunchTemplate template: tags.v ${PLAIN} a SCRAM-SHA-256 verifier`,
+    ]);
+  });
+});

@@ -1,0 +1,127 @@
+import { expect, test } from "vitest";
+import { factsFromResources } from "../../policies/resources.js";
+import { runProgram } from "./program-checks.js";
+import {
+  edited,
+  editUserData,
+  plainResources,
+  policyViolations,
+  setIniKey,
+} from "./program-policies.js";
+
+// GIVEN the prod program under mocks WHEN the policy pack's rules run on its resources THEN none
+// is violated; and each hand edit of a resource gives exactly the violation it should.
+const { mocked, plan } = await runProgram("prod");
+const resources = plainResources(mocked, "prod");
+const violations = (list = resources) =>
+  policyViolations(list, "prod", plan).map((v) => `[${v.rule}] ${v.message}`);
+const INI =
+  "aws:ssm/parameter:Parameter pooling-pgbouncer-config-pgbouncer-2-pgbouncer.ini insecureValue";
+
+test("prod: the rules read every host's files from user-data and Parameter Store, and find nothing", () => {
+  const facts = factsFromResources(resources, { stack: "prod" });
+  expect(facts.hosts.map((h) => `${h.host} ${h.source}`)).toEqual(
+    plan.hosts.flatMap((h) => [`${h.name} parameter-store`, `${h.name} user-data`]),
+  );
+  expect(facts.nodes.map((n) => n.node)).toEqual(plan.budget.map((b) => b.node));
+  expect(violations()).toEqual([]);
+});
+
+test("prod: a parameter group edited below the plan's max_connections overruns the replicas' budget", () => {
+  const list = edited(resources, "pooling-postgres-params", (p) => {
+    (p.parameters as { name: string; value: string }[]).find(
+      (x) => x.name === "max_connections",
+    )!.value = "211";
+  });
+  const shares =
+    "accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×4=12, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×24=72";
+  expect(violations(list)).toEqual(
+    [1, 2].map(
+      (i) =>
+        `[pooling-connection-budget] aws:rds/instance:Instance pooling-postgres-replica-${i}: max_connections = 211 (aws:rds/parameterGroup:ParameterGroup pooling-postgres-params) leaves replica${i} 180 usable connections (max_connections 211 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 192: ${shares}`,
+    ),
+  );
+});
+
+test("prod: md5 in one host's user-data", () => {
+  const list = edited(resources, "pooling-pgbouncer-pgbouncer-1", (p) =>
+    editUserData(p, (t) => setIniKey(t, "auth_type", "md5")),
+  );
+  expect(violations(list)).toEqual([
+    "[pooling-scram-only] aws:ec2/instance:Instance pooling-pgbouncer-pgbouncer-1 userDataBase64 → /etc/pgbouncer/pgbouncer.ini: auth_type must be scram-sha-256, got md5",
+  ]);
+});
+
+test("prod: a publicly accessible primary", () => {
+  const list = edited(resources, "pooling-postgres-primary", (p) => (p.publiclyAccessible = true));
+  expect(violations(list)).toEqual([
+    "[pooling-rds-protected] aws:rds/instance:Instance pooling-postgres-primary: publiclyAccessible must be false, got true",
+  ]);
+});
+
+test("prod: a security group rule opening PgBouncer to the internet", () => {
+  const list = [
+    ...resources,
+    {
+      type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+      name: "hand-edit",
+      props: {
+        securityGroupId: "pooling-pgbouncer-hosts-id",
+        ipProtocol: "tcp",
+        fromPort: 6432,
+        toPort: 6432,
+        cidrIpv4: "0.0.0.0/0",
+      },
+    },
+  ];
+  expect(violations(list)).toEqual([
+    "[pooling-no-world-ingress] aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule hand-edit: cidrIpv4 must not admit the internet to 6432 (PgBouncer), got 0.0.0.0/0 on port 6432",
+  ]);
+});
+
+test("prod: a generated password copied into a tag", () => {
+  const password = mocked.passwords.get("pooling-credentials-orders-password")!;
+  const list = edited(resources, "pooling-postgres-primary", (p) => {
+    p.tags = { ...(p.tags as object), owner: `orders:${password}` };
+  });
+  expect(violations(list)).toEqual([
+    "[pooling-no-plaintext-secrets] aws:rds/instance:Instance pooling-postgres-primary: tags.owner must not hold a secret in plain text, got the generated password of pooling-credentials-orders-password",
+  ]);
+});
+
+test("prod: LISTEN/NOTIFY moved to transaction pooling in a Parameter Store revision", () => {
+  const list = edited(resources, "pooling-pgbouncer-config-pgbouncer-2-pgbouncer.ini", (p) => {
+    p.insecureValue = (p.insecureValue as string).replace(
+      /^(notifications = .*pool_mode=)session/m,
+      "$1transaction",
+    );
+  });
+  expect(violations(list)).toEqual([
+    `[pooling-pool-mode] ${INI}: databases.notifications pool_mode must be session for notifications (LISTEN/NOTIFY needs the listening connection to stay with the client), got transaction`,
+  ]);
+});
+
+test("prod: max_client_conn cut in a Parameter Store revision", () => {
+  const list = edited(resources, "pooling-pgbouncer-config-pgbouncer-2-pgbouncer.ini", (p) => {
+    p.insecureValue = setIniKey(p.insecureValue as string, "max_client_conn", 700);
+  });
+  expect(violations(list)).toEqual([
+    `[pooling-client-capacity] ${INI}: max_client_conn must be ≥ 777 (app pool × instances of every service over 2 of 3 hosts, + 20 for admin and exporters: accounts 10×6/2=30, catalog 32×15/2=240, identity 24×15/2=180, notifications 6×6/2=18, orders 25×12/2=150, payments 25×9/2=113, reporting 13×4/2=26), got 700`,
+  ]);
+});
+
+test("prod: an internet-facing load balancer in front of PgBouncer", () => {
+  const list = edited(resources, "pooling-pgbouncer-lb-nlb", (p) => (p.internal = false));
+  expect(violations(list)).toEqual([
+    "[pooling-private-addresses] aws:lb/loadBalancer:LoadBalancer pooling-pgbouncer-lb-nlb: internal must be true (PgBouncer and its exporters stay on private addresses), got false",
+  ]);
+});
+
+test("prod: client TLS turned off on one host's revision", () => {
+  const list = edited(resources, "pooling-pgbouncer-config-pgbouncer-2-pgbouncer.ini", (p) => {
+    p.insecureValue = setIniKey(p.insecureValue as string, "client_tls_sslmode", "disable");
+  });
+  expect(violations(list)).toEqual([
+    `[pooling-tls-both-sides] ${INI}: client_tls_sslmode must be one of require, verify-ca, verify-full in prod, got disable`,
+  ]);
+});
