@@ -19,11 +19,13 @@ export const LOCAL_LINES = {
     version: "1.18.0",
     binary: "/usr/sbin/pgbouncer",
     from: "Debian 12's pgbouncer package",
+    processesPerHost: 1, // no [peers] before 1.19: a cancel could reach the wrong process
   },
   "1.24": {
     version: "1.24.1",
     binary: join(CACHE, "pgbouncer-1.24.1", "bin", "pgbouncer"),
     from: "bash scripts/pgbouncer-build.sh (Debian trixie's source package)",
+    processesPerHost: 2, // so_reuseport + [peers], restarted one process at a time
   },
 } as const;
 export type LocalLine = keyof typeof LOCAL_LINES;
@@ -59,7 +61,11 @@ export function lineFile(): string {
 export function localPlan(): Plan {
   const raw = projectConfig(parseYaml(readFileSync(stackFile("local"), "utf8")));
   const line = selectedLine();
-  if (line) (raw.pgbouncer as Record<string, unknown>).version = LOCAL_LINES[line].version;
+  if (line) {
+    const pgbouncer = raw.pgbouncer as Record<string, unknown>;
+    pgbouncer.version = LOCAL_LINES[line].version;
+    pgbouncer.processesPerHost = LOCAL_LINES[line].processesPerHost;
+  }
   return buildPlan(
     validateStackConfig(raw, line ? `Pulumi.local.yaml (PgBouncer ${line})` : "Pulumi.local.yaml"),
   );

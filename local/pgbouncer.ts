@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { compareVersions, type Version } from "../pgbouncer/capabilities.js";
+import { renderIni, type HostProcess } from "../pgbouncer/ini.js";
+import { renderLogrotate } from "../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { iniRollout } from "../pgbouncer/rollout.js";
 import { chownToUser, isPortFree, processAlive, run, waitFor } from "./exec.js";
@@ -16,33 +18,60 @@ import {
 } from "./topology.js";
 
 /**
- * PgBouncer hosts of the local stack: the rendered files, run by Debian's binary as `postgres`.
- * A changed config reaches a running host the way production does it: RELOAD (SIGHUP) when every
- * changed key is reloadable, a restart otherwise.
+ * PgBouncer hosts of the local stack: the rendered files, run by the selected line's binary as
+ * `postgres`, one or more processes per host (so_reuseport + [peers]). A changed config reaches a
+ * running host the way production does it: RELOAD (SIGHUP) when every changed key is reloadable,
+ * a restart otherwise.
  */
 export type HostAction = "started" | "unchanged" | "reloaded" | "restarted";
 
-export async function pgbouncerPid(host: HostPlan): Promise<number | undefined> {
-  const pidFile = localLayout(host).pidFile;
+const processIds = (host: HostPlan) => Array.from({ length: host.processes }, (_, i) => i + 1);
+
+export async function processPid(host: HostPlan, process: number): Promise<number | undefined> {
+  const pidFile = localLayout(host, undefined, process).pidFile;
   if (!existsSync(pidFile)) return undefined;
   const pid = Number((await readFile(pidFile, "utf8")).trim());
   return Number.isInteger(pid) && pid > 0 && (await processAlive(pid)) ? pid : undefined;
 }
 
+/** The first process's pid: the host's, when it runs one process. */
+export function pgbouncerPid(host: HostPlan): Promise<number | undefined> {
+  return processPid(host, 1);
+}
+
+async function runningPids(host: HostPlan): Promise<number[]> {
+  const pids = await Promise.all(processIds(host).map((k) => processPid(host, k)));
+  return pids.filter((p): p is number => p !== undefined);
+}
+
+/** Every file of a host by name: one ini per process, the shared userlist, unit and logrotate. */
 export function renderLocalHost(
   plan: Plan,
   host: HostPlan,
   secrets: LocalSecrets | "redacted",
-): HostFiles {
-  const layout = localLayout(host);
-  return renderHostFiles({
-    plan,
-    host,
-    upstreams: localUpstreams(plan),
-    layout,
-    users: userlistEntries(plan, secrets === "redacted" ? "redacted" : verifierMap(secrets)),
-    reloadCommand: localReloadCommand(layout),
-  });
+): HostFiles & Record<string, string> {
+  const layouts = processIds(host).map((k) => localLayout(host, undefined, k));
+  const upstreams = localUpstreams(plan);
+  const files: HostFiles & Record<string, string> = {
+    ...renderHostFiles({
+      plan,
+      host,
+      upstreams,
+      layout: layouts[0]!,
+      users: userlistEntries(plan, secrets === "redacted" ? "redacted" : verifierMap(secrets)),
+      reloadCommand: localReloadCommand(...layouts),
+    }),
+  };
+  if (layouts.length > 1) {
+    const peers = layouts.map((l, i) => ({ id: i + 1, unixSocketDir: l.unixSocketDir }));
+    for (const [i, layout] of layouts.entries()) {
+      const process: HostProcess = { id: i + 1, peers };
+      files[basename(layout.iniFile)] = renderIni(plan, host, upstreams, layout, process);
+    }
+    const others = layouts.slice(1).map((l) => l.logFile);
+    files["logrotate.conf"] = renderLogrotate(layouts[0]!, localReloadCommand(...layouts), others);
+  }
+  return files;
 }
 
 /** The PgBouncer version a host was started with (the binary a restart would change). */
@@ -53,47 +82,50 @@ export async function upHost(
   host: HostPlan,
   secrets: LocalSecrets,
 ): Promise<HostAction> {
-  const layout = localLayout(host);
   const dir = hostDir(host);
   const files = renderLocalHost(plan, host, secrets);
-  const before = existsSync(layout.iniFile) ? await readFile(layout.iniFile, "utf8") : undefined;
-  const userlistBefore = existsSync(layout.authFile)
-    ? await readFile(layout.authFile, "utf8")
-    : undefined;
-  await mkdir(layout.unixSocketDir, { recursive: true });
+  const before: Record<string, string | undefined> = {};
+  for (const name of Object.keys(files)) {
+    before[name] = existsSync(join(dir, name))
+      ? await readFile(join(dir, name), "utf8")
+      : undefined;
+  }
+  await mkdir(dir, { recursive: true });
+  for (const k of processIds(host))
+    await mkdir(localLayout(host, undefined, k).unixSocketDir, { recursive: true });
   for (const [name, text] of Object.entries(files)) {
     await writeFile(join(dir, name), text, { mode: name === "userlist.txt" ? 0o600 : 0o644 });
   }
-  await chmod(layout.authFile, 0o600);
+  await chmod(join(dir, "userlist.txt"), 0o600);
   await chownToUser(dir, SERVICE_USER);
-  await chownToUser(layout.unixSocketDir, SERVICE_USER);
+  for (const k of processIds(host))
+    await chownToUser(localLayout(host, undefined, k).unixSocketDir, SERVICE_USER);
   for (const name of Object.keys(files)) await chownToUser(join(dir, name), SERVICE_USER);
 
-  const pid = await pgbouncerPid(host);
-  if (pid === undefined) {
+  const pids = await runningPids(host);
+  if (pids.length === 0) {
     await startHost(plan, host);
     return "started";
   }
   const runningVersion = existsSync(versionFile(host))
     ? (await readFile(versionFile(host), "utf8")).trim()
     : undefined;
-  if (runningVersion !== plan.pgbouncerVersion.join(".")) {
-    // another PgBouncer line: a different binary, so a restart whatever the keys say
-    await stopHost(host);
-    await startHost(plan, host);
-    return "restarted";
-  }
-  if (before === files["pgbouncer.ini"] && userlistBefore === files["userlist.txt"])
-    return "unchanged";
+  const inis = Object.keys(files).filter((n) => n.endsWith(".ini"));
+  const changed = Object.keys(files).filter((n) => before[n] !== files[n]);
   if (
-    before !== undefined &&
-    iniRollout(before, files["pgbouncer.ini"]).action === "rolling-restart"
+    runningVersion !== plan.pgbouncerVersion.join(".") || // another line: another binary
+    pids.length !== host.processes ||
+    inis.some(
+      (n) =>
+        before[n] === undefined || iniRollout(before[n]!, files[n]!).action === "rolling-restart",
+    )
   ) {
     await stopHost(host);
     await startHost(plan, host);
     return "restarted";
   }
-  process.kill(pid, "SIGHUP");
+  if (changed.length === 0) return "unchanged";
+  for (const pid of pids) process.kill(pid, "SIGHUP");
   return "reloaded";
 }
 
@@ -104,7 +136,8 @@ export async function startProblem(plan: Plan, host: HostPlan): Promise<string |
   if (!existsSync(layout.binary)) {
     return `PgBouncer is not installed (${layout.binary}): run \`bash scripts/ensure-deps.sh\` or apt-get install pgbouncer`;
   }
-  if (!(await isPortFree(layout.listenAddr, port))) {
+  // The host's own processes share the port (so_reuseport); anyone else holding it is a conflict.
+  if ((await runningPids(host)).length === 0 && !(await isPortFree(layout.listenAddr, port))) {
     return `${layout.listenAddr}:${port} is already in use: stop what listens there or change pgbouncer.port in Pulumi.local.yaml`;
   }
   // An older binary than the render targets refuses the keys it does not know, and stops.
@@ -128,34 +161,44 @@ export async function installedVersion(binary: string): Promise<Version> {
 }
 
 async function startHost(plan: Plan, host: HostPlan): Promise<void> {
-  const layout = localLayout(host);
-  const port = plan.config.pgbouncer.port;
   const problem = await startProblem(plan, host);
   if (problem) throw new Error(problem);
+  for (const k of processIds(host)) {
+    if ((await processPid(host, k)) === undefined) await startProcess(plan, host, k);
+  }
+  await writeFile(versionFile(host), plan.pgbouncerVersion.join(".") + "\n");
+}
+
+/** Starts process `k` of a host and waits until it runs and the host's port answers. */
+export async function startProcess(plan: Plan, host: HostPlan, k: number): Promise<void> {
+  const layout = localLayout(host, undefined, k);
+  const port = plan.config.pgbouncer.port;
   // runuser resets the open-files soft limit to 1024; raise it in the same shell that execs
   // PgBouncer, to the plan's LimitNOFILE (what systemd gives it in production).
   const script = `ulimit -n ${host.openFilesLimit} && exec ${layout.binary} -d -q ${layout.iniFile}`;
   await run("sh", ["-c", script], { asUser: SERVICE_USER, timeoutMs: 15_000 });
   await waitFor(
-    `${host.name} to accept connections on ${layout.listenAddr}:${port}`,
-    async () => {
-      return (
-        (await pgbouncerPid(host)) !== undefined && !(await isPortFree(layout.listenAddr, port))
-      );
-    },
+    `${host.name} process ${k} to accept connections on ${layout.listenAddr}:${port}`,
+    async () =>
+      (await processPid(host, k)) !== undefined && !(await isPortFree(layout.listenAddr, port)),
     15_000,
   );
-  await writeFile(versionFile(host), plan.pgbouncerVersion.join(".") + "\n");
 }
 
 /**
- * SIGTERM is an immediate shutdown before 1.23 and a "wait for clients" one after; a second
- * SIGTERM is immediate there. Either way the host is gone within seconds; SIGKILL is the last word.
+ * Stops process `k`: `signals` in turn, each given `graceMs` to work. SIGTERM is an immediate
+ * shutdown before 1.23 and a "wait for clients" one after (a second SIGTERM is immediate there);
+ * SIGINT waits for transactions to finish; SIGKILL is the last word.
  */
-export async function stopHost(host: HostPlan): Promise<void> {
-  const pid = await pgbouncerPid(host);
+export async function stopProcess(
+  host: HostPlan,
+  k: number,
+  signals: readonly NodeJS.Signals[] = ["SIGTERM", "SIGTERM", "SIGKILL"],
+  graceMs = 5_000,
+): Promise<void> {
+  const pid = await processPid(host, k);
   if (pid === undefined) return;
-  for (const signal of ["SIGTERM", "SIGTERM", "SIGKILL"] as const) {
+  for (const signal of signals) {
     try {
       process.kill(pid, signal);
     } catch {
@@ -163,13 +206,17 @@ export async function stopHost(host: HostPlan): Promise<void> {
     }
     try {
       await waitFor(
-        `${host.name} (pid ${pid}) to exit`,
+        `${host.name} process ${k} (pid ${pid}) to exit`,
         async () => !(await processAlive(pid)),
-        5_000,
+        graceMs,
       );
       return;
     } catch {
       // escalate
     }
   }
+}
+
+export async function stopHost(host: HostPlan): Promise<void> {
+  await Promise.all(processIds(host).map((k) => stopProcess(host, k)));
 }

@@ -45,16 +45,22 @@ export function hostDir(host: HostPlan, stateDir = STATE_DIR): string {
   return join(stateDir, host.name);
 }
 
-/** `stateDir` is a parameter so golden files can render with a path that is the same everywhere. */
-export function localLayout(host: HostPlan, stateDir = STATE_DIR): HostLayout {
+/**
+ * Files of PgBouncer process `process` (1-based) on a host. Process 1 keeps the plain names, so a
+ * one-process host looks as it always did; others get a `-<n>` suffix and their own socket folder
+ * (their sockets share the port number). `stateDir` is a parameter so golden files can render
+ * with a path that is the same everywhere.
+ */
+export function localLayout(host: HostPlan, stateDir = STATE_DIR, process = 1): HostLayout {
   const dir = hostDir(host, stateDir);
+  const suffix = process === 1 ? "" : `-${process}`;
   return {
     listenAddr: pgbouncerAddress(host.index),
-    iniFile: join(dir, "pgbouncer.ini"),
+    iniFile: join(dir, `pgbouncer${suffix}.ini`),
     authFile: join(dir, "userlist.txt"),
-    logFile: join(dir, "pgbouncer.log"),
-    pidFile: join(dir, "pgbouncer.pid"),
-    unixSocketDir: join(dir, "socket"),
+    logFile: join(dir, `pgbouncer${suffix}.log`),
+    pidFile: join(dir, `pgbouncer${suffix}.pid`),
+    unixSocketDir: join(dir, `socket${suffix}`),
     user: SERVICE_USER,
     binary: pgbouncerBinary(),
   };
@@ -65,7 +71,7 @@ export function pgbouncerBinary(): string {
   return selectedBinary();
 }
 
-/** logrotate's postrotate locally: no systemd here, so signal the pid from the pidfile. */
-export function localReloadCommand(layout: HostLayout): string {
-  return `/bin/kill -HUP "$(cat ${layout.pidFile})"`;
+/** logrotate's postrotate locally: no systemd here, so signal each process from its pidfile. */
+export function localReloadCommand(...layouts: HostLayout[]): string {
+  return `/bin/kill -HUP ${layouts.map((l) => `"$(cat ${l.pidFile})"`).join(" ")}`;
 }

@@ -29,6 +29,7 @@ export const FORCED_KEYS = [
   "listen_port",
   "logfile",
   "max_client_conn",
+  "peer_id",
   "max_prepared_statements",
   "pidfile",
   "pool_mode",
@@ -40,15 +41,26 @@ export const FORCED_KEYS = [
   "server_login_retry",
   "server_tls_ca_file",
   "server_tls_sslmode",
+  "so_reuseport",
   "stats_users",
   "unix_socket_dir",
 ] as const;
 export type ForcedKey = (typeof FORCED_KEYS)[number];
 
+/**
+ * Process `id` of a host that runs several (so_reuseport): they share the port, and each knows the
+ * others' sockets ([peers]) to pass on a cancel request that reached the wrong process.
+ */
+export interface HostProcess {
+  id: number;
+  peers: readonly { id: number; unixSocketDir: string }[];
+}
+
 export function forcedSettings(
   plan: Plan,
   host: HostPlan,
   layout: HostLayout,
+  process?: HostProcess,
 ): Partial<Record<ForcedKey, IniValue>> {
   const { pgbouncer: p } = plan.config;
   const t = p.timeouts;
@@ -85,6 +97,10 @@ export function forcedSettings(
   }
   if (tls.server === "verify-ca" || tls.server === "verify-full") {
     forced.server_tls_ca_file = `${tls.certDir}/server-ca.pem`;
+  }
+  if (process && process.peers.length > 1) {
+    forced.so_reuseport = 1;
+    forced.peer_id = process.id;
   }
   if (knows(plan.pgbouncerVersion, "pgbouncer", "max_prepared_statements")) {
     forced.max_prepared_statements = DEFAULTS.pgbouncer.maxPreparedStatements;
@@ -133,13 +149,24 @@ export function renderIni(
   host: HostPlan,
   upstreams: Upstreams,
   layout: HostLayout,
+  process?: HostProcess,
 ): string {
   const version = plan.pgbouncerVersion;
   const settings: Record<string, IniValue> = {
     ...tunableSettings(),
     ...plan.config.pgbouncer.settings,
-    ...forcedSettings(plan, host, layout),
+    ...forcedSettings(plan, host, layout, process),
   };
+  const peers =
+    process && process.peers.length > 1
+      ? "\n\n[peers]\n" +
+        process.peers
+          .map(
+            (p) =>
+              `${p.id} = host=${connstringValue(`peers.${p.id}.host`, absolutePath(`peers.${p.id}`, p.unixSocketDir))} port=${plan.config.pgbouncer.port}`,
+          )
+          .join("\n")
+      : "";
   const lines = Object.keys(settings)
     // capability() throws for a key missing from the table: a typo never silently disappears.
     .filter((key) => capability("pgbouncer", key) && knows(version, "pgbouncer", key))
@@ -154,6 +181,7 @@ export function renderIni(
     ) +
     "\n[databases]\n" +
     plan.entries.map((e) => databaseLine(plan, e, upstreams)).join("\n") +
+    peers +
     "\n\n[pgbouncer]\n" +
     lines.join("\n") +
     "\n"

@@ -7,11 +7,16 @@ import { absolutePath } from "./sanitize.js";
  * makes it reopen the file, so rotation needs no copytruncate (which loses lines written between
  * copy and truncate). `su` because the log folder belongs to the service user.
  */
-export function renderLogrotate(layout: HostLayout, reloadCommand: string): string {
+export function renderLogrotate(
+  layout: HostLayout,
+  reloadCommand: string,
+  otherLogFiles: readonly string[] = [],
+): string {
   if (/[\n\r]/.test(reloadCommand)) throw new Error("logrotate reload command must be one line");
+  const files = [layout.logFile, ...otherLogFiles].map((f) => absolutePath("layout.logFile", f));
   return (
     generatedHeader("#", "logrotate for PgBouncer") +
-    `${absolutePath("layout.logFile", layout.logFile)} {
+    `${files.join(" ")} {
     su ${layout.user} ${layout.user}
     daily
     rotate 14

@@ -217,3 +217,50 @@ describe("injection attempts are refused by the renderers", () => {
     ).toThrow(/twice/);
   });
 });
+
+describe("several processes per host (so_reuseport + [peers])", () => {
+  const raw = withField(
+    withField(rawStack("local"), "pgbouncer.version", "1.24.1"),
+    "pgbouncer.processesPerHost",
+    2,
+  );
+  const two = buildPlan(validateStackConfig(raw));
+  const one = buildPlan(validateStackConfig(withField(raw, "pgbouncer.processesPerHost", 1)));
+  const peers = [
+    { id: 1, unixSocketDir: "/srv/pgb/socket" },
+    { id: 2, unixSocketDir: "/srv/pgb/socket-2" },
+  ];
+
+  test("each process gets half the host's pools, rounded up, and the budget counts every process", () => {
+    for (const e of two.entries) {
+      const single = one.entries.find((x) => x.name === e.name)!;
+      expect(e.poolSize).toBe(Math.ceil(single.poolSize / 2));
+    }
+    expect(two.hosts[0]!.maxClientConn).toBe(one.hosts[0]!.maxClientConn); // all clients may land on one
+    const perProcess = two.entries
+      .filter((e) => e.target === "primary")
+      .reduce((n, e) => n + e.maxDbConnections, 0);
+    expect(two.budget[0]!.required).toBe(two.hosts.length * 2 * perProcess);
+  });
+
+  test("the ini of process 2 shares the port, names its peer id and lists every peer's socket", () => {
+    const host = two.hosts[0]!;
+    const layout = { ...localLayout(host, GOLDEN_STATE, 2) };
+    const ini = renderIni(two, host, localUpstreams(two), layout, { id: 2, peers });
+    const s = sections(ini);
+    expect(s.peers).toEqual([
+      ["1", "host=/srv/pgb/socket port=56432"],
+      ["2", "host=/srv/pgb/socket-2 port=56432"],
+    ]);
+    const get = (k: string) => s.pgbouncer!.find(([key]) => key === k)?.[1];
+    expect([get("so_reuseport"), get("peer_id"), get("unix_socket_dir")]).toEqual([
+      "1",
+      "2",
+      `${GOLDEN_STATE}/pgbouncer-1/socket-2`,
+    ]);
+    // a one-process host renders neither
+    expect(
+      renderIni(one, one.hosts[0]!, localUpstreams(one), localLayout(one.hosts[0]!, GOLDEN_STATE)),
+    ).not.toMatch(/peer|so_reuseport/);
+  });
+});

@@ -106,7 +106,13 @@ export function nodeBudgets(
     const target = role === "primary" ? "primary" : "replicas";
     const shares = entries
       .filter((e) => e.target === target)
-      .map((e) => budgetShare(e.name, Array<number>(hosts).fill(e.maxDbConnections)));
+      // every process of every host may open the entry's max_db_connections
+      .map((e) =>
+        budgetShare(
+          e.name,
+          Array<number>(hosts).fill(e.maxDbConnections * config.pgbouncer.processesPerHost),
+        ),
+      );
     return nodeBudget(node, role, maxConnections, reserves, shares);
   };
   return [

@@ -55,6 +55,12 @@ export interface HostPlan {
   /** `pgbouncer-1` … */
   name: string;
   index: number;
+  /**
+   * PgBouncer processes on the host (so_reuseport + [peers]). The numbers below are per process:
+   * client slots are not divided, because while one process restarts the others take all of
+   * its clients.
+   */
+  processes: number;
   /** Clients this host holds at peak with one host lost. */
   clientsAtPeak: number;
   /** clientsAtPeak + connections kept for admin, exporters and operators. */
@@ -94,6 +100,7 @@ export interface PlanOptions {
 export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan {
   const version = parseVersion(config.pgbouncer.version);
   const hosts = config.pgbouncer.hosts;
+  const processes = config.pgbouncer.processesPerHost;
   const tracksPrepared = knows(version, "pgbouncer", "max_prepared_statements");
   const services = Object.keys(config.services)
     .sort()
@@ -112,7 +119,7 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
           target: role === "rw" ? "primary" : "replicas",
           poolMode: mode,
           clients,
-          ...sizeEntry(load, hosts),
+          ...sizeEntry(load, hosts, processes),
         };
       };
       const entries = [entry("rw", s.peakTps * (1 - s.readShare), app.rwPoolMax)];
@@ -126,7 +133,8 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
         instances: s.instances,
         maxReplicaLagSeconds: s.maxReplicaLagSeconds,
         entries,
-        roleConnectionLimit: hosts * Math.max(...entries.map((e) => e.maxDbConnections)),
+        roleConnectionLimit:
+          hosts * processes * Math.max(...entries.map((e) => e.maxDbConnections)),
       };
     });
   const entries = services.flatMap((s) => s.entries).sort((a, b) => a.name.localeCompare(b.name));
@@ -136,6 +144,7 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
   const hostPlans = Array.from({ length: hosts }, (_, i) => ({
     name: `pgbouncer-${i + 1}`,
     index: i,
+    processes,
     clientsAtPeak,
     maxClientConn,
     maxServerConnections,

@@ -68,7 +68,10 @@ export function clientProfiles(
       maxReplicaLagSeconds: s.maxReplicaLagSeconds,
       retry: {
         maxAttempts: DEFAULTS.client.retryMaxAttempts,
-        maxConcurrent: Math.max(1, rw.reservePoolSize * rw.survivingHosts),
+        maxConcurrent: Math.max(
+          1,
+          rw.reservePoolSize * plan.hosts[0]!.processes * rw.survivingHosts,
+        ),
       },
     };
   });

@@ -134,6 +134,12 @@ export const pgbouncerSchema = z.strictObject({
   /** PgBouncer release the hosts run; renders emit only the keys it knows. */
   version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "must look like 1.25.1"),
   hosts: count(1).max(32),
+  /**
+   * PgBouncer processes per host, sharing the port (so_reuseport) and forwarding cancel requests
+   * to each other ([peers], from 1.19): one process uses one core, and a host with several can
+   * restart them one at a time. Each process gets 1/N of the host's pools. @default 1
+   */
+  processesPerHost: count(1).max(16).default(1),
   port,
   /**
    * EC2 instance type of the hosts; a Graviton family (c7g, t4g, …) gets the arm64 image.

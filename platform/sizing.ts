@@ -74,6 +74,7 @@ export interface EntrySizing {
   survivingHosts: number;
   /** Clients one host holds when a host is lost. */
   clientsPerHost: number;
+  /** Per PgBouncer process (the whole host's when it runs one). */
   poolSize: number;
   minPoolSize: number;
   reservePoolSize: number;
@@ -84,7 +85,11 @@ export function survivingHosts(hosts: number): number {
   return Math.max(1, hosts - 1);
 }
 
-export function sizeEntry(load: EntryLoad, hosts: number): EntrySizing {
+/**
+ * One entry's numbers for one PgBouncer process. With several processes per host each gets 1/N
+ * of the host's pools (rounded up); client slots are not divided (see plan.ts).
+ */
+export function sizeEntry(load: EntryLoad, hosts: number, processes = 1): EntrySizing {
   const survivors = survivingHosts(hosts);
   // Session pooling pins one server connection per client; transaction pooling needs only the
   // connections busy at once: tps × transaction time (Little's law), plus headroom, never more
@@ -94,9 +99,10 @@ export function sizeEntry(load: EntryLoad, hosts: number): EntrySizing {
     load.mode === "session"
       ? load.clients
       : Math.max(DEFAULTS.minPoolSize, Math.min(load.clients, busy));
-  const poolSize = Math.max(DEFAULTS.minPoolSize, Math.ceil(serverConnectionsNeeded / survivors));
+  const hostPool = Math.max(DEFAULTS.minPoolSize, Math.ceil(serverConnectionsNeeded / survivors));
+  const poolSize = Math.ceil(hostPool / processes);
   const reservePoolSize = Math.ceil(poolSize * DEFAULTS.reserveFraction[load.priority]);
-  const warm = Math.ceil((serverConnectionsNeeded / hosts) * DEFAULTS.warmFraction);
+  const warm = Math.ceil((serverConnectionsNeeded / hosts / processes) * DEFAULTS.warmFraction);
   const minPoolSize = load.priority === "low" ? 0 : Math.min(poolSize, warm);
   return {
     serverConnectionsNeeded,

@@ -111,6 +111,12 @@ describe("validateStackConfig", () => {
       'pgbouncer.instanceType must look like c7g.large, got "c7g large"',
     ],
     ["pgbouncer.hosts", 0, "pgbouncer.hosts must be ≥ 1, got 0"],
+    ["pgbouncer.processesPerHost", 0, "pgbouncer.processesPerHost must be ≥ 1, got 0"],
+    [
+      "pgbouncer.processesPerHost",
+      2,
+      "pgbouncer.processesPerHost must be 1 for PgBouncer 1.18.0: cancel requests cross processes only with [peers] (1.19+), got 2",
+    ],
     ["pgbouncer.hosts", -2, "pgbouncer.hosts must be ≥ 1, got -2"],
     ["pgbouncer.port", 55432, "pgbouncer.port must differ from database.port, got 55432"],
     [

@@ -75,6 +75,13 @@ function crossFieldProblems(c: StackConfig): Problem[] {
         });
       }
     }
+    if (c.pgbouncer.processesPerHost > 1 && !knows(version, "pgbouncer", "peer_id")) {
+      problems.push({
+        path: "pgbouncer.processesPerHost",
+        got: show(c.pgbouncer.processesPerHost),
+        message: `must be 1 for PgBouncer ${c.pgbouncer.version}: cancel requests cross processes only with [peers] (1.19+)`,
+      });
+    }
   } catch {
     problems.push({
       path: "pgbouncer.version",
@@ -133,6 +140,14 @@ function crossFieldProblems(c: StackConfig): Problem[] {
       path: "pgbouncer.timeouts.clientIdleSeconds",
       got: show(t.clientIdleSeconds),
       message: `must be 0 (off) or > ${clientIdleFloorMs / 1000}: apps close idle connections after ${clientIdleFloorMs / 1000}s`,
+    });
+  }
+  if (c.pgbouncer.processesPerHost > 1 && c.environment !== "local") {
+    // The cloud fleet's units, files and rollout handle one process per host so far.
+    problems.push({
+      path: "pgbouncer.processesPerHost",
+      got: show(c.pgbouncer.processesPerHost),
+      message: "must be 1 outside the local stack (the cloud fleet runs one process per host)",
     });
   }
   if (c.pgbouncer.tls.client !== "disable" && c.environment === "local") {

@@ -37,6 +37,9 @@ export type StatementRunner = <R extends pg.QueryResultRow = pg.QueryResultRow>(
   params?: unknown[],
 ) => Promise<pg.QueryResult<R>>;
 
+/** How long a cancelled statement may take to stop before its connection is dropped. */
+const CANCEL_GRACE_MS = 1000;
+
 /** The part of pg's wire-protocol Connection a cancel needs (missing from its type definitions). */
 interface CancelConnection {
   on(event: "connect" | "error", listener: () => void): void;
@@ -211,6 +214,14 @@ export class Target {
       if (!flight.timedOut && flight.deadline <= now) {
         flight.timedOut = true;
         this.cancel(flight.client);
+      } else if (flight.timedOut && flight.deadline + CANCEL_GRACE_MS <= now) {
+        // The cancel did not land: PgBouncer (1.18, 1.24) may send it to the other host of a
+        // multi-host entry. Drop the connection; PgBouncer then closes the server connection,
+        // which ends the query, and the caller gets its timeout now.
+        (
+          flight.client as unknown as { connection: { stream: { destroy(): void } } }
+        ).connection.stream.destroy();
+        this.inFlight.delete(flight);
       }
     }
   }

@@ -3,7 +3,15 @@ import { databaseReserveKey } from "../../pgbouncer/capabilities.js";
 import { ADMIN_USER, STATS_USER } from "../../pgbouncer/layout.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
 import { localLayout, localUpstreams } from "../../local/topology.js";
-import { admin, connectError, pgbouncerLog, plan, configProblemLines, secrets } from "./helpers.js";
+import {
+  admin,
+  adminViaProcess,
+  configProblemLines,
+  connectError,
+  pgbouncerLog,
+  plan,
+  secrets,
+} from "./helpers.js";
 
 /** SHOW CONFIG / SHOW DATABASES on the live hosts against the plan, and who may do what. */
 describe.each(plan.hosts.map((h) => [h.name, h] as const))("%s", (_, host) => {
@@ -77,15 +85,18 @@ describe.each(plan.hosts.map((h) => [h.name, h] as const))("%s", (_, host) => {
 
   test("PgBouncer logged no warning or error about the rendered config, also after RELOAD", async () => {
     // The config is read at start (everything up to "process up") and on RELOAD (what it logs
-    // right after): those are the lines to judge. Other files' faults log in between.
-    const before = await pgbouncerLog(host);
-    const startup = before.slice(0, before.indexOf("process up: PgBouncer"));
-    expect(before).toMatch(/process up: PgBouncer/);
-    await admin(host, "RELOAD");
-    await new Promise((r) => setTimeout(r, 300));
-    const afterReload = (await pgbouncerLog(host)).slice(before.length);
-    expect(afterReload).toMatch(/RELOAD command issued/);
-    expect(configProblemLines(startup + afterReload)).toEqual([]);
+    // right after): those are the lines to judge. Other files' faults log in between. Each
+    // process of the host is asked through its own socket.
+    for (let k = 1; k <= host.processes; k++) {
+      const before = await pgbouncerLog(host, k);
+      expect(before).toMatch(/process up: PgBouncer/);
+      const startup = before.slice(0, before.indexOf("process up: PgBouncer"));
+      await adminViaProcess(host, k, "RELOAD");
+      await new Promise((r) => setTimeout(r, 300));
+      const afterReload = (await pgbouncerLog(host, k)).slice(before.length);
+      expect(afterReload).toMatch(/RELOAD command issued/);
+      expect(configProblemLines(startup + afterReload)).toEqual([]);
+    }
   });
 });
 

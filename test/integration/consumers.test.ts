@@ -12,7 +12,7 @@ import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
 import { renderLocalHost } from "../../local/pgbouncer.js";
 import { localLayout } from "../../local/topology.js";
-import { admin, plan, secrets } from "./helpers.js";
+import { adminViaProcess, plan, secrets } from "./helpers.js";
 
 /** Each generated file checked by the program that consumes it. */
 const run = promisify(execFile);
@@ -91,14 +91,15 @@ describe("logrotate", () => {
       conf,
     ]);
     expect(stderr).not.toMatch(/error:/);
-    expect(existsSync(`${layout.logFile}.1`)).toBe(true);
-    // something that logs: a RELOAD is logged by PgBouncer
-    await admin(host, "RELOAD");
-    await expect
-      .poll(async () => (existsSync(layout.logFile) ? readFile(layout.logFile, "utf8") : ""), {
-        timeout: 5000,
-      })
-      .toMatch(/RELOAD command issued/);
+    // every process's log is rotated and reopened; a RELOAD is something each one logs
+    for (let k = 1; k <= host.processes; k++) {
+      const logFile = localLayout(host, undefined, k).logFile;
+      expect(existsSync(`${logFile}.1`), logFile).toBe(true);
+      await adminViaProcess(host, k, "RELOAD");
+      await expect
+        .poll(async () => (existsSync(logFile) ? readFile(logFile, "utf8") : ""), { timeout: 5000 })
+        .toMatch(/RELOAD command issued/);
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import type pg from "pg";
 import type { HostPlan } from "../../platform/plan.js";
 import { adminQuery, connect, pgbouncerTarget } from "../../local/connect.js";
+import { ADMIN_USER } from "../../pgbouncer/layout.js";
 import { readSecrets } from "../../local/secrets.js";
 import { localLayout } from "../../local/topology.js";
 import { localPlan } from "../../local/lines.js";
@@ -36,9 +37,9 @@ export async function connectError(
   }
 }
 
-/** The host's whole log, rotated part (`.1`, written by logrotate in consumers.test.ts) first. */
-export async function pgbouncerLog(host: HostPlan): Promise<string> {
-  const file = localLayout(host).logFile;
+/** Process k's whole log, rotated part (`.1`, written by logrotate in consumers.test.ts) first. */
+export async function pgbouncerLog(host: HostPlan, k = 1): Promise<string> {
+  const file = localLayout(host, undefined, k).logFile;
   const rotated = existsSync(`${file}.1`) ? await readFile(`${file}.1`, "utf8") : "";
   return rotated + (await readFile(file, "utf8"));
 }
@@ -54,4 +55,29 @@ export function configProblemLines(log: string): string[] {
     .filter(
       (l) => / (WARNING|ERROR|FATAL) /.test(l) && !/ [CS](-0x[0-9a-f]+)?: |login failed: /.test(l),
     );
+}
+
+/** A connection to process `k` of a host through its own unix socket (so_reuseport picks a
+ * process at random for TCP clients; a test that means one process says which). */
+export function viaProcess(
+  host: HostPlan,
+  k: number,
+  user: string,
+  database = user,
+): Promise<pg.Client> {
+  const t = pgbouncerTarget(plan, host, secrets, user, database);
+  return connect({ ...t, host: localLayout(host, undefined, k).unixSocketDir });
+}
+
+export async function adminViaProcess<R extends pg.QueryResultRow = Record<string, string>>(
+  host: HostPlan,
+  k: number,
+  sql: string,
+): Promise<R[]> {
+  const client = await viaProcess(host, k, ADMIN_USER, "pgbouncer");
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end();
+  }
 }

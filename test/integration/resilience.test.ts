@@ -198,9 +198,9 @@ describe("writes", () => {
     // the pooler was still reconnecting when the retries ran out
     for (const e of errors) expect(e).toMatch(/failed after \d+ attempts?/);
     await waitFor(
-      "primary reachable",
-      async () =>
-        await db.read("SELECT 1").then(
+      "the primary reachable through PgBouncer again",
+      () =>
+        db.currentLsn().then(
           () => true,
           () => false,
         ),
@@ -287,6 +287,20 @@ describe("pooler and pool", () => {
         ) === 0,
       2000,
     );
+  });
+
+  test("a statement timeout on an ro entry ends the call in time, even when the cancel misses", async () => {
+    // PgBouncer sends a cancel through a new server connection, and on a multi-host entry that
+    // one may go to the other replica: the library then drops the connection after a grace.
+    const db = database(profileOf("reporting"), { statementTimeoutMs: 300 });
+    await db.ready();
+    for (let i = 0; i < 4; i++) {
+      const started = Date.now();
+      await expect(db.read("SELECT pg_sleep(20)")).rejects.toThrow(
+        /statement cancelled after 300 ms/,
+      );
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
   });
 
   test("the breaker opens on a dead target and closes after it returns, probing more than once", async () => {
