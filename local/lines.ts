@@ -34,7 +34,10 @@ export function isLocalLine(text: string): text is LocalLine {
   return Object.hasOwn(LOCAL_LINES, text);
 }
 
-/** The line asked for (flag/env), else the one the running stack was started with, else none. */
+/**
+ * The line asked for (flag/env), else the one the running stack was started with, else the one
+ * Pulumi.local.yaml names.
+ */
 export function selectedLine(): LocalLine | undefined {
   const asked = process.env.PG_POOLING_PGBOUNCER;
   if (asked) {
@@ -49,7 +52,15 @@ export function selectedLine(): LocalLine | undefined {
     const saved = readFileSync(lineFile(), "utf8").trim();
     if (isLocalLine(saved)) return saved;
   }
-  return undefined;
+  return configuredLine();
+}
+
+/** The line Pulumi.local.yaml's pgbouncer.version belongs to, when the local stack runs it. */
+function configuredLine(): LocalLine | undefined {
+  const raw = projectConfig(parseYaml(readFileSync(stackFile("local"), "utf8")));
+  const version = String((raw.pgbouncer as { version?: unknown } | undefined)?.version ?? "");
+  const line = version.split(".").slice(0, 2).join(".");
+  return isLocalLine(line) ? line : undefined;
 }
 
 /** Where `up` records the line it started (computed on use: topology.ts imports this module). */
