@@ -52,28 +52,7 @@ export function generatedSecrets(mocked: MockedStack): {
 export function expectedHostFiles(mocked: MockedStack, plan: Plan): Map<string, DeliveredFiles> {
   const address = (name: string) => named(mocked, RDS, name).state.address as string;
   const { verifiers } = generatedSecrets(mocked);
-  return new Map(
-    plan.hosts.map((host) => [
-      host.name,
-      deliveredFiles(
-        plan,
-        renderHostFiles({
-          plan,
-          host,
-          upstreams: {
-            primary: address("pooling-postgres-primary"),
-            replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
-              address(`pooling-postgres-replica-${i + 1}`),
-            ),
-            port: plan.config.database.port,
-          },
-          layout: PRODUCTION_LAYOUT,
-          users: userlistEntries(plan, verifiers),
-          reloadCommand: SYSTEMD_RELOAD,
-        }),
-      ),
-    ]),
-  );
+  return hostFilesFor(plan, address, verifiers);
 }
 
 /**
@@ -91,28 +70,7 @@ export function predictedHostFiles(plan: Plan): Map<string, DeliveredFiles> {
       ),
     ]),
   );
-  return new Map(
-    plan.hosts.map((host) => [
-      host.name,
-      deliveredFiles(
-        plan,
-        renderHostFiles({
-          plan,
-          host,
-          upstreams: {
-            primary: address("pooling-postgres-primary"),
-            replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
-              address(`pooling-postgres-replica-${i + 1}`),
-            ),
-            port: plan.config.database.port,
-          },
-          layout: PRODUCTION_LAYOUT,
-          users: userlistEntries(plan, verifiers),
-          reloadCommand: SYSTEMD_RELOAD,
-        }),
-      ),
-    ]),
-  );
+  return hostFilesFor(plan, address, verifiers);
 }
 
 /** Parameter Store as a previous deploy left it: readable files, encrypted userlist, record. */
@@ -148,4 +106,34 @@ export function userData(instance: RecordedResource): { text: string; files: Map
   const text = decodeUserData(unwrap(instance.inputs.userDataBase64) as string);
   const doc = parse(text) as { write_files: { path: string; content: string }[] };
   return { text, files: new Map(doc.write_files.map((f) => [f.path, f.content])) };
+}
+
+/** Each host's delivered files, from RDS addresses by resource name and the accounts' verifiers. */
+function hostFilesFor(
+  plan: Plan,
+  address: (resource: string) => string,
+  verifiers: ReadonlyMap<string, string>,
+): Map<string, DeliveredFiles> {
+  return new Map(
+    plan.hosts.map((host) => [
+      host.name,
+      deliveredFiles(
+        plan,
+        renderHostFiles({
+          plan,
+          host,
+          upstreams: {
+            primary: address("pooling-postgres-primary"),
+            replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
+              address(`pooling-postgres-replica-${i + 1}`),
+            ),
+            port: plan.config.database.port,
+          },
+          layout: PRODUCTION_LAYOUT,
+          users: userlistEntries(plan, verifiers),
+          reloadCommand: SYSTEMD_RELOAD,
+        }),
+      ),
+    ]),
+  );
 }

@@ -2,6 +2,7 @@ import { gzipSync } from "node:zlib";
 import { PROJECT } from "../../platform/config.js";
 import type { Plan } from "../../platform/plan.js";
 import { decodeUserData } from "../../pgbouncer/cloud-init.js";
+import { editResource } from "../../policies/fixtures.js";
 import { factsFromResources } from "../../policies/resources.js";
 import { runRules, violationsOf } from "../../policies/rules.js";
 import type { PlainResource, Violation } from "../../policies/types.js";
@@ -38,17 +39,7 @@ export function policyViolations(
 }
 
 /** A deep copy of the resources with one resource's properties changed by `edit`. */
-export function edited(
-  resources: readonly PlainResource[],
-  name: string,
-  edit: (props: Record<string, unknown>) => void,
-): PlainResource[] {
-  const copy = structuredClone(resources) as PlainResource[];
-  const target = copy.find((r) => r.name === name);
-  if (!target) throw new Error(`no resource named ${name}`);
-  edit(target.props);
-  return copy;
-}
+export const edited = editResource;
 
 /** Rewrite one file inside an instance's gzipped user-data, as a hand edit would. */
 export function editUserData(props: Record<string, unknown>, edit: (text: string) => string): void {
