@@ -20,6 +20,8 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v logrotate >/dev/null 2>&1 || [ -x /usr/sbin/logrotate ] || missing+=(logrotate)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v cloud-init >/dev/null 2>&1 || missing+=(cloud-init)
+command -v gpg >/dev/null 2>&1 || missing+=(gpg)
+[ -f /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc ] || missing+=(postgresql-common)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
