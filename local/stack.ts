@@ -3,7 +3,7 @@ import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { adminQuery, type PoolRow } from "./connect.js";
-import { lineFile } from "./lines.js";
+import { lineFile, selectedBinary } from "./lines.js";
 import { isPortFree } from "./exec.js";
 import {
   installedVersion,
@@ -23,13 +23,7 @@ import {
 } from "./postgres.js";
 import { serviceRolesSql } from "./roles.js";
 import { loadOrCreateSecrets, readSecrets, SECRETS_FILE } from "./secrets.js";
-import {
-  localLayout,
-  pgbouncerBinary,
-  PRIMARY_ADDRESS,
-  replicaAddress,
-  STATE_DIR,
-} from "./topology.js";
+import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
 
 /**
  * The local stack from the plan: Postgres primary + streaming replicas, the service roles, and the
@@ -113,7 +107,7 @@ export async function stackStatus(plan: Plan) {
     hosts.push({ host: host.name, address: localLayout(host).listenAddr, pid, pools });
   }
   const primary = nodes.find((n) => n.role === "primary" && n.running);
-  const binary = pgbouncerBinary();
+  const binary = selectedBinary();
   return {
     nodes,
     hosts,

@@ -62,13 +62,8 @@ export function localLayout(host: HostPlan, stateDir = STATE_DIR, process = 1): 
     pidFile: join(dir, `pgbouncer${suffix}.pid`),
     unixSocketDir: join(dir, `socket${suffix}`),
     user: SERVICE_USER,
-    binary: pgbouncerBinary(),
+    binary: selectedBinary(),
   };
-}
-
-/** The binary of the selected PgBouncer line (lines.ts); `status` says which one runs. */
-export function pgbouncerBinary(): string {
-  return selectedBinary();
 }
 
 /** logrotate's postrotate locally: no systemd here, so signal each process from its pidfile. */
