@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `npm run demo` and `npm test` need, only when it is missing: the npm packages
 # (which bring the pinned Node 22 through the `node` devDependency) and the Debian packages the
-# local stack runs (PostgreSQL server, PgBouncer) and the checkers the tests call (systemd-analyze,
+# local stack runs (PostgreSQL server, PgBouncer, Prometheus, postgres_exporter) and the checkers the tests call (systemd-analyze,
 # logrotate, cloud-init schema).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,11 @@ command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v cloud-init >/dev/null 2>&1 || missing+=(cloud-init)
 command -v gpg >/dev/null 2>&1 || missing+=(gpg)
 [ -f /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc ] || missing+=(postgresql-common)
+# Monitoring: the local stack's Prometheus (promtool checks and unit-tests the generated rules) and
+# postgres_exporter for each local Postgres node.
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing+=(prometheus-postgres-exporter)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
