@@ -175,11 +175,43 @@ export const pgbouncerSchema = z.strictObject({
     .default({}),
 });
 
+const labelValue = z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, "must be a Kubernetes label value");
+
+export const monitoringSchema = z
+  .strictObject({
+    /** How often Prometheus scrapes the exporters and evaluates the rules. @default 15 */
+    scrapeIntervalSeconds: z.int().min(1).max(300).default(15),
+    /**
+     * How long a condition must hold before its alert fires. Short on the local stack so a test
+     * sees an alert fire and resolve in seconds; minutes in the cloud, to ride out blips. @default 120
+     */
+    alertForSeconds: z.int().min(0).max(3600).default(120),
+    /** Kubernetes namespace of the Prometheus operator and Grafana (dev and prod). */
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")
+      .default("monitoring"),
+    /** The label Grafana's dashboard sidecar selects ConfigMaps by (value "1"). */
+    dashboardLabel: z
+      .string()
+      .regex(/^[a-z0-9_-]{1,63}$/, "must be a Kubernetes label key")
+      .default("grafana_dashboard"),
+    /** Labels the Prometheus operator selects PrometheusRules and scrape configs by. */
+    selectorLabels: z
+      .record(
+        z.string().regex(/^[a-z0-9./_-]{1,63}$/, "must be a Kubernetes label key"),
+        labelValue,
+      )
+      .default({ release: "kube-prometheus-stack" }),
+  })
+  .prefault({});
+
 export const stackConfigSchema = z.strictObject({
   environment: z.enum(ENVIRONMENTS),
   network: networkSchema,
   database: databaseSchema,
   pgbouncer: pgbouncerSchema,
+  monitoring: monitoringSchema,
   services: z
     .record(z.string().regex(IDENTIFIER, "service names must match " + IDENTIFIER), serviceSchema)
     .refine((s) => Object.keys(s).length > 0, "must declare at least one service"),
@@ -192,5 +224,6 @@ export type ServiceSpec = z.infer<typeof serviceSchema>;
 export type DatabaseSpec = z.infer<typeof databaseSchema>;
 export type PgBouncerSpec = z.infer<typeof pgbouncerSchema>;
 export type NetworkSpec = z.infer<typeof networkSchema>;
+export type MonitoringSpec = z.infer<typeof monitoringSchema>;
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
