@@ -17,6 +17,8 @@ export default defineConfig({
             "resilience/**/*.test.ts",
             "components/**/*.test.ts",
             "policies/**/*.test.ts",
+            "monitoring/**/*.test.ts",
+            "loadtest/**/*.test.ts",
             "test/unit/**/*.test.ts",
           ],
           exclude: ["**/*.live.test.ts"],
