@@ -1,0 +1,265 @@
+import { ConfigError, show, type Problem } from "../../platform/errors.js";
+import type { RunMode, RunRecord, SloResult } from "./types.js";
+
+/** The error every refused record throws: one problem per bad field, path and value named. */
+export const RUN_RECORD_SOURCE = "run record";
+
+/** Exhaustive over RunMode: the compiler flags a mode added to the type and missing here. */
+const RUN_MODES: Record<RunMode, true> = { pooled: true, direct: true };
+
+/**
+ * How far a recorded ratio may stray from numerator ÷ denominator: the harness rounds ratios to
+ * two decimals (±0.005), and large ratios get a relative slack of 0.1 %.
+ */
+const RATIO_ABSOLUTE_SLACK = 0.006;
+const RATIO_RELATIVE_SLACK = 1e-3;
+
+/**
+ * Refuse a record no report should be drawn from: NaN or negative numbers, counts that are not
+ * whole, times out of order, an empty throughput series, verdicts that contradict their numbers.
+ * Collects every problem and throws one ConfigError, like the stack config validation does.
+ */
+export function validateRunRecord(record: RunRecord): void {
+  const check = new Checker();
+  const meta = record?.meta;
+  if (!isObject(meta)) check.fail("meta", "is required", meta);
+  else {
+    check.text("meta.command", meta.command);
+    if (typeof meta.startedAt !== "string" || !isIsoTime(meta.startedAt))
+      check.fail("meta.startedAt", "must be an ISO 8601 time", meta.startedAt);
+    // What the machine or a server would not say is printed as unknown, not refused.
+    if (!isObject(meta.machine)) check.fail("meta.machine", "is required", meta.machine);
+    else {
+      check.positiveCount("meta.machine.cpus", meta.machine.cpus);
+      check.text("meta.machine.cpuModel", meta.machine.cpuModel, { mayBeEmpty: true });
+      check.nonNegative("meta.machine.memoryGiB", meta.machine.memoryGiB);
+      check.text("meta.machine.node", meta.machine.node);
+    }
+    check.text("meta.pgbouncerVersion", meta.pgbouncerVersion, { mayBeEmpty: true });
+    check.text("meta.postgresVersion", meta.postgresVersion, { mayBeEmpty: true });
+    if (!Object.hasOwn(RUN_MODES, meta.mode))
+      check.fail("meta.mode", `must be one of ${Object.keys(RUN_MODES).join(" | ")}`, meta.mode);
+    check.count("meta.clients", meta.clients);
+    check.nonNegative("meta.durationSeconds", meta.durationSeconds);
+    check.strings("meta.services", meta.services, (s, p) => check.text(p, s));
+  }
+
+  const throughput = check.list("throughput", record?.throughput, (s, p) => {
+    check.nonNegative(`${p}.t`, s.t);
+    for (const key of ["tps", "p50Ms", "p95Ms", "p99Ms"] as const)
+      check.nonNegative(`${p}.${key}`, s[key]);
+    for (const key of ["errors", "clientsWaiting", "clientsConnected"] as const)
+      check.count(`${p}.${key}`, s[key]);
+    if (s.p95Ms < s.p50Ms) check.fail(`${p}.p95Ms`, `must be ≥ p50Ms (${s.p50Ms})`, s.p95Ms);
+    if (s.p99Ms < s.p95Ms) check.fail(`${p}.p99Ms`, `must be ≥ p95Ms (${s.p95Ms})`, s.p99Ms);
+  });
+  if (throughput?.length === 0)
+    check.fail("throughput", "must have at least one sample", throughput);
+  check.ordered("throughput", throughput, "strictly");
+
+  const pools = check.list("pools", record?.pools, (s, p) => {
+    check.nonNegative(`${p}.t`, s.t);
+    check.text(`${p}.host`, s.host);
+    check.text(`${p}.pool`, s.pool);
+    for (const key of ["clActive", "clWaiting", "svActive", "svIdle"] as const)
+      check.count(`${p}.${key}`, s[key]);
+    check.nonNegative(`${p}.maxWaitMs`, s.maxWaitMs);
+  });
+  check.ordered("pools", pools, "loosely");
+  const seenPoolRows = new Map<string, number>();
+  pools?.forEach((s, i) => {
+    const key = JSON.stringify([s.t, s.host, s.pool]);
+    const first = seenPoolRows.get(key);
+    if (first === undefined) seenPoolRows.set(key, i);
+    else check.fail(`pools[${i}]`, `repeats pools[${first}] (same t, host and pool)`, key);
+  });
+
+  const memory = check.list("memory", record?.memory, (s, p) => {
+    check.nonNegative(`${p}.t`, s.t);
+    check.text(`${p}.process`, s.process);
+    check.nonNegative(`${p}.rssMiB`, s.rssMiB);
+  });
+  check.ordered("memory", memory, "loosely");
+
+  check.list("errors", record?.errors, (e, p) => {
+    check.text(`${p}.service`, e.service);
+    check.text(`${p}.code`, e.code);
+    if (typeof e.message !== "string") check.fail(`${p}.message`, "must be a string", e.message);
+    check.count(`${p}.count`, e.count);
+    check.nonNegative(`${p}.firstAt`, e.firstAt);
+  });
+
+  check.list("services", record?.services, (s, p) => {
+    check.text(`${p}.service`, s.service);
+    check.text(`${p}.shape`, s.shape);
+    for (const key of ["clients", "transactions", "errors"] as const)
+      check.count(`${p}.${key}`, s[key]);
+    for (const key of ["tps", "p50Ms", "p95Ms", "p99Ms"] as const)
+      check.nonNegative(`${p}.${key}`, s[key]);
+  });
+
+  check.list("comparisons", record?.comparisons, (c, p) => {
+    check.text(`${p}.name`, c.name);
+    check.text(`${p}.unit`, c.unit, { mayBeEmpty: true });
+    for (const side of ["numerator", "denominator"] as const) {
+      check.text(`${p}.${side}.label`, c[side]?.label);
+      check.nonNegative(`${p}.${side}.value`, c[side]?.value);
+    }
+    if (check.nonNegative(`${p}.ratio`, c.ratio) && c.denominator?.value > 0) {
+      const expected = c.numerator.value / c.denominator.value;
+      const slack = Math.max(RATIO_ABSOLUTE_SLACK, RATIO_RELATIVE_SLACK * expected);
+      if (Math.abs(c.ratio - expected) > slack)
+        check.fail(`${p}.ratio`, `must be numerator ÷ denominator (${expected})`, c.ratio);
+    }
+    if (c.goal !== undefined && check.nonNegative(`${p}.goal`, c.goal) && c.goal === 0)
+      check.fail(`${p}.goal`, "must be > 0 when given", c.goal);
+  });
+
+  const drill = record?.drill;
+  if (drill !== undefined) {
+    check.text("drill.name", drill.name);
+    if (typeof drill.description !== "string")
+      check.fail("drill.description", "must be a string", drill.description);
+    check.nonNegative("drill.faultAt", drill.faultAt);
+    if (drill.healedAt !== undefined && check.nonNegative("drill.healedAt", drill.healedAt))
+      if (drill.healedAt < drill.faultAt)
+        check.fail("drill.healedAt", `must be ≥ drill.faultAt (${drill.faultAt})`, drill.healedAt);
+    const slos = check.list("drill.slos", drill.slos, (slo, p) => {
+      check.text(`${p}.name`, slo.name);
+      check.text(`${p}.unit`, slo.unit, { mayBeEmpty: true });
+      const measured = check.finite(`${p}.measured`, slo.measured);
+      const limit = check.finite(`${p}.limit`, slo.limit);
+      if (slo.comparison !== "atMost" && slo.comparison !== "atLeast")
+        check.fail(`${p}.comparison`, 'must be "atMost" | "atLeast"', slo.comparison);
+      else if (measured && limit && slo.pass !== sloMet(slo))
+        check.fail(
+          `${p}.pass`,
+          `must be ${sloMet(slo)} (measured ${slo.measured}, limit ${slo.limit})`,
+          slo.pass,
+        );
+    });
+    if (slos?.length === 0) check.fail("drill.slos", "must have at least one SLO", slos);
+    const allMet = slos?.every((slo) => slo.pass) ?? false;
+    if (slos && drill.pass !== allMet)
+      check.fail(
+        "drill.pass",
+        `must be ${allMet} (${allMet ? "every" : "not every"} SLO passed)`,
+        drill.pass,
+      );
+  }
+
+  check.strings("notes", record?.notes, () => {});
+  check.throwIfAny();
+}
+
+/** Whether an SLO's measurement meets its bound: the one rule the verdict and the table share. */
+export function sloMet(slo: Pick<SloResult, "measured" | "limit" | "comparison">): boolean {
+  return slo.comparison === "atMost" ? slo.measured <= slo.limit : slo.measured >= slo.limit;
+}
+
+class Checker {
+  private readonly problems: Problem[] = [];
+
+  fail(path: string, message: string, got: unknown): void {
+    this.problems.push({ path, message, got: printable(got) });
+  }
+
+  finite(path: string, value: unknown): value is number {
+    if (typeof value === "number" && Number.isFinite(value)) return true;
+    this.fail(path, "must be a finite number", value);
+    return false;
+  }
+
+  nonNegative(path: string, value: unknown): value is number {
+    if (!this.finite(path, value)) return false;
+    if (value >= 0) return true;
+    this.fail(path, "must be ≥ 0", value);
+    return false;
+  }
+
+  count(path: string, value: unknown): void {
+    if (this.nonNegative(path, value) && !Number.isInteger(value))
+      this.fail(path, "must be a whole number", value);
+  }
+
+  positiveCount(path: string, value: unknown): void {
+    this.count(path, value);
+    if (value === 0) this.fail(path, "must be ≥ 1", value);
+  }
+
+  /** Names and labels land in table cells and file names: one line, no control characters. */
+  text(path: string, value: unknown, { mayBeEmpty = false } = {}): void {
+    if (typeof value !== "string") this.fail(path, "must be a string", value);
+    else if (!mayBeEmpty && value.trim() === "") this.fail(path, "must not be empty", value);
+    else if (/[\u0000-\u001f\u007f]/.test(value))
+      this.fail(path, "must be one line without control characters", value);
+  }
+
+  /** A list of objects; returns it only when every item is an object, so callers may read fields. */
+  list<T>(path: string, value: readonly T[] | undefined, each: (item: T, path: string) => void) {
+    if (!Array.isArray(value)) {
+      this.fail(path, "must be a list", value);
+      return undefined;
+    }
+    let allObjects = true;
+    value.forEach((item, i) => {
+      if (isObject(item)) each(item, `${path}[${i}]`);
+      else {
+        allObjects = false;
+        this.fail(`${path}[${i}]`, "must be an object", item);
+      }
+    });
+    return allObjects ? value : undefined;
+  }
+
+  strings(
+    path: string,
+    value: readonly string[] | undefined,
+    each: (s: string, path: string) => void,
+  ) {
+    if (!Array.isArray(value)) return this.fail(path, "must be a list", value);
+    value.forEach((item, i) =>
+      typeof item === "string"
+        ? each(item, `${path}[${i}]`)
+        : this.fail(`${path}[${i}]`, "must be a string", item),
+    );
+  }
+
+  /** Samples are drawn as lines: out-of-order times would draw a scribble, not a series. */
+  ordered(
+    path: string,
+    samples: readonly { t: number }[] | undefined,
+    how: "strictly" | "loosely",
+  ) {
+    samples?.forEach((s, i) => {
+      const previous = samples[i - 1];
+      if (previous === undefined || !Number.isFinite(s.t) || !Number.isFinite(previous.t)) return;
+      if (how === "strictly" ? s.t <= previous.t : s.t < previous.t)
+        this.fail(
+          `${path}[${i}].t`,
+          `must be ${how === "strictly" ? ">" : "≥"} ${path}[${i - 1}].t (${previous.t}): samples sorted by time`,
+          s.t,
+        );
+    });
+  }
+
+  throwIfAny(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems, RUN_RECORD_SOURCE);
+  }
+}
+
+/** Like the config errors' `show`, but NaN and ±Infinity print as themselves, not as JSON `null`. */
+function printable(value: unknown): string {
+  return typeof value === "number" ? String(value) : show(value);
+}
+
+function isObject<V>(value: V): value is V & object {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isIsoTime(text: string): boolean {
+  return (
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text) &&
+    !Number.isNaN(Date.parse(text))
+  );
+}
