@@ -1,0 +1,242 @@
+import type { Plan } from "../platform/plan.js";
+import { BREAKER_STATE_VALUE, METRIC_NAMES } from "../resilience/metrics.js";
+import {
+  ALERT_SHARES,
+  anyOf,
+  host,
+  node,
+  proc,
+  promValue,
+  round,
+  service,
+  spec,
+  type AlertRuleSpec,
+} from "./alert-model.js";
+import { POSTGRES_METRICS } from "./catalogue.js";
+import { SCRAPE_JOBS } from "./labels.js";
+
+/** The rules, by what they watch. Thresholds are plan numbers times ALERT_SHARES. */
+
+const pgbouncerTarget = { [host]: "pgbouncer-1", [proc]: "1" };
+
+export function poolRules(plan: Plan): AlertRuleSpec[] {
+  const queryWait = plan.config.pgbouncer.timeouts.queryWaitSeconds;
+  const maxWait = round(queryWait * ALERT_SHARES.maxWaitOfQueryWait);
+  const saturation = plan.entries.map((e) => {
+    const db = promValue(`entries.${e.name}`, e.name);
+    const active = Math.ceil(e.poolSize * ALERT_SHARES.poolSaturation);
+    return spec(
+      "PgBouncerPoolSaturated",
+      "warning",
+      "pgpooling-pgbouncer",
+      `sum by (${host}, ${proc}, database) (pgbouncer_pools_server_active_connections{database="${db}"}) / ${e.poolSize} >= ${ALERT_SHARES.poolSaturation}`,
+      {
+        summary: `Pool ${db} is saturated on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
+        description: `${db} has at least ${ALERT_SHARES.poolSaturation * 100}% of its pool_size ${e.poolSize} server connections active (reserve ${e.reservePoolSize} opens after reserve_pool_timeout); clients will soon wait.`,
+      },
+      {
+        metric: "pgbouncer_pools_server_active_connections",
+        labels: { ...pgbouncerTarget, database: db, user: e.service },
+        fire: active,
+        quiet: active - 1,
+        alertLabels: { ...pgbouncerTarget, database: db },
+      },
+      { service: e.service, entry: db },
+    );
+  });
+  const perService = plan.services.flatMap((s) => {
+    const dbs = anyOf(
+      `services.${s.name}`,
+      s.entries.map((e) => e.name),
+    );
+    const series = { ...pgbouncerTarget, database: s.name, user: s.name };
+    const alertLabels = { ...pgbouncerTarget, database: s.name };
+    return [
+      spec(
+        "PgBouncerClientsWaiting",
+        "warning",
+        "pgpooling-pgbouncer",
+        `sum by (${host}, ${proc}, database) (pgbouncer_pools_client_waiting_connections{database=~"${dbs}"}) > 0`,
+        {
+          summary: `Clients of ${s.name} wait for a server connection on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
+          description: `Clients of {{ $labels.database }} have been waiting for a server connection for the whole hold time; at ${queryWait}s (query_wait_timeout) PgBouncer disconnects them.`,
+        },
+        {
+          metric: "pgbouncer_pools_client_waiting_connections",
+          labels: series,
+          fire: 1,
+          quiet: 0,
+          alertLabels,
+        },
+        { service: s.name },
+      ),
+      spec(
+        "PgBouncerMaxWaitHigh",
+        "critical",
+        "pgpooling-pgbouncer",
+        `max by (${host}, ${proc}, database) (pgbouncer_pools_client_maxwait_seconds{database=~"${dbs}"}) >= ${maxWait}`,
+        {
+          summary: `Clients of ${s.name} wait ${maxWait}s or more on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
+          description: `The oldest waiting client of {{ $labels.database }} has waited at least ${ALERT_SHARES.maxWaitOfQueryWait * 100}% of query_wait_timeout (${queryWait}s); clients are about to be disconnected.`,
+        },
+        {
+          metric: "pgbouncer_pools_client_maxwait_seconds",
+          labels: series,
+          fire: Math.ceil(maxWait),
+          quiet: Math.ceil(maxWait) - 1,
+          alertLabels,
+        },
+        { service: s.name },
+      ),
+    ];
+  });
+  return [...saturation, ...perService];
+}
+
+export function hostRules(plan: Plan): AlertRuleSpec[] {
+  return plan.hosts.map((h) => {
+    const name = promValue(`hosts.${h.index}`, h.name);
+    const used = Math.ceil(h.maxClientConn * ALERT_SHARES.clientConnections);
+    const target = { [host]: name, [proc]: "1" };
+    return spec(
+      "PgBouncerClientConnectionsHigh",
+      "warning",
+      "pgpooling-pgbouncer",
+      `max by (${host}, ${proc}) (pgbouncer_used_clients{${host}="${name}"}) / ${h.maxClientConn} >= ${ALERT_SHARES.clientConnections}`,
+      {
+        summary: `${name} process {{ $labels.${proc} }} is near max_client_conn`,
+        description: `${name} holds at least ${ALERT_SHARES.clientConnections * 100}% of its max_client_conn ${h.maxClientConn} client connections (${h.clientsAtPeak} are planned at peak with one host lost); new clients will be refused.`,
+      },
+      {
+        metric: "pgbouncer_used_clients",
+        labels: target,
+        fire: used,
+        quiet: used - 1,
+        alertLabels: target,
+      },
+      // The series carry it too; as a rule label it keeps the per-host rules apart.
+      { [host]: name },
+    );
+  });
+}
+
+export function postgresRules(plan: Plan): AlertRuleSpec[] {
+  const roles = anyOf(
+    "services",
+    plan.services.map((s) => s.name),
+  );
+  const budget = plan.budget.map((b) => {
+    const nodeName = promValue(`budget.${b.node}`, b.node);
+    const used = Math.ceil(b.usable * ALERT_SHARES.connectionBudget);
+    return spec(
+      "PostgresConnectionBudgetHigh",
+      "warning",
+      "pgpooling-postgres",
+      `sum by (${node}) (${POSTGRES_METRICS.roleConnections}{${node}="${nodeName}", usename=~"${roles}"}) / ${b.usable} >= ${ALERT_SHARES.connectionBudget}`,
+      {
+        summary: `The services' connections on ${nodeName} near its budget`,
+        description: `The services' roles hold at least ${ALERT_SHARES.connectionBudget * 100}% of the ${b.usable} connections ${nodeName} can give them (the plan's pools may open ${b.required}); beyond it admin and exporter connections are refused.`,
+      },
+      {
+        metric: POSTGRES_METRICS.roleConnections,
+        labels: { [node]: nodeName, usename: plan.services[0]!.name },
+        fire: used,
+        quiet: used - 1,
+        alertLabels: { [node]: nodeName },
+      },
+      { [node]: nodeName },
+    );
+  });
+  const readers = plan.services.filter((s) => s.entries.some((e) => e.role === "ro"));
+  const replicas = plan.budget.filter((b) => b.role === "replica").map((b) => b.node);
+  if (readers.length === 0 || replicas.length === 0) return budget;
+  const tolerance = Math.min(...readers.map((s) => s.maxReplicaLagSeconds));
+  const strictest = readers.filter((s) => s.maxReplicaLagSeconds === tolerance).map((s) => s.name);
+  const lag = spec(
+    "PostgresReplicaLagHigh",
+    "warning",
+    "pgpooling-postgres",
+    `max by (${node}) (${POSTGRES_METRICS.replicationLag}{${node}=~"${anyOf("replicas", replicas)}"}) > ${tolerance}`,
+    {
+      summary: `Replica {{ $labels.${node} }} lags more than ${tolerance}s`,
+      description: `{{ $labels.${node} }} is behind the primary by more than ${tolerance}s, the smallest lag tolerance of the services reading from replicas (${strictest.join(", ")}); their reads fall back to the primary.`,
+    },
+    {
+      metric: POSTGRES_METRICS.replicationLag,
+      labels: { [node]: replicas[0]! },
+      fire: tolerance + 1,
+      quiet: tolerance,
+      alertLabels: { [node]: replicas[0]! },
+    },
+  );
+  return [...budget, lag];
+}
+
+export function availabilityRules(): AlertRuleSpec[] {
+  const jobs = `${SCRAPE_JOBS.pgbouncer}|${SCRAPE_JOBS.postgres}`;
+  const exporter = { job: SCRAPE_JOBS.pgbouncer, instance: "pgbouncer-1:9127", ...pgbouncerTarget };
+  return [
+    spec(
+      "ExporterDown",
+      "warning",
+      "pgpooling-availability",
+      `max by (job, instance, ${host}, ${proc}, ${node}) (up{job=~"${jobs}"}) == 0`,
+      {
+        summary: `Exporter {{ $labels.instance }} ({{ $labels.job }}) cannot be scraped`,
+        description: `Prometheus cannot scrape {{ $labels.instance }}; the pool and database alerts of that target are blind until it is back.`,
+      },
+      { metric: "up", labels: exporter, fire: 0, quiet: 1, alertLabels: exporter },
+    ),
+    spec(
+      "PgBouncerDown",
+      "critical",
+      "pgpooling-availability",
+      `max by (${host}, ${proc}) (pgbouncer_up) == 0`,
+      {
+        summary: `PgBouncer on {{ $labels.${host} }} process {{ $labels.${proc} }} does not answer`,
+        description: `The exporter is up but cannot reach PgBouncer's admin console on {{ $labels.${host} }}; clients of this process are failing over to the other hosts.`,
+      },
+      {
+        metric: "pgbouncer_up",
+        labels: pgbouncerTarget,
+        fire: 0,
+        quiet: 1,
+        alertLabels: pgbouncerTarget,
+      },
+    ),
+    spec(
+      "PostgresDown",
+      "critical",
+      "pgpooling-availability",
+      `max by (${node}) (pg_up) == 0`,
+      {
+        summary: `Postgres {{ $labels.${node} }} does not answer`,
+        description: `postgres_exporter is up but cannot connect to {{ $labels.${node} }}.`,
+      },
+      {
+        metric: "pg_up",
+        labels: { [node]: "primary" },
+        fire: 0,
+        quiet: 1,
+        alertLabels: { [node]: "primary" },
+      },
+    ),
+    spec(
+      "ClientBreakerOpen",
+      "critical",
+      "pgpooling-clients",
+      `max by (${service}, target) (${METRIC_NAMES.breakerState}) >= ${BREAKER_STATE_VALUE.open}`,
+      {
+        summary: `{{ $labels.${service} }}'s circuit breaker to {{ $labels.target }} is not closed`,
+        description: `{{ $labels.${service} }} has stopped sending statements to {{ $labels.target }} (breaker open or half-open) for the whole hold time; its calls fail fast or use fallbacks.`,
+      },
+      {
+        metric: METRIC_NAMES.breakerState,
+        labels: { [service]: "orders", target: "primary" },
+        fire: BREAKER_STATE_VALUE.open,
+        quiet: BREAKER_STATE_VALUE.closed,
+        alertLabels: { [service]: "orders", target: "primary" },
+      },
+    ),
+  ];
+}
