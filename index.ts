@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Credentials } from "./components/credentials.js";
 import { CLOUD_DEFAULTS, stackTags } from "./components/defaults.js";
+import { Monitoring } from "./components/monitoring.js";
 import { Network } from "./components/network.js";
 import { PgBouncerFleet } from "./components/pgbouncer-fleet.js";
 import { PostgresCluster } from "./components/postgres-cluster.js";
@@ -9,6 +10,7 @@ import { connectionUri, clientSslMode } from "./platform/dsn.js";
 import { isConfigError } from "./platform/errors.js";
 import { endpointDns } from "./platform/network.js";
 import { buildPlan, type Plan } from "./platform/plan.js";
+import { renderExporterPgpass } from "./monitoring/exporter-units.js";
 import { clientProfiles } from "./platform/profiles.js";
 import { MONITORING_ROLE } from "./platform/roles.js";
 import { enforcesTls, STACK_KEYS } from "./platform/schema.js";
@@ -106,8 +108,23 @@ const fleet = new PgBouncerFleet("pooling-pgbouncer", {
     securityGroupId: cluster.securityGroupId,
   },
   verifiers: verifiers(pgbouncerAccounts(plan)),
+  exporterPgpass: pulumi.secret(
+    pulumi
+      .all([
+        credentials.accounts[STATS_USER]!.password,
+        credentials.accounts[MONITORING_ROLE]!.password,
+      ])
+      .apply(([stats, monitoring]) => renderExporterPgpass({ stats, monitoring })),
+  ),
   dns: endpointDns(c.pgbouncer.endpoint),
   tags,
+});
+
+// Scrape configs, alert rules and dashboards in the cluster of the Prometheus operator and Grafana
+// (the default Kubernetes provider: the kubeconfig of whoever runs `pulumi up`).
+const monitoring = new Monitoring("pooling-monitoring", {
+  plan,
+  hostAddresses: fleet.privateIps,
 });
 
 // Through an SSM tunnel on a PgBouncer host (docs/deploying.md): the primary admits those only.
@@ -186,6 +203,13 @@ export const pgbouncerRollout = {
   reasons: fleet.rollout.reasons,
   revision: fleet.rollout.revision,
   associationId: fleet.associationId,
+};
+/** Where kube-prometheus-stack finds the scrape configs (additionalScrapeConfigsSecret). */
+export const monitoringResources = {
+  namespace: c.monitoring.namespace,
+  scrapeConfigsSecret: monitoring.scrapeConfigsSecret,
+  prometheusRule: monitoring.ruleName,
+  dashboards: monitoring.dashboardConfigMaps,
 };
 /** Opens the tunnel role management needs (run it, then `pulumi up`). */
 export const adminTunnelCommand = pulumi.interpolate`aws ssm start-session --region ${region} --target ${fleet.instanceIds[0]!} --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters host=${cluster.primaryAddress},portNumber=${cluster.port},localPortNumber=${CLOUD_DEFAULTS.adminTunnel.port}`;

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { exporterHostFiles, exporterPgpassParameter } from "../monitoring/exporter-units.js";
 import { debianArchitecture, ec2Architecture, hostAz } from "../platform/network.js";
 import type { Plan } from "../platform/plan.js";
 import { deliveredFiles, hostParameterPath, type PublicFiles } from "../pgbouncer/agent.js";
@@ -45,6 +46,12 @@ export interface PgBouncerFleetArgs {
   };
   /** SCRAM verifier per PgBouncer account (services, admin, stats), secret. @default none: required */
   verifiers: Record<string, pulumi.Input<string>>;
+  /**
+   * The exporters' pgpass file (stats-only user and monitoring role), secret. Given, every host
+   * runs the exporters (monitoring/exporter-units.ts) and reads this from a SecureString at boot.
+   * @default none: hosts without exporters
+   */
+  exporterPgpass?: pulumi.Input<string>;
   /** Private DNS record for the endpoint, pointing at the load balancer. @default none */
   dns?: { zone: string; record: string };
   /** Tags on every resource; `Name` is added per resource. @default {} */
@@ -181,10 +188,29 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
         .apply((v) => renderUserlist(userlistEntries(plan, new Map(Object.entries(v))))),
     );
 
+    // Read by the hosts' exporter setup at boot: it must exist before the first host does.
+    const pgpass =
+      args.exporterPgpass === undefined
+        ? undefined
+        : new aws.ssm.Parameter(
+            `${name}-exporters-pgpass`,
+            {
+              name: exporterPgpassParameter(args.stack),
+              description: "pg-pooling exporters' pgpass (stats-only user, monitoring role)",
+              type: "SecureString",
+              value: pulumi.secret(args.exporterPgpass),
+              tags: args.tags,
+            },
+            parent,
+          );
+    const upstreams = pulumi
+      .all([args.database.primary, pulumi.all(args.database.replicas)])
+      .apply(([primary, replicas]) => ({ primary, replicas, port }));
+
     const instances = plan.hosts.map((host) => {
       const userData = pulumi
-        .all([publicFiles, userlist, lb.targetGroupArn])
-        .apply(([files, list, targetGroupArn]) =>
+        .all([publicFiles, userlist, lb.targetGroupArn, upstreams])
+        .apply(([files, list, targetGroupArn, addresses]) =>
           encodeUserData(
             host.name,
             renderCloudInit({
@@ -197,6 +223,9 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
                 parameterPath: hostParameterPath(args.stack, host.name),
                 targetGroupArn,
               },
+              ...(pgpass
+                ? { exporters: exporterHostFiles(plan, host, addresses, args.stack) }
+                : {}),
             }),
           ),
         );
@@ -211,7 +240,11 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
         },
         // Later user-data and template versions are for hosts created later: changing them on a
         // running instance would stop it (user-data) or replace it (template).
-        { parent: this, ignoreChanges: ["userData", "userDataBase64", "launchTemplate"] },
+        {
+          parent: this,
+          ignoreChanges: ["userData", "userDataBase64", "launchTemplate"],
+          dependsOn: pgpass ? [pgpass] : [],
+        },
       );
       new aws.lb.TargetGroupAttachment(
         `${name}-${host.name}`,

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { loadStack } from "../platform/config.js";
+import { exporterHostFiles, INSTALL_SCRIPT } from "../monitoring/exporter-units.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { DELIVERED_FILES, deliveredFiles, type DeliveredFiles } from "./agent.js";
 import { decodeUserData, encodeUserData, renderCloudInit, USER_DATA_LIMIT } from "./cloud-init.js";
@@ -25,19 +26,20 @@ const dev = buildPlan(loadStack("dev"));
 
 function render(plan: Plan, index = 0): { text: string; files: DeliveredFiles } {
   const host = plan.hosts[index]!;
+  const upstreams = {
+    primary: `${plan.environment}-primary.db.internal`,
+    replicas: Array.from(
+      { length: plan.config.database.replicas },
+      (_, i) => `${plan.environment}-replica${i + 1}.db.internal`,
+    ),
+    port: plan.config.database.port,
+  };
   const files = deliveredFiles(
     plan,
     renderHostFiles({
       plan,
       host,
-      upstreams: {
-        primary: `${plan.environment}-primary.db.internal`,
-        replicas: Array.from(
-          { length: plan.config.database.replicas },
-          (_, i) => `${plan.environment}-replica${i + 1}.db.internal`,
-        ),
-        port: plan.config.database.port,
-      },
+      upstreams,
       layout: PRODUCTION_LAYOUT,
       users: userlistEntries(plan, fixtureVerifiers(plan)),
       reloadCommand: SYSTEMD_RELOAD,
@@ -49,8 +51,15 @@ function render(plan: Plan, index = 0): { text: string; files: DeliveredFiles } 
     parameterPath: `/pg-pooling/${plan.environment}/${host.name}`,
     targetGroupArn: `arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/pooling-${plan.environment}/0123456789abcdef`,
   };
-  return { text: renderCloudInit({ plan, host, files, agent }), files };
+  const exporters = exporterHostFiles(plan, host, upstreams, plan.environment);
+  return { text: renderCloudInit({ plan, host, files, agent, exporters }), files };
 }
+
+const prodUpstreams = () => ({
+  primary: "prod-primary.db.internal",
+  replicas: ["prod-replica1.db.internal", "prod-replica2.db.internal"],
+  port: prod.config.database.port,
+});
 
 interface WriteFile {
   path: string;
@@ -126,8 +135,37 @@ describe("user-data", () => {
     ).toBe(PGDG_KEY);
     const pin = written.find((w) => w.path === DELIVERED_FILES["pgbouncer.pref"].path)!.content;
     expect(pin).toMatch(/^Pin: version 1\.25\.2-\*$/m);
-    expect(doc.runcmd).toEqual(["/usr/local/sbin/pg-pooling-first-boot"]);
+    expect(doc.runcmd[0]).toBe("/usr/local/sbin/pg-pooling-first-boot");
     expect(text.startsWith("#cloud-config\n")).toBe(true);
+  });
+
+  test("installs the exporters after the first boot and starts their units, setup first", () => {
+    const host = prod.hosts[0]!;
+    const { text } = render(prod);
+    const doc = parse(text) as { runcmd: (string | string[])[] };
+    const exporters = exporterHostFiles(prod, host, prodUpstreams(), "prod");
+    expect(doc.runcmd).toEqual([
+      "/usr/local/sbin/pg-pooling-first-boot",
+      INSTALL_SCRIPT,
+      "systemctl daemon-reload",
+      ["systemctl", "enable", "--now", ...exporters.units],
+    ]);
+    expect(exporters.units[0]).toBe("pg-pooling-exporters-setup.service");
+    const written = writeFiles(text);
+    for (const f of exporters.files) {
+      const entry = written.find((w) => w.path === f.path)!;
+      expect(entry.content, f.path).toBe(f.content);
+      expect(entry.permissions).toBe(f.mode);
+      expect(entry.owner).toBe("root:root");
+    }
+  });
+
+  test("without exporters, the host only runs its first boot", () => {
+    const host = dev.hosts[0]!;
+    const { files } = render(dev);
+    const agent = { host: host.name, region: "r", parameterPath: "/p", targetGroupArn: "arn" };
+    const doc = parse(renderCloudInit({ plan: dev, host, files, agent })) as { runcmd: string[] };
+    expect(doc.runcmd).toEqual(["/usr/local/sbin/pg-pooling-first-boot"]);
   });
 
   test("gzip + base64 for EC2: under the 16 KiB limit, byte-identical round trip, same bytes each time", () => {

@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { stringify } from "yaml";
+import type { ExporterHostFiles } from "../monitoring/exporter-units.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import {
   AGENT_ENV,
@@ -37,6 +38,12 @@ export interface CloudInitInput {
   /** renderHostFiles' output for this host, plus the apt pin (agent.ts deliveredFiles). */
   files: DeliveredFiles;
   agent: AgentSettings;
+  /**
+   * The exporters' units and scripts (monitoring/exporter-units.ts): written with the other root
+   * files, installed and started after the first boot, whether or not PgBouncer started (its
+   * exporter then reports it down). @default none: a host without exporters
+   */
+  exporters?: ExporterHostFiles;
 }
 
 interface WriteFile {
@@ -68,6 +75,7 @@ export function renderCloudInit(input: CloudInitInput): string {
     const f = DELIVERED_FILES[name];
     return writeFile(f.path, f.mode, f.owner, files[name]);
   });
+  const exporters = input.exporters;
   const doc = {
     write_files: [
       writeFile(PGDG_KEYRING, "0644", "root", PGDG_KEY),
@@ -75,10 +83,11 @@ export function renderCloudInit(input: CloudInitInput): string {
       writeFile(AGENT_ENV, "0644", "root", renderAgentEnv(plan, agent)),
       writeFile(FIRST_BOOT, "0755", "root", renderFirstBoot(plan)),
       ...delivered,
+      ...(exporters?.files ?? []).map((f) => writeFile(f.path, f.mode, "root", f.content)),
     ],
     package_update: true,
     packages: PACKAGES,
-    runcmd: [FIRST_BOOT],
+    runcmd: [FIRST_BOOT, ...(exporters?.commands ?? [])],
   };
   const header = [
     "#cloud-config",

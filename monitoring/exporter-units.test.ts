@@ -1,0 +1,268 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, test } from "vitest";
+import { loadStack } from "../platform/config.js";
+import { EXPORTERS } from "../platform/exporters.js";
+import { buildPlan, type Plan } from "../platform/plan.js";
+import { reviewUpstreams } from "../pgbouncer/layout.js";
+import { EXPORTER_RELEASES } from "./catalogue.js";
+import {
+  EXPORTER_ARCHITECTURES,
+  EXPORTER_BINARIES,
+  exporterHostFiles,
+  PINNED_SHA256,
+  postgresExporterPlacement,
+  renderExporterPgpass,
+  renderInstallScript,
+  tarballName,
+  type ExporterBinary,
+} from "./exporter-units.js";
+
+const run = promisify(execFile);
+const arch = (await run("dpkg", ["--print-architecture"])).stdout.trim();
+const scratch = await mkdtemp(join(tmpdir(), "pg-pooling-exporters-"));
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+const prod = buildPlan(loadStack("prod"));
+const dev = buildPlan(loadStack("dev"));
+const upstreams = (plan: Plan) =>
+  reviewUpstreams(plan.environment, plan.config.database.replicas, plan.config.database.port);
+const render = (plan: Plan, index = 0) =>
+  exporterHostFiles(plan, plan.hosts[index]!, upstreams(plan), plan.environment);
+
+/**
+ * systemd-analyze verify of every unit of a host together (Requires= must resolve), with the
+ * absolute binaries moved under the scratch folder, where empty executables stand in for them.
+ */
+async function verifyUnits(units: Map<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(scratch, "units-"));
+  const bin = join(dir, "bin");
+  await mkdir(bin);
+  const paths: string[] = [];
+  for (const [name, text] of units) {
+    const relocated = text.replace(/^ExecStart=(\/\S+)/gm, (_, exe: string) => {
+      return `ExecStart=${bin}${exe.replaceAll("/", "_")}`;
+    });
+    for (const m of relocated.matchAll(/^ExecStart=(\S+)/gm)) {
+      await writeFile(m[1]!, "#!/bin/sh\n");
+      await chmod(m[1]!, 0o755);
+    }
+    await writeFile(join(dir, name), relocated);
+    paths.push(join(dir, name));
+  }
+  try {
+    const { stderr } = await run("systemd-analyze", ["verify", ...paths]);
+    return stderr.trim();
+  } catch (e) {
+    return (e as { stderr: string }).stderr.trim() || String(e);
+  }
+}
+
+const unitsOf = (files: { path: string; content: string }[]) =>
+  new Map(
+    files
+      .filter((f) => f.path.endsWith(".service"))
+      .map((f) => [f.path.split("/").pop()!, f.content]),
+  );
+
+describe("exporter units", () => {
+  test.each([
+    ["prod", prod, 0],
+    ["prod", prod, 2],
+    ["dev", dev, 0],
+  ] as const)("%s host %i: systemd-analyze verify accepts every unit", async (_, plan, index) => {
+    const { files, units } = render(plan, index);
+    const byName = unitsOf(files);
+    expect([...byName.keys()].sort()).toEqual([...units].sort());
+    expect(await verifyUnits(byName)).toBe("");
+  });
+
+  test("and the check can fail: a broken directive is reported", async () => {
+    const byName = unitsOf(render(prod).files);
+    const [name, text] = [...byName][1]!;
+    byName.set(name, text.replace("RestartSec=5s", "RestartSec=soon"));
+    expect(await verifyUnits(byName)).toMatch(/Failed to parse|Invalid|RestartSec/);
+  });
+
+  test("each exporter listens on the private address only, on its port from EXPORTERS", () => {
+    const byName = unitsOf(render(prod).files);
+    const listen = [...byName.values()].flatMap((t) =>
+      [...t.matchAll(/--web\.listen-address=(\S+)/g)].map((m) => m[1]),
+    );
+    expect(listen.sort()).toEqual(
+      [EXPORTERS.node.port, EXPORTERS.pgbouncer.port, EXPORTERS.postgres.port].map(
+        (port) => `\${LISTEN_ADDRESS}:${port}`,
+      ),
+    );
+  });
+
+  test("hardened: a dynamic user without capabilities, the system read-only", () => {
+    for (const [name, text] of unitsOf(render(dev).files)) {
+      if (name.includes("setup")) continue;
+      for (const line of ["DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict"]) {
+        expect(text, name).toContain(`\n${line}\n`);
+      }
+      expect(text, name).toContain("\nCapabilityBoundingSet=\n");
+    }
+  });
+
+  test("no password anywhere: the DSNs name the user only, the password comes from a credential", () => {
+    const pw = { stats: "statsSecret123", monitoring: "monitorSecret456" };
+    const pgpass = renderExporterPgpass(pw);
+    for (const plan of [prod, dev]) {
+      for (const { path, content } of render(plan).files) {
+        expect(content, path).not.toContain(pw.stats);
+        expect(content, path).not.toMatch(/postgres(ql)?:\/\/[^/@\s]*:[^/@\s]*@/);
+        expect(content, path).not.toMatch(/password=/i);
+      }
+    }
+    expect(pgpass).toBe(
+      "*:*:*:pgbouncer_stats:statsSecret123\n*:*:*:pooling_monitor:monitorSecret456\n",
+    );
+  });
+
+  test("a password that would break the pgpass line is refused without being echoed", () => {
+    expect(() => renderExporterPgpass({ stats: "a:b", monitoring: "ok" })).toThrow(
+      /exporter password of pgbouncer_stats must be .* \(value withheld\)/,
+    );
+    let message = "";
+    try {
+      renderExporterPgpass({ stats: "ok", monitoring: "sec\nret" });
+    } catch (e) {
+      message = String(e);
+    }
+    expect(message).toMatch(/exporter password of pooling_monitor/);
+    expect(message).not.toContain("sec");
+  });
+});
+
+describe("postgres_exporter placement", () => {
+  test.each([
+    ["prod", prod],
+    ["dev", dev],
+  ] as const)("%s: every Postgres node exactly once, spread over the hosts", (_, plan) => {
+    const placement = postgresExporterPlacement(plan);
+    expect(placement.map((p) => p.node)).toEqual(plan.budget.map((b) => b.node));
+    const units = plan.hosts.flatMap((h, i) =>
+      render(plan, i).units.filter((u) => u.includes("postgres-exporter")),
+    );
+    expect(units.sort()).toEqual(
+      plan.budget.map((b) => `pg-pooling-postgres-exporter-${b.node}.service`).sort(),
+    );
+    // two exporters on one host never share a port
+    const keys = placement.map((p) => `${p.host}:${p.port}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  test("prod: one node per host on the registered port; dev: both nodes on its one host", () => {
+    expect(postgresExporterPlacement(prod)).toEqual([
+      { node: "primary", host: "pgbouncer-1", port: 9187 },
+      { node: "replica1", host: "pgbouncer-2", port: 9187 },
+      { node: "replica2", host: "pgbouncer-3", port: 9187 },
+    ]);
+    expect(postgresExporterPlacement(dev)).toEqual([
+      { node: "primary", host: "pgbouncer-1", port: 9187 },
+      { node: "replica1", host: "pgbouncer-1", port: 9188 },
+    ]);
+  });
+
+  test("verify-full to RDS: the CA bundle is handed over and named in the DSN", () => {
+    const text = unitsOf(render(prod).files).get("pg-pooling-postgres-exporter-primary.service")!;
+    expect(text).toContain("LoadCredential=server-ca.pem:/etc/pgbouncer/tls/server-ca.pem\n");
+    expect(text).toContain(
+      "Environment=DATA_SOURCE_NAME=postgresql://pooling_monitor@prod-primary.rds-endpoint.invalid:5432/postgres?sslmode=verify-full&sslrootcert=%d/server-ca.pem\n",
+    );
+  });
+
+  test("an upstream list that does not match the plan's nodes is refused", () => {
+    const bad = { ...upstreams(prod), replicas: ["only-one"] };
+    expect(() => exporterHostFiles(prod, prod.hosts[0]!, bad, "prod")).toThrow(
+      /upstreams must name 3 Postgres nodes \(primary, replica1, replica2\)/,
+    );
+  });
+});
+
+describe("install script", () => {
+  test("versions are the catalogue's pins; postgres_exporter's sha256 is pinned for both arches", () => {
+    expect(EXPORTER_BINARIES.pgbouncer_exporter).toBe(EXPORTER_RELEASES.pgbouncer_exporter);
+    expect(EXPORTER_BINARIES.postgres_exporter).toBe(EXPORTER_RELEASES.postgres_exporter);
+    for (const arch of EXPORTER_ARCHITECTURES) {
+      expect(PINNED_SHA256[tarballName("postgres_exporter", arch)]).toMatch(/^[0-9a-f]{64}$/);
+      expect(PINNED_SHA256[tarballName("node_exporter", arch)]).toMatch(/^[0-9a-f]{64}$/);
+    }
+    const script = renderInstallScript();
+    expect(script).toContain(
+      `fetch postgres_exporter ${EXPORTER_RELEASES.postgres_exporter.version} ${EXPORTER_RELEASES.postgres_exporter.repo}/releases/download/v${EXPORTER_RELEASES.postgres_exporter.version}\n`,
+    );
+  });
+
+  const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+  /** A local "release": one tarball per binary holding a fake executable. */
+  async function release(): Promise<{ dir: string; sums: Record<string, string> }> {
+    const dir = await mkdtemp(join(scratch, "release-"));
+    const sums: Record<string, string> = {};
+    for (const binary of Object.keys(EXPORTER_BINARIES) as ExporterBinary[]) {
+      const folder = tarballName(binary, arch).replace(/\.tar\.gz$/, "");
+      await mkdir(join(dir, folder));
+      await writeFile(join(dir, folder, binary), `#!/bin/sh\necho ${binary}\n`, { mode: 0o755 });
+      const tarball = tarballName(binary, arch);
+      await run("tar", ["-czf", join(dir, tarball), "-C", dir, folder]);
+      sums[tarball] = sha256(await readFile(join(dir, tarball)));
+    }
+    return { dir, sums };
+  }
+
+  async function install(script: string): Promise<{ ok: boolean; log: string }> {
+    const file = join(scratch, `install-${Math.random().toString(36).slice(2)}.sh`);
+    await writeFile(file, script);
+    try {
+      const { stderr } = await run("sh", [file]);
+      return { ok: true, log: stderr };
+    } catch (e) {
+      return { ok: false, log: (e as { stderr: string }).stderr };
+    }
+  }
+
+  test("pinned tarballs that match are installed; an unpinned one is checked against sha256sums.txt", async () => {
+    const { dir, sums } = await release();
+    const pgbouncer = tarballName("pgbouncer_exporter", arch);
+    await writeFile(join(dir, "sha256sums.txt"), `${sums[pgbouncer]}  ${pgbouncer}\n`);
+    const { [pgbouncer]: _unpinned, ...pins } = sums;
+    const root = join(dir, "root");
+    const result = await install(renderInstallScript({ root, base: `file://${dir}`, pins }));
+    expect(result).toMatchObject({ ok: true });
+    expect(result.log).toContain(`${pgbouncer} has no pinned sha256`);
+    for (const binary of Object.keys(EXPORTER_BINARIES)) {
+      expect(existsSync(join(root, "usr/local/bin", binary)), binary).toBe(true);
+    }
+  });
+
+  test("a tarball that does not match its pinned sha256 is refused before unpacking", async () => {
+    const { dir } = await release();
+    const root = join(dir, "root");
+    // the real pins: the stand-in tarballs cannot match them
+    const result = await install(renderInstallScript({ root, base: `file://${dir}` }));
+    expect(result.ok).toBe(false);
+    expect(result.log).toMatch(
+      /node_exporter-.*\.tar\.gz does not match sha256 [0-9a-f]{64}: not installed/,
+    );
+    expect(existsSync(join(root, "usr/local/bin/node_exporter"))).toBe(false);
+  });
+
+  test("an unpinned tarball missing from sha256sums.txt is refused", async () => {
+    const { dir, sums } = await release();
+    await writeFile(join(dir, "sha256sums.txt"), "");
+    const result = await install(
+      renderInstallScript({ root: join(dir, "root"), base: `file://${dir}`, pins: {} }),
+    );
+    expect(result.ok).toBe(false);
+    expect(result.log).toMatch(/is not in its release's sha256sums.txt/);
+    expect(Object.keys(sums).length).toBe(3);
+  });
+});
