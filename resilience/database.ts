@@ -59,6 +59,8 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
     ? [new Target(profile.ro.database, profile.ro, o, service, metrics, events)]
     : [];
   const router = new ReadRouter(primary, replicas, o, service, metrics, events);
+  for (const operation of ["read", "write", "transaction"])
+    metrics.fallbacks.inc({ service, operation }, 0);
 
   async function call<T>(
     operation: string,
@@ -240,10 +242,11 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
       return {
         service,
         retryBudget: { capacity: budget.capacity, inFlight: budget.used },
-        primary: { breaker: primary.breakerState },
+        primary: { breaker: primary.breakerState, connections: primary.connections },
         replicas: replicas.map((r) => ({
           target: r.name,
           breaker: r.breakerState,
+          connections: r.connections,
           ...router.lagOf(r),
         })),
       };

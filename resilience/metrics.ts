@@ -74,3 +74,45 @@ export function createMetrics(registry: Registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Several instances' metrics as one exposition, the way one scrape target serves a process that
+ * runs several databases (the load harness's worker threads): counters and queue depths add up,
+ * a breaker state or a lag is the worst of them.
+ */
+export async function mergedExposition(registries: readonly Registry[]): Promise<string> {
+  const worst = new Set<string>([METRIC_NAMES.breakerState, METRIC_NAMES.replicaLag]);
+  const families = new Map<string, { help: string; type: string; values: Map<string, number> }>();
+  for (const r of registries) {
+    for (const m of await r.getMetricsAsJSON()) {
+      const f = families.get(m.name) ?? {
+        help: m.help,
+        type: String(m.type),
+        values: new Map<string, number>(),
+      };
+      families.set(m.name, f);
+      for (const v of m.values) {
+        const labels = Object.entries(v.labels)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, val]) => `${k}="${String(val).replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)
+          .join(",");
+        const before = f.values.get(labels);
+        f.values.set(
+          labels,
+          before === undefined
+            ? v.value
+            : worst.has(m.name)
+              ? Math.max(before, v.value)
+              : before + v.value,
+        );
+      }
+    }
+  }
+  const out: string[] = [];
+  for (const [name, f] of [...families].sort(([a], [b]) => a.localeCompare(b))) {
+    out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
+    for (const [labels, value] of [...f.values].sort(([a], [b]) => a.localeCompare(b)))
+      out.push(`${name}${labels ? `{${labels}}` : ""} ${value}`);
+  }
+  return out.join("\n") + "\n";
+}

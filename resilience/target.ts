@@ -112,6 +112,9 @@ export class Target {
     );
     this.sweeper.unref();
     metrics.breakerState.set(labels, 0);
+    // Series that exist at 0 before anything happens: a dashboard shows "none yet", not "no data".
+    metrics.bulkheadRejections.inc(labels, 0);
+    this.counters.queued.set(0);
     this.breaker.onStateChange((state) => {
       const named = BREAKER_STATES[state];
       metrics.breakerState.set(labels, BREAKER_STATE_VALUE[named]);
@@ -119,17 +122,29 @@ export class Target {
     });
   }
 
-  /** A dead or unreachable target trips the breaker; slow queries and bad SQL do not. */
+  /**
+   * A target that cannot be reached trips the breaker: refused or failed connects, PgBouncer
+   * refusing logins. Slow queries and bad SQL do not, and neither does an established connection
+   * cut mid-statement: behind a load balancer that is one host going away, and the retry's new
+   * connection reaches another (if it cannot, that connect failure counts).
+   */
   private tripsBreaker(error: unknown): boolean {
     if (error instanceof QueryTimeoutError) return false;
     const c = classifyError(error, phaseOf(error));
-    return (
-      (c.class === "retry-safe" || c.class === "outcome-unknown") && c.reason !== "read-only-server"
-    );
+    return c.class === "retry-safe" && c.reason !== "read-only-server";
   }
 
   get available(): boolean {
     return this.breaker.state !== CircuitState.Open && this.breaker.state !== CircuitState.Isolated;
+  }
+
+  /** The pool's connections right now: open (idle included), idle, and callers waiting for one. */
+  get connections(): { open: number; idle: number; waiting: number } {
+    return {
+      open: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+    };
   }
 
   get breakerState(): "closed" | "open" | "half-open" {
