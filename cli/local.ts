@@ -48,6 +48,11 @@ export async function printStatus(plan: Plan): Promise<boolean> {
       ),
     );
   }
+  console.log(
+    status.prometheus
+      ? `\nPrometheus: ${status.prometheus} (alerts: ${status.prometheus}/alerts, targets: ${status.prometheus}/targets)`
+      : "\nPrometheus: not running",
+  );
   return status.up;
 }
 

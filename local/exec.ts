@@ -259,3 +259,68 @@ export async function ensureServiceDir(dir: string, user: string): Promise<void>
     throw new Error(`OS user ${user} cannot write ${dir}; make its parent folders o+x`);
   });
 }
+
+/**
+ * Starts a long-running server in the background (its own session, output to `logFile`), records
+ * its pid in `pidFile`, and returns the pid. The caller waits for it to answer.
+ */
+export async function startDaemon(
+  cmd: string,
+  args: string[],
+  opts: {
+    asUser?: string;
+    logFile: string;
+    pidFile: string;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+  },
+): Promise<number> {
+  const { open } = await import("node:fs/promises");
+  const log = await open(opts.logFile, "a");
+  const [file, argv] = asUserArgs(opts.asUser, cmd, args);
+  const child = spawn(file, argv, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    detached: true,
+    stdio: ["ignore", log.fd, log.fd],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", () => resolve());
+    child.once("error", (e) => reject(new Error(`${cmd} could not start: ${e.message}`)));
+  });
+  child.unref();
+  await log.close();
+  await writeFile(opts.pidFile, `${child.pid}\n`);
+  return child.pid!;
+}
+
+/** The pid startDaemon recorded, while that process lives. */
+export async function daemonPid(pidFile: string): Promise<number | undefined> {
+  const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
+  return Number.isInteger(pid) && pid > 0 && (await processAlive(pid)) ? pid : undefined;
+}
+
+/** Stops what startDaemon started: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopDaemon(pidFile: string, graceMs = 5_000): Promise<void> {
+  const pid = await daemonPid(pidFile);
+  if (pid === undefined) return;
+  // runuser stays the parent of the server: signal the whole process group.
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, s);
+    } catch {
+      try {
+        process.kill(pid, s);
+      } catch {
+        // gone
+      }
+    }
+  };
+  signal("SIGTERM");
+  try {
+    await waitFor(`pid ${pid} to exit`, async () => !(await processAlive(pid)), graceMs);
+  } catch {
+    signal("SIGKILL");
+    await waitFor(`pid ${pid} to die`, async () => !(await processAlive(pid)), graceMs);
+  }
+}

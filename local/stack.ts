@@ -24,6 +24,7 @@ import {
 import { serviceRolesSql } from "./roles.js";
 import { loadOrCreateSecrets, readSecrets, SECRETS_FILE } from "./secrets.js";
 import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
+import { monitoringDown, monitoringRunning, monitoringUp, prometheusUrl } from "./monitoring.js";
 
 /**
  * The local stack from the plan: Postgres primary + streaming replicas, the service roles, and the
@@ -66,6 +67,10 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
       const action: HostAction = await upHost(plan, host, secrets);
       log(`${host.name} ${localLayout(host).listenAddr}:${plan.config.pgbouncer.port}: ${action}`);
     }
+    await monitoringUp(plan, secrets);
+    log(
+      `prometheus: ${prometheusUrl()} (alerts, exporters for every Postgres node and PgBouncer process)`,
+    );
   } catch (e) {
     // Nothing half-done: a failed `up` leaves no server running.
     await stackDown(plan).catch(() => {});
@@ -74,6 +79,7 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
 }
 
 export async function stackDown(plan: Plan): Promise<void> {
+  await monitoringDown(plan);
   for (const host of plan.hosts) await stopHost(host);
   const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
   await clusterDown(clusterOptions(plan, secrets?.replicationPassword ?? ""));
@@ -118,6 +124,28 @@ export async function stackStatus(plan: Plan) {
         ? `${(await installedVersion(binary)).join(".")} (${binary})`
         : undefined,
     },
+    /** Where the local Prometheus answers, while it runs. */
+    prometheus: (await monitoringRunning()) ? prometheusUrl() : undefined,
     up: nodes.every((n) => n.running) && hosts.every((h) => h.pid !== undefined),
   };
+}
+
+/**
+ * Runs `body` on the local stack: the running one if it is up (left up afterwards), else one
+ * brought up for the occasion and taken down after, whatever happens.
+ */
+export async function withLocalStack<T>(
+  plan: Plan,
+  body: () => Promise<T>,
+  log: (line: string) => void = () => {},
+): Promise<T> {
+  if ((await stackStatus(plan)).up) return body();
+  log("local stack is not up: bringing it up for this run");
+  try {
+    await stackUp(plan, (l) => log(`  ${l}`));
+    return await body();
+  } finally {
+    await stackDown(plan);
+    log("local stack taken down again");
+  }
 }

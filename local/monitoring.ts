@@ -1,0 +1,143 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Plan } from "../platform/plan.js";
+import { EXPORTERS } from "../platform/exporters.js";
+import { renderAlertRules } from "../monitoring/alerts.js";
+import { postgresExporterQueries } from "../monitoring/catalogue.js";
+import { renderPrometheusConfig, scrapeJobs, type ScrapeTargets } from "../monitoring/scrape.js";
+import { chownToUser, daemonPid, run, startDaemon, stopDaemon, waitFor } from "./exec.js";
+import { clusterNodes } from "./postgres.js";
+import { clusterOptions } from "./stack.js";
+import type { LocalSecrets } from "./secrets.js";
+import { pgbouncerAddress, SERVICE_USER, STATE_DIR } from "./topology.js";
+
+/**
+ * The local stack's monitoring: Prometheus (Debian) with the generated rules and scrape config,
+ * postgres_exporter (Debian) for each Postgres node with the generated custom queries, and the
+ * project's own small PgBouncer exporter (Debian's crashes on 1.18) serving pgbouncer_exporter's
+ * metric names for every PgBouncer process. All on loopback addresses; state under .stack.
+ */
+export const PROMETHEUS = { address: "127.0.0.20", port: 9090 } as const;
+export const prometheusUrl = () => `http://${PROMETHEUS.address}:${PROMETHEUS.port}`;
+/**
+ * Where load runs serve the services' resilience metrics: one port per harness worker thread,
+ * so Prometheus scrapes the library's own metrics as it would scrape a service's pods.
+ */
+export const SERVICE_METRICS = { address: "127.0.0.30", firstPort: 9401, slots: 4 } as const;
+
+const dir = () => join(STATE_DIR, "monitoring");
+const file = (name: string) => join(dir(), name);
+/** Each process k of a host serves on the exporter port + k − 1, at the host's address. */
+export const pgbouncerExporterAddress = (hostIndex: number, k: number) =>
+  `${pgbouncerAddress(hostIndex)}:${EXPORTERS.pgbouncer.port + k - 1}`;
+
+export function localScrapeTargets(plan: Plan, secrets: LocalSecrets): ScrapeTargets {
+  const nodes = clusterNodes(clusterOptions(plan, secrets.replicationPassword));
+  return {
+    pgbouncer: plan.hosts.flatMap((h) =>
+      Array.from({ length: h.processes }, (_, i) => ({
+        host: h.name,
+        process: i + 1,
+        address: pgbouncerExporterAddress(h.index, i + 1),
+      })),
+    ),
+    postgres: nodes.map((n) => ({
+      node: n.name,
+      address: `${n.address}:${EXPORTERS.postgres.port}`,
+    })),
+    // No node_exporter here: this machine's host metrics are not the fleet's.
+    node: [],
+    services: Array.from({ length: SERVICE_METRICS.slots }, (_, i) => ({
+      service: `harness-${i + 1}`,
+      address: `${SERVICE_METRICS.address}:${SERVICE_METRICS.firstPort + i}`,
+    })),
+  };
+}
+
+async function prometheusReady(): Promise<boolean> {
+  const r = await fetch(`${prometheusUrl()}/-/ready`).catch(() => undefined);
+  return r?.ok ?? false;
+}
+
+/** Instant query on the local Prometheus; the result vector. */
+export async function promQuery(
+  expr: string,
+): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const url = `${prometheusUrl()}/api/v1/query?query=${encodeURIComponent(expr)}`;
+  const body = (await (await fetch(url)).json()) as {
+    status: string;
+    error?: string;
+    data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
+  if (body.status !== "success") throw new Error(`query ${expr} failed: ${body.error}`);
+  return body.data!.result;
+}
+
+export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<void> {
+  await mkdir(join(dir(), "tsdb"), { recursive: true });
+  const jobs = scrapeJobs(plan, localScrapeTargets(plan, secrets));
+  await writeFile(file("alerts.yml"), renderAlertRules(plan));
+  await writeFile(file("prometheus.yml"), renderPrometheusConfig(plan, jobs, ["alerts.yml"]));
+  await writeFile(file("postgres-queries.yml"), postgresExporterQueries());
+  await run("promtool", ["check", "config", file("prometheus.yml")]);
+  await chownToUser(dir(), SERVICE_USER);
+
+  for (const n of clusterNodes(clusterOptions(plan, secrets.replicationPassword))) {
+    if (await daemonPid(file(`postgres-exporter-${n.name}.pid`))) continue;
+    await startDaemon(
+      "prometheus-postgres-exporter",
+      [
+        `--web.listen-address=${n.address}:${EXPORTERS.postgres.port}`,
+        `--extend.query-path=${file("postgres-queries.yml")}`,
+        "--disable-settings-metrics",
+      ],
+      {
+        // The superuser over the node's socket (trust): no password to hand the exporter here.
+        // Production uses the pg_monitor role with its password from a credential file.
+        asUser: SERVICE_USER,
+        env: {
+          DATA_SOURCE_NAME: `host=${n.socketDir} port=${n.port} user=postgres dbname=postgres sslmode=disable`,
+        },
+        logFile: file(`postgres-exporter-${n.name}.log`),
+        pidFile: file(`postgres-exporter-${n.name}.pid`),
+      },
+    );
+  }
+  if (!(await daemonPid(file("pgbouncer-exporter.pid")))) {
+    await startDaemon(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "pgbouncer-exporter.ts")],
+      { logFile: file("pgbouncer-exporter.log"), pidFile: file("pgbouncer-exporter.pid") },
+    );
+  }
+  if (!(await daemonPid(file("prometheus.pid")))) {
+    await startDaemon(
+      "prometheus",
+      [
+        `--config.file=${file("prometheus.yml")}`,
+        `--storage.tsdb.path=${join(dir(), "tsdb")}`,
+        `--web.listen-address=${PROMETHEUS.address}:${PROMETHEUS.port}`,
+        "--storage.tsdb.retention.time=1d",
+      ],
+      {
+        asUser: SERVICE_USER,
+        cwd: dir(),
+        logFile: file("prometheus.log"),
+        pidFile: file("prometheus.pid"),
+      },
+    );
+  }
+  await waitFor("Prometheus to be ready", prometheusReady, 30_000);
+}
+
+export async function monitoringDown(plan: Plan): Promise<void> {
+  const nodes = clusterNodes(clusterOptions(plan, "")).map((n) => `postgres-exporter-${n.name}`);
+  for (const name of ["prometheus", "pgbouncer-exporter", ...nodes]) {
+    await stopDaemon(file(`${name}.pid`));
+  }
+}
+
+/** Whether Prometheus runs (for `status`). */
+export async function monitoringRunning(): Promise<boolean> {
+  return (await daemonPid(file("prometheus.pid"))) !== undefined && (await prometheusReady());
+}
