@@ -1,17 +1,26 @@
 import { isConfigError } from "../platform/errors.js";
 
-/** `--name value` pairs; anything else is a usage error that names what it got. */
+/**
+ * `--name value` pairs, and `--name` alone for the `switches` (recorded as "true"); anything else is
+ * a usage error that names what it got.
+ */
 export function parseArgs(
   argv: readonly string[],
   known: readonly string[],
+  switches: readonly string[] = [],
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i]!;
     const name = flag.replace(/^--/, "");
+    if (flag.startsWith("--") && switches.includes(name)) {
+      out[name] = "true";
+      i--;
+      continue;
+    }
     if (!flag.startsWith("--") || !known.includes(name)) {
       throw new UsageError(
-        `unknown argument ${JSON.stringify(flag)}; expected ${known.map((k) => "--" + k).join(", ")}`,
+        `unknown argument ${JSON.stringify(flag)}; expected ${[...known, ...switches].map((k) => "--" + k).join(", ")}`,
       );
     }
     const value = argv[i + 1];

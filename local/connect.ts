@@ -2,7 +2,7 @@ import pg from "pg";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { ADMIN_USER } from "../pgbouncer/layout.js";
 import type { LocalSecrets } from "./secrets.js";
-import { pgbouncerAddress } from "./topology.js";
+import { localLayout, pgbouncerAddress } from "./topology.js";
 
 /** Connections to the local stack, as services and operators make them. */
 export interface Target {
@@ -28,6 +28,24 @@ export function pgbouncerTarget(
     database,
     user,
     password: account.password,
+  };
+}
+
+/**
+ * Process `k` of a host through its own unix socket: so_reuseport hands a TCP connection to any
+ * process, so whoever must reach one process (its SHOW POOLS, its admin console) goes this way.
+ */
+export function processTarget(
+  plan: Plan,
+  host: HostPlan,
+  k: number,
+  secrets: LocalSecrets,
+  user: string,
+  database: string,
+): Target {
+  return {
+    ...pgbouncerTarget(plan, host, secrets, user, database),
+    host: localLayout(host, undefined, k).unixSocketDir,
   };
 }
 

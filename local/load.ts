@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { connect, type Target } from "./connect.js";
+import { percentile } from "../loadtest/stats.js";
 
 /**
  * A bounded load: open every client, let each run short transactions with think time for a fixed
@@ -31,11 +32,6 @@ export interface LoadResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const clients: pg.Client[] = [];

@@ -158,6 +158,9 @@ async function makeNodeDir(n: PgNode): Promise<void> {
 }
 
 /** PID of the node's live postmaster, or undefined; guards against PIDs reused after reboot. */
+/** The node's postmaster pid while it runs (the harness samples its memory). */
+export const nodePid = (node: PgNode) => runningPid(node.dataDir);
+
 async function runningPid(dataDir: string): Promise<number | undefined> {
   const pidFile = await readFile(path.join(dataDir, "postmaster.pid"), "utf8").catch(() => "");
   const pid = Number(pidFile.split("\n")[0]);

@@ -17,6 +17,8 @@ export const STATE_DIR = chooseStateDir();
 export const PRIMARY_ADDRESS = "127.0.0.1";
 export const replicaAddress = (i: number) => `127.0.0.${2 + i}`;
 export const pgbouncerAddress = (i: number) => `127.0.0.${11 + i}`;
+/** The load tests' stand-in for the cloud's load balancer in front of the PgBouncer hosts. */
+export const BALANCER_ADDRESS = "127.0.0.10";
 
 /**
  * The gitignored `.stack` folder of the checkout, unless the servers' user cannot reach it (a

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type pg from "pg";
 import type { HostPlan } from "../../platform/plan.js";
-import { adminQuery, connect, pgbouncerTarget } from "../../local/connect.js";
+import { adminQuery, connect, pgbouncerTarget, processTarget } from "../../local/connect.js";
 import { ADMIN_USER } from "../../pgbouncer/layout.js";
 import { readSecrets } from "../../local/secrets.js";
 import { localLayout } from "../../local/topology.js";
@@ -65,8 +65,7 @@ export function viaProcess(
   user: string,
   database = user,
 ): Promise<pg.Client> {
-  const t = pgbouncerTarget(plan, host, secrets, user, database);
-  return connect({ ...t, host: localLayout(host, undefined, k).unixSocketDir });
+  return connect(processTarget(plan, host, k, secrets, user, database));
 }
 
 export async function adminViaProcess<R extends pg.QueryResultRow = Record<string, string>>(

@@ -1,0 +1,89 @@
+import { table } from "../platform/report.js";
+import { localPlan } from "../local/lines.js";
+import { readSecrets } from "../local/secrets.js";
+import { withLocalStack } from "../local/stack.js";
+import { runHarness, type HarnessOptions } from "../loadtest/harness.js";
+import { comparisons } from "../loadtest/compare.js";
+import { writeReport } from "../loadtest/report/write.js";
+import { parseDuration } from "../loadtest/stats.js";
+import { LOADTEST_DEFAULTS } from "../loadtest/defaults.js";
+import { main, parseArgs, UsageError } from "./args.js";
+
+/**
+ * npm run loadtest -- --clients N --duration D [--direct] [--service S] [--rate R] [--workers W]
+ *                     [--memory] [--compare]
+ * Drives the plan's services against the local stack (brought up for the run if it is not up) and
+ * writes a report to reports/. --compare adds, in the same run, direct Postgres at the same client
+ * count, direct at its best concurrency, and the harness against pgbench on the same target.
+ */
+
+await main(async () => {
+  const args = parseArgs(
+    process.argv.slice(2),
+    ["clients", "duration", "service", "rate", "workers"],
+    ["direct", "memory", "compare"],
+  );
+  const plan = localPlan();
+  const number = (flag: string, fallback: number) => {
+    if (args[flag] === undefined) return fallback;
+    const n = Number(args[flag]);
+    if (!Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got ${args[flag]}`);
+    return n;
+  };
+  const durationMs = parseDuration("--duration", args.duration ?? LOADTEST_DEFAULTS.duration);
+  const command = `npm run loadtest -- ${process.argv.slice(2).join(" ")}`.trim();
+  await withLocalStack(
+    plan,
+    async () => {
+      const secrets = await readSecrets();
+      const options: HarnessOptions = {
+        plan,
+        secrets,
+        clients: number("clients", plan.totalPeakClients),
+        durationMs,
+        rate: number("rate", LOADTEST_DEFAULTS.rate),
+        workers: number("workers", LOADTEST_DEFAULTS.workers),
+        services: args.service?.split(",").filter(Boolean),
+        direct: args.direct === "true",
+        memory: args.memory === "true",
+        command,
+        progress: (l) => console.log(l),
+      };
+      console.log(
+        `load: ${options.clients} clients, ${durationMs / 1000}s, ${options.direct ? "straight to Postgres" : `through PgBouncer ${plan.pgbouncerVersion.join(".")}`}`,
+      );
+      const run = await runHarness(options);
+      if (args.compare === "true") {
+        run.record.comparisons.push(...(await comparisons(options, run.record)));
+      }
+      const r = run.record;
+      console.log(
+        "\n" +
+          table(
+            ["service", "shape", "clients", "tx/s", "p50 ms", "p99 ms", "errors"],
+            r.services.map((s) => [
+              s.service,
+              s.shape,
+              String(s.clients),
+              s.tps.toFixed(0),
+              s.p50Ms.toFixed(1),
+              s.p99Ms.toFixed(1),
+              String(s.errors),
+            ]),
+          ),
+      );
+      for (const c of r.comparisons) {
+        const verdict =
+          c.goal === undefined ? "" : c.ratio >= c.goal ? " (goal met)" : " (goal NOT met)";
+        console.log(
+          `${c.name}: ${c.ratio.toFixed(2)}${verdict} = ${c.numerator.label} ${c.numerator.value} / ${c.denominator.label} ${c.denominator.value} ${c.unit}`,
+        );
+      }
+      const report = await writeReport(r, {});
+      console.log(`\nreport: ${report.dir}/report.md`);
+      const errors = r.services.reduce((n, s) => n + s.errors, 0);
+      if (errors > 0 && !options.direct) process.exitCode = 1;
+    },
+    (l) => console.log(l),
+  );
+});

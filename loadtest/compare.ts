@@ -1,0 +1,130 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { run } from "../local/exec.js";
+import { pgbouncerAddress } from "../local/topology.js";
+import { roEntryName } from "../platform/plan.js";
+import { runHarness, type HarnessOptions } from "./harness.js";
+import type { Comparison, RunRecord } from "./report/types.js";
+import { round } from "./stats.js";
+import { CATALOG_READ } from "./workloads.js";
+
+/**
+ * The ratios the issue asks for, measured in the same run as the pooled load they compare with:
+ * pooled vs direct at the same client count, pooled vs direct at its best concurrency, and the
+ * Node harness vs pgbench reading the same rows through the same PgBouncer entry.
+ */
+const SHORT_MS = 10_000;
+const DIRECT_SWEEP = [25, 50, 100, 200] as const;
+const HARNESS_GOAL = 0.8;
+
+const totalTps = (r: RunRecord) => r.services.reduce((n, s) => n + s.tps, 0);
+const errors = (r: RunRecord) => r.services.reduce((n, s) => n + s.errors, 0);
+
+function ratio(
+  name: string,
+  numerator: Comparison["numerator"],
+  denominator: Comparison["denominator"],
+  unit: string,
+  goal?: number,
+): Comparison {
+  return {
+    name,
+    numerator,
+    denominator,
+    ratio: denominator.value > 0 ? round(numerator.value / denominator.value) : 0,
+    unit,
+    ...(goal === undefined ? {} : { goal }),
+  };
+}
+
+export async function comparisons(o: HarnessOptions, pooled: RunRecord): Promise<Comparison[]> {
+  const say = o.progress ?? (() => {});
+  const out: Comparison[] = [];
+  const pooledTps = round(totalTps(pooled), 0);
+
+  say(`\ncompare 1/3: the same ${o.clients} clients straight to Postgres`);
+  const direct = await runHarness({ ...o, direct: true, durationMs: SHORT_MS, hooks: [] });
+  out.push(
+    ratio(
+      "pooled vs direct, same clients (throughput)",
+      { label: `pooled (${errors(pooled)} errors)`, value: pooledTps },
+      {
+        label: `direct (${errors(direct.record)} errors)`,
+        value: round(totalTps(direct.record), 0),
+      },
+      "tx/s",
+    ),
+  );
+
+  say(`\ncompare 2/3: direct at its best concurrency (${DIRECT_SWEEP.join(", ")} clients)`);
+  let best = { clients: 0, tps: 0 };
+  for (const clients of DIRECT_SWEEP) {
+    // The same offered load as the pooled run, from fewer clients: each asks for more.
+    const rate = Math.min(10, (o.rate * o.clients) / clients);
+    const r = await runHarness({
+      ...o,
+      direct: true,
+      clients,
+      rate,
+      durationMs: SHORT_MS,
+      hooks: [],
+    });
+    const tps = round(totalTps(r.record), 0);
+    say(`  direct ${clients} clients: ${tps} tx/s, ${errors(r.record)} errors`);
+    if (tps > best.tps && errors(r.record) === 0) best = { clients, tps };
+  }
+  out.push(
+    ratio(
+      "pooled vs direct at its best concurrency (throughput)",
+      { label: `pooled, ${o.clients} clients`, value: pooledTps },
+      { label: `direct, ${best.clients} clients`, value: best.tps },
+      "tx/s",
+    ),
+  );
+
+  say("\ncompare 3/3: harness vs pgbench, catalog reads through one PgBouncer host");
+  out.push(await harnessVsPgbench(o));
+  return out;
+}
+
+async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
+  const host = o.plan.hosts[0]!;
+  const endpoints = { pgbouncerHosts: [pgbouncerAddress(host.index)] };
+  const base = { ...o, services: ["catalog"], endpoints, durationMs: SHORT_MS, hooks: [] };
+  const harness = await runHarness({ ...base, clients: 64, saturate: true, direct: false });
+  const readers = harness.record.services[0]!.clients;
+  const harnessTps = round(totalTps(harness.record), 0);
+
+  const dir = await mkdtemp(join(tmpdir(), "pgbench-"));
+  try {
+    const script = join(dir, "catalog-read.sql");
+    await writeFile(
+      script,
+      `\\set category random(0, ${CATALOG_READ.categories - 1})\n` +
+        CATALOG_READ.sql.replace("$1", ":category") +
+        ";\n",
+    );
+    const out = await run(
+      "pgbench",
+      [
+        "-n",
+        ...["-h", pgbouncerAddress(host.index), "-p", String(o.plan.config.pgbouncer.port)],
+        ...["-U", "catalog", "-d", roEntryName("catalog")],
+        ...["-c", String(readers), "-j", "2", "-T", String(SHORT_MS / 1000), "-f", script],
+      ],
+      { env: { PGPASSWORD: o.secrets.accounts.catalog!.password }, timeoutMs: SHORT_MS + 30_000 },
+    );
+    const tps = Number(/tps = ([\d.]+)/.exec(out.stdout)?.[1]);
+    if (!Number.isFinite(tps)) throw new Error(`pgbench printed no tps:\n${out.stdout}`);
+    return ratio(
+      "harness vs pgbench, same target and clients (throughput)",
+      { label: `harness, ${readers} clients`, value: harnessTps },
+      { label: `pgbench, ${readers} clients`, value: round(tps, 0) },
+      "tx/s",
+      HARNESS_GOAL,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

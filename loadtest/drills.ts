@@ -1,0 +1,256 @@
+import type { HostPlan, Plan } from "../platform/plan.js";
+import { buildPlan } from "../platform/plan.js";
+import { adminQuery } from "../local/connect.js";
+import { processPid, startProcess, stopProcess, upHost } from "../local/pgbouncer.js";
+import { clusterNodes, clusterUp, killNode, restartNode } from "../local/postgres.js";
+import type { LocalSecrets } from "../local/secrets.js";
+import { clusterOptions } from "../local/stack.js";
+import { pgbouncerAddress } from "../local/topology.js";
+import { waitFor } from "../local/exec.js";
+import { burst, type Burst } from "./burst.js";
+import type { Balancer } from "./balancer.js";
+import type { RunRecord, SloResult } from "./report/types.js";
+
+/**
+ * The failover drills: a fault injected into the local stack while the seven services run, and
+ * the SLOs the run must meet. Each fault is a real process killed, restarted or reconfigured.
+ */
+export interface DrillContext {
+  plan: Plan;
+  secrets: LocalSecrets;
+  /** The stand-in for the cloud's load balancer, in front of the hosts while a drill runs. */
+  balancer?: Balancer;
+}
+
+export interface Drill {
+  name: string;
+  description: string;
+  faultAtMs: number;
+  /** When the fault is undone (a killed process started again), if the drill undoes it. */
+  healAtMs?: number;
+  durationMs: number;
+  /**
+   * Caller-visible errors allowed over the whole run, as a share of all calls (0: none at all).
+   * Absent when the fault is an outage callers must see (the primary down: writes cannot succeed);
+   * the drill then only bounds recovery and requires no error after it.
+   */
+  maxErrorShare?: number;
+  /**
+   * Recovery is timed from the fault's start (a failover), its end (an outage, a restart), or the
+   * end of the heal (a load that stops). Recovered means: throughput back to 80 % of what it was
+   * before the fault, and no caller-visible error after that.
+   */
+  recoverFrom: "fault" | "fault-end" | "heal-end";
+  /** A number, or one derived from the plan (a PgBouncer timeout the recovery has to wait out). */
+  maxRecoverySeconds: number | ((plan: Plan) => number);
+  /** The one service the fault may touch: every other service must see no error at all. */
+  isolates?: string;
+  fault(ctx: DrillContext): Promise<void>;
+  heal?(ctx: DrillContext): Promise<void>;
+  /** Drill-specific SLOs, measured after the run. */
+  extraSlos?(ctx: DrillContext, record: RunRecord): Promise<SloResult[]>;
+}
+
+export function slo(
+  name: string,
+  measured: number,
+  limit: number,
+  unit: string,
+  comparison: SloResult["comparison"] = "atMost",
+): SloResult {
+  const pass = comparison === "atMost" ? measured <= limit : measured >= limit;
+  return { name, measured, limit, comparison, unit, pass };
+}
+
+const nodes = (ctx: DrillContext) =>
+  clusterNodes(clusterOptions(ctx.plan, ctx.secrets.replicationPassword));
+const processesOf = (host: HostPlan) => Array.from({ length: host.processes }, (_, i) => i + 1);
+
+async function restoreCluster(ctx: DrillContext): Promise<void> {
+  await clusterUp(clusterOptions(ctx.plan, ctx.secrets.replicationPassword));
+}
+
+/** The orders entry with a smaller pool: a change PgBouncer takes on RELOAD. */
+function smallerOrdersPool(plan: Plan): Plan {
+  const config = structuredClone(plan.config);
+  config.services.orders!.peakTps = Math.round(config.services.orders!.peakTps * 0.6);
+  return buildPlan(config);
+}
+
+async function poolSizeOf(ctx: DrillContext, host: HostPlan, entry: string): Promise<number> {
+  const rows = await adminQuery<{ name: string; pool_size: string }>(
+    ctx.plan,
+    host,
+    ctx.secrets,
+    "SHOW DATABASES",
+  );
+  return Number(rows.find((r) => r.name === entry)?.pool_size ?? -1);
+}
+
+let running: Burst | undefined;
+const reloadState: { expected?: number; applied?: number } = {};
+
+export const DRILLS: Drill[] = [
+  {
+    name: "replica-kill",
+    description: "replica1 is killed (no shutdown) while reads run on both replicas",
+    faultAtMs: 5_000,
+    healAtMs: 10_000,
+    durationMs: 15_000,
+    // A multi-host ro entry keeps handing new server logins to the dead replica, and PgBouncer then
+    // refuses that pool's logins for server_login_retry: a few reads queue past their timeout or
+    // find the app's bulkhead full, until then.
+    maxErrorShare: 0.001,
+    recoverFrom: "fault",
+    maxRecoverySeconds: (plan) => plan.config.pgbouncer.timeouts.serverLoginRetrySeconds + 2,
+    fault: (ctx) => killNode(nodes(ctx)[1]!),
+    heal: restoreCluster,
+  },
+  {
+    name: "primary-restart",
+    description: "the primary restarts (fast shutdown, start) under write load",
+    faultAtMs: 5_000,
+    durationMs: 18_000,
+    recoverFrom: "fault-end",
+    // PgBouncer refuses a pool's new server logins for server_login_retry after one failed (the
+    // primary was shutting down), then the client breakers need a probe round to close.
+    maxRecoverySeconds: (plan) => plan.config.pgbouncer.timeouts.serverLoginRetrySeconds + 3,
+    fault: (ctx) => restartNode(nodes(ctx)[0]!),
+  },
+  {
+    name: "pgbouncer-host-kill",
+    description:
+      "pgbouncer-1 is killed (SIGKILL); clients reconnect through the balancer to pgbouncer-2",
+    faultAtMs: 5_000,
+    healAtMs: 11_000,
+    durationMs: 15_000,
+    maxErrorShare: 0.01,
+    recoverFrom: "fault",
+    maxRecoverySeconds: 3,
+    fault: async (ctx) => {
+      const host = ctx.plan.hosts[0]!;
+      await Promise.all(processesOf(host).map((k) => stopProcess(host, k, ["SIGKILL"])));
+    },
+    heal: async (ctx) => {
+      const host = ctx.plan.hosts[0]!;
+      for (const k of processesOf(host)) await startProcess(ctx.plan, host, k);
+    },
+  },
+  {
+    name: "pool-exhaustion",
+    description:
+      "a runaway job holds orders' whole pool on every host for 6 s; only orders may feel it",
+    faultAtMs: 4_000,
+    healAtMs: 10_000,
+    durationMs: 15_000,
+    maxErrorShare: 0.05,
+    recoverFrom: "heal-end",
+    maxRecoverySeconds: 3,
+    isolates: "orders",
+    fault: async (ctx) => {
+      running = await burst(ctx.plan, ctx.secrets, "orders");
+    },
+    // The fault must have bitten: orders' callers queued in PgBouncer behind the runaway job.
+    extraSlos: async (_ctx, record) => [
+      slo(
+        "orders clients waiting in PgBouncer (peak)",
+        Math.max(0, ...record.pools.filter((p) => p.pool === "orders").map((p) => p.clWaiting)),
+        1,
+        "clients",
+        "atLeast",
+      ),
+    ],
+    heal: async () => {
+      await running?.stop();
+      running = undefined;
+    },
+  },
+  {
+    name: "reload-under-load",
+    description: "orders' pool size changes in pgbouncer.ini and every host reloads (SIGHUP)",
+    faultAtMs: 5_000,
+    durationMs: 12_000,
+    maxErrorShare: 0,
+    recoverFrom: "fault",
+    maxRecoverySeconds: 1,
+    fault: async (ctx) => {
+      const next = smallerOrdersPool(ctx.plan);
+      reloadState.expected = next.entries.find((e) => e.name === "orders")!.poolSize;
+      for (const host of next.hosts) {
+        const action = await upHost(next, host, ctx.secrets);
+        if (action !== "reloaded") throw new Error(`${host.name} was ${action}, not reloaded`);
+      }
+      await waitFor(
+        "the new pool size on pgbouncer-1",
+        async () => (await poolSizeOf(ctx, ctx.plan.hosts[0]!, "orders")) === reloadState.expected,
+        5_000,
+      );
+      reloadState.applied = await poolSizeOf(ctx, ctx.plan.hosts[0]!, "orders");
+    },
+    // Put the plan's own sizes back after the run (also a reload).
+    extraSlos: async (ctx, record) => {
+      for (const host of ctx.plan.hosts) await upHost(ctx.plan, host, ctx.secrets);
+      // No client dropped: the app's open connections never fell below what they were before.
+      const before = record.throughput.filter((t) => t.t <= 5).at(-1)?.clientsConnected ?? 0;
+      const after = Math.min(
+        ...record.throughput.filter((t) => t.t > 5).map((t) => t.clientsConnected),
+      );
+      return [
+        slo(
+          "orders pool size after reload",
+          reloadState.applied ?? -1,
+          reloadState.expected ?? 0,
+          "connections",
+          "atLeast",
+        ),
+        slo("client connections after reload (lowest)", after, before, "connections", "atLeast"),
+      ];
+    },
+  },
+  {
+    name: "rolling-restart",
+    description:
+      "every PgBouncer process restarts in turn: its host drained from the balancer (one process) or its peer taking new connections (so_reuseport), then SIGTERM",
+    faultAtMs: 3_000,
+    durationMs: 20_000,
+    maxErrorShare: 0.02,
+    recoverFrom: "fault-end",
+    maxRecoverySeconds: 3,
+    fault: async (ctx) => {
+      for (const host of ctx.plan.hosts) {
+        const address = pgbouncerAddress(host.index);
+        // One process: the host leaves the balancer first. Several: the others keep listening.
+        if (host.processes === 1) ctx.balancer?.drain(address);
+        for (const k of processesOf(host)) {
+          await stopProcess(host, k, ["SIGTERM", "SIGTERM", "SIGKILL"], 2_000);
+          await startProcess(ctx.plan, host, k);
+        }
+        ctx.balancer?.undrain(address);
+        // Let clients settle on the restarted host before the next one goes.
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    },
+  },
+];
+
+export function drillByName(name: string): Drill {
+  const d = DRILLS.find((x) => x.name === name);
+  if (!d)
+    throw new Error(
+      `drill must be one of ${DRILLS.map((x) => x.name).join(", ")}, got ${JSON.stringify(name)}`,
+    );
+  return d;
+}
+
+/** Everything a drill may have left behind, put back: run before and after each drill. */
+export async function restoreStack(ctx: DrillContext): Promise<void> {
+  await running?.stop();
+  running = undefined;
+  await restoreCluster(ctx);
+  for (const host of ctx.plan.hosts) {
+    for (const k of processesOf(host)) {
+      if ((await processPid(host, k)) === undefined) await startProcess(ctx.plan, host, k);
+    }
+    await upHost(ctx.plan, host, ctx.secrets);
+  }
+}

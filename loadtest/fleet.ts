@@ -1,0 +1,103 @@
+import type { Plan } from "../platform/plan.js";
+import { clientProfiles, type ClientProfile } from "../platform/profiles.js";
+
+/**
+ * The simulated fleet: the plan's service instances, scaled so their pools add up to the client
+ * count asked for, spread over the PgBouncer hosts (or, with --direct, pointed at Postgres). Each
+ * instance is one `createDatabase` with the service's own pool sizes, exactly what a real instance
+ * of the service opens.
+ */
+export interface InstanceSpec {
+  service: string;
+  /** `orders#3`. */
+  id: string;
+  profile: ClientProfile;
+  /** Transactions per second this instance aims at (closed loop: it never exceeds it). */
+  targetTps: number;
+  readShare: number;
+  /** Client connections it holds: rw pool + ro pool. */
+  clients: number;
+}
+
+export interface Endpoints {
+  /** Pooled: the host an instance's connections go to (instances are spread round-robin). */
+  pgbouncerHosts?: string[];
+  /** Direct: Postgres addresses, primary and replicas. */
+  postgres?: { primary: string; replicas: string[]; port: number };
+}
+
+export interface FleetOptions {
+  clients: number;
+  /** Share of the plan's peak rate each client aims at: the machine sets what is reachable. */
+  rate: number;
+  /** Only these services (all when empty). */
+  services?: string[];
+}
+
+/** Services that hold a LISTEN session per instance. */
+export const listens = (service: string) => service === "notifications";
+
+export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): InstanceSpec[] {
+  const chosen = plan.services.filter(
+    (s) => !options.services?.length || options.services.includes(s.name),
+  );
+  const unknown = (options.services ?? []).filter((n) => !plan.services.some((s) => s.name === n));
+  if (unknown.length > 0)
+    throw new Error(
+      `--service must name services of the plan (${plan.services.map((s) => s.name).join(", ")}), got ${unknown.join(", ")}`,
+    );
+  const perInstance = (s: (typeof chosen)[number]) => s.app.rwPoolMax + s.app.roPoolMax;
+  const planned = chosen.reduce((sum, s) => sum + perInstance(s) * s.instances, 0);
+  const scale = options.clients / planned;
+  const profiles = new Map(clientProfiles(plan).map((p) => [p.service, p]));
+  const specs: InstanceSpec[] = [];
+  let spread = 0;
+  for (const s of chosen) {
+    const spec = plan.config.services[s.name]!;
+    const instances = Math.max(1, Math.round(s.instances * scale));
+    const ratePerClient = (spec.peakTps / spec.peakClients) * options.rate;
+    for (let i = 1; i <= instances; i++) {
+      const base = profiles.get(s.name)!;
+      const profile = structuredClone(base);
+      if (endpoints.pgbouncerHosts) {
+        const host = endpoints.pgbouncerHosts[spread++ % endpoints.pgbouncerHosts.length]!;
+        profile.rw.host = host;
+        if (profile.ro) profile.ro.host = host;
+      } else if (endpoints.postgres) {
+        const pg = endpoints.postgres;
+        profile.rw = { ...profile.rw, host: pg.primary, port: pg.port, database: s.name };
+        if (profile.ro) {
+          const replica = pg.replicas[spread++ % pg.replicas.length]!;
+          profile.ro = { ...profile.ro, host: replica, port: pg.port, database: s.name };
+        }
+      }
+      // A busy service keeps its pool open for the whole run (the plan's idle timeout would
+      // close connections the closed loop happens not to need this second).
+      profile.idleTimeoutMs = 0;
+      // The LISTEN session is one of the instance's connections (session pooling gives it a server
+      // connection of its own), so the pool has one fewer and the client count stays the plan's.
+      if (listens(s.name) && profile.rw.poolMax > 1) profile.rw.poolMax -= 1;
+      specs.push({
+        service: s.name,
+        id: `${s.name}#${i}`,
+        profile,
+        targetTps: ratePerClient * perInstance(s),
+        readShare: spec.readShare,
+        clients: perInstance(s),
+      });
+    }
+  }
+  return specs;
+}
+
+/** Splits instances over worker threads, balancing client counts. */
+export function partition<T extends { clients: number }>(items: T[], parts: number): T[][] {
+  const out: T[][] = Array.from({ length: parts }, () => []);
+  const load = new Array<number>(parts).fill(0);
+  for (const item of [...items].sort((a, b) => b.clients - a.clients)) {
+    const i = load.indexOf(Math.min(...load));
+    out[i]!.push(item);
+    load[i]! += item.clients;
+  }
+  return out.filter((p) => p.length > 0);
+}

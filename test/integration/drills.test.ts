@@ -1,0 +1,28 @@
+import { expect, test } from "vitest";
+import { LOADTEST_DEFAULTS } from "../../loadtest/defaults.js";
+import { DRILLS } from "../../loadtest/drills.js";
+import { runDrill } from "../../loadtest/run-drill.js";
+import { plan, secrets } from "./helpers.js";
+
+/**
+ * Every failover drill, as `npm run drill -- <name>` runs it: the seven services' load (1000+
+ * clients) through the balancer, a real fault, and the drill's SLOs. A failed SLO fails the test
+ * with the measured numbers.
+ */
+for (const drill of DRILLS) {
+  test(`drill ${drill.name}: ${drill.description}`, async () => {
+    const record = await runDrill(
+      drill,
+      { plan, secrets },
+      {
+        clients: plan.totalPeakClients,
+        rate: LOADTEST_DEFAULTS.rate,
+        workers: LOADTEST_DEFAULTS.workers,
+        command: `test/integration/drills.test.ts ${drill.name}`,
+      },
+    );
+    const failed = record.drill!.slos.filter((s) => !s.pass);
+    expect(failed, record.notes.join("\n")).toEqual([]);
+    expect(record.drill!.pass).toBe(true);
+  }, 180_000);
+}
