@@ -11,7 +11,7 @@ import { main, parseArgs, UsageError } from "./args.js";
 
 /**
  * npm run loadtest -- --clients N --duration D [--direct] [--service S] [--rate R] [--workers W]
- *                     [--memory] [--compare]
+ *                     [--compare]
  * Drives the plan's services against the local stack (brought up for the run if it is not up) and
  * writes a report to reports/. --compare adds, in the same run, direct Postgres at the same client
  * count, direct at its best concurrency, and the harness against pgbench on the same target.
@@ -21,7 +21,7 @@ await main(async () => {
   const args = parseArgs(
     process.argv.slice(2),
     ["clients", "duration", "service", "rate", "workers"],
-    ["direct", "memory", "compare"],
+    ["direct", "compare"],
   );
   const plan = localPlan();
   const number = (flag: string, fallback: number) => {
@@ -45,7 +45,8 @@ await main(async () => {
         workers: number("workers", LOADTEST_DEFAULTS.workers),
         services: args.service?.split(",").filter(Boolean),
         direct: args.direct === "true",
-        memory: args.memory === "true",
+        // Every 5 s, whatever the duration: a soak run (--duration 10m) shows whether any process grows.
+        memory: true,
         command,
         progress: (l) => console.log(l),
       };

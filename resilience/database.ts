@@ -252,6 +252,15 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
       };
     },
 
+    /**
+     * Opens every pool connection now, so the first burst of calls does not wait for connects
+     * (pg opens them lazily). Returns the connections opened; refused ones are left closed.
+     */
+    async warm(): Promise<number> {
+      const opened = await Promise.all([primary, ...replicas].map((t) => t.warm()));
+      return opened.reduce((a, b) => a + b, 0);
+    },
+
     async close(): Promise<void> {
       router.stop();
       await Promise.all([primary, ...replicas].map((t) => t.close()));

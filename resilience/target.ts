@@ -266,6 +266,21 @@ export class Target {
     setTimeout(() => connection.stream.destroy(), 5000).unref();
   }
 
+  /** Opens the whole pool now (connections that fail are left closed); returns how many opened. */
+  async warm(): Promise<number> {
+    const clients = await Promise.allSettled(
+      Array.from({ length: this.endpoint.poolMax }, () => this.pool.connect()),
+    );
+    let opened = 0;
+    for (const c of clients) {
+      if (c.status === "fulfilled") {
+        c.value.release();
+        opened++;
+      }
+    }
+    return opened;
+  }
+
   close(): Promise<void> {
     clearInterval(this.sweeper);
     return this.pool.end();
