@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { exporterHostFiles, exporterPgpassParameter } from "../monitoring/exporter-units.js";
+import { scrapeIngress, type ScrapeIngress } from "../monitoring/scrape.js";
 import { debianArchitecture, ec2Architecture, hostAz } from "../platform/network.js";
 import type { Plan } from "../platform/plan.js";
 import { deliveredFiles, hostParameterPath, type PublicFiles } from "../pgbouncer/agent.js";
@@ -17,7 +18,10 @@ import { LoadBalancer } from "./load-balancer.js";
 
 /** The PgBouncer hosts, their load balancer, and the delivery of config revisions to them. */
 export interface PgBouncerFleetArgs {
-  /** The plan: hosts, pools, port, PgBouncer version and TLS all come from it. @default none: required */
+  /**
+   * The plan: hosts, pools, port, PgBouncer version, TLS and the ranges Prometheus scrapes from
+   * (`monitoring.scrapeFrom`) all come from it. @default none: required
+   */
   plan: Plan;
   /** Stack name, for Parameter Store paths. @default none: required */
   stack: string;
@@ -48,7 +52,8 @@ export interface PgBouncerFleetArgs {
   verifiers: Record<string, pulumi.Input<string>>;
   /**
    * The exporters' pgpass file (stats-only user and monitoring role), secret. Given, every host
-   * runs the exporters (monitoring/exporter-units.ts) and reads this from a SecureString at boot.
+   * runs the exporters (monitoring/exporter-units.ts), reads this from a SecureString at boot,
+   * and the hosts' security group admits `monitoring.scrapeFrom` to the exporters' ports.
    * @default none: hosts without exporters
    */
   exporterPgpass?: pulumi.Input<string>;
@@ -82,6 +87,8 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       `${name}-hosts`,
       {
         vpcId: args.vpcId,
+        // Left as first written although the exporter ports are open to Prometheus too: AWS
+        // replaces a security group whose description changes.
         description: "pg-pooling PgBouncer hosts: PgBouncer port from the load balancer only",
         tags: tags("hosts"),
       },
@@ -100,7 +107,9 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       },
       parent,
     );
-    this.databaseAccess(name, hostsSg.id, args.database);
+    // Hosts without exporters open no exporter port.
+    const scrape = args.exporterPgpass === undefined ? [] : scrapeIngress(plan);
+    this.networkAccess(name, hostsSg.id, args.database, scrape);
 
     const role = new HostRole(
       `${name}-host`,
@@ -283,12 +292,15 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
 
   /**
    * The hosts reach Postgres, and Postgres admits them: the database's only ingress rule. Plus
-   * HTTPS/HTTP out for packages (PGDG over HTTPS, Debian's mirrors), SSM and the AWS APIs.
+   * HTTPS/HTTP out for packages (PGDG over HTTPS, Debian's mirrors), SSM and the AWS APIs. And
+   * Prometheus's ranges (`monitoring.scrapeFrom`) in to the exporter ports, one rule per range and
+   * port, named by both so that reordering the ranges replaces nothing.
    */
-  private databaseAccess(
+  private networkAccess(
     name: string,
     hostsSg: pulumi.Output<string>,
     db: PgBouncerFleetArgs["database"],
+    scrape: ScrapeIngress[],
   ): void {
     const parent = { parent: this };
     const tcp = (port: number) => ({ ipProtocol: "tcp", fromPort: port, toPort: port });
@@ -306,6 +318,18 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       new aws.vpc.SecurityGroupEgressRule(
         `${name}-hosts-out-${port}`,
         { securityGroupId: hostsSg, cidrIpv4: "0.0.0.0/0", ...tcp(port) },
+        parent,
+      );
+    }
+    for (const { cidr, port } of scrape) {
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-scrape-${cidr.replace("/", "-")}-${port}`,
+        {
+          securityGroupId: hostsSg,
+          cidrIpv4: cidr,
+          description: "Prometheus scrape",
+          ...tcp(port),
+        },
         parent,
       );
     }

@@ -1,3 +1,4 @@
+import { EXPORTERS } from "../platform/exporters.js";
 import type { Plan } from "../platform/plan.js";
 import { BREAKER_STATE_VALUE, METRIC_NAMES } from "../resilience/metrics.js";
 import {
@@ -10,10 +11,13 @@ import {
   round,
   service,
   spec,
+  type AlertName,
+  type AlertProbe,
   type AlertRuleSpec,
 } from "./alert-model.js";
 import { POSTGRES_METRICS } from "./catalogue.js";
 import { SCRAPE_JOBS } from "./labels.js";
+import { NODE_JOB } from "./scrape.js";
 
 /** The rules, by what they watch. Thresholds are plan numbers times ALERT_SHARES. */
 
@@ -172,20 +176,47 @@ export function postgresRules(plan: Plan): AlertRuleSpec[] {
   return [...budget, lag];
 }
 
+/**
+ * The jobs ExporterDown watches: the exporters of the pooling tier. The services' job is left out:
+ * on the local stack its slots are scraped whether or not a load run serves them (`up` is 0
+ * between runs). The local stack has no node target: `up{job="node"}` has no series there, so
+ * that job adds nothing to the rule locally.
+ */
+export const EXPORTER_JOBS = [SCRAPE_JOBS.pgbouncer, SCRAPE_JOBS.postgres, NODE_JOB] as const;
+
+/** A down target of each exporter job, labelled as the scrape config labels it. */
+function exporterDownProbes(): AlertProbe[] {
+  const target = (job: string, port: number, labels: Record<string, string>) => {
+    const series = { job, instance: `pgbouncer-1:${port}`, ...labels };
+    return { metric: "up", labels: series, fire: 0, quiet: 1, alertLabels: series };
+  };
+  return [
+    target(SCRAPE_JOBS.pgbouncer, EXPORTERS.pgbouncer.port, pgbouncerTarget),
+    target(SCRAPE_JOBS.postgres, EXPORTERS.postgres.port, { [node]: "primary" }),
+    target(NODE_JOB, EXPORTERS.node.port, { [host]: "pgbouncer-1" }),
+  ];
+}
+
+/**
+ * Probes beyond a rule's own, for rules that select several kinds of series: the promtool tests
+ * (alert-tests.ts) make each fire, so dropping a job from ExporterDown's selector fails a test.
+ */
+export const EXTRA_PROBES: Partial<Record<AlertName, readonly AlertProbe[]>> = {
+  ExporterDown: exporterDownProbes().slice(1),
+};
+
 export function availabilityRules(): AlertRuleSpec[] {
-  const jobs = `${SCRAPE_JOBS.pgbouncer}|${SCRAPE_JOBS.postgres}`;
-  const exporter = { job: SCRAPE_JOBS.pgbouncer, instance: "pgbouncer-1:9127", ...pgbouncerTarget };
   return [
     spec(
       "ExporterDown",
       "warning",
       "pgpooling-availability",
-      `max by (job, instance, ${host}, ${proc}, ${node}) (up{job=~"${jobs}"}) == 0`,
+      `max by (job, instance, ${host}, ${proc}, ${node}) (up{job=~"${EXPORTER_JOBS.join("|")}"}) == 0`,
       {
         summary: `Exporter {{ $labels.instance }} ({{ $labels.job }}) cannot be scraped`,
-        description: `Prometheus cannot scrape {{ $labels.instance }}; the pool and database alerts of that target are blind until it is back.`,
+        description: `Prometheus cannot scrape {{ $labels.instance }}; its metrics, and the alerts that read them, are missing until it is back.`,
       },
-      { metric: "up", labels: exporter, fire: 0, quiet: 1, alertLabels: exporter },
+      exporterDownProbes()[0]!,
     ),
     spec(
       "PgBouncerDown",

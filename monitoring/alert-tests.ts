@@ -1,12 +1,14 @@
 import { stringify } from "yaml";
 import type { Plan } from "../platform/plan.js";
-import type { AlertRuleSpec } from "./alert-model.js";
+import type { AlertProbe, AlertRuleSpec } from "./alert-model.js";
+import { EXTRA_PROBES } from "./alert-rules.js";
 import { alertRuleSpecs } from "./alerts.js";
 
 /**
- * A `promtool test rules` file generated from the rules' own probes: for every rule, one case
- * where it fires (held long enough, with the expected labels and annotations), one where the
- * input stays just short of the threshold, and one where it crosses it but not for long enough.
+ * A `promtool test rules` file generated from the rules' own probes: for every probe of every
+ * rule (its own and any in EXTRA_PROBES), one case where it fires (held long enough, with the
+ * expected labels and annotations), one where the input stays just short of the threshold, and
+ * one where it crosses it but not for long enough.
  */
 
 /** `{{ $labels.x }}` filled in as Prometheus would, for the expected annotations. */
@@ -27,39 +29,42 @@ const seriesText = (metric: string, labels: Record<string, string>) =>
 
 export interface AlertCase {
   name: string;
+  /** The rule, with `probe` the one this case feeds (for a rule with extra probes, one of those). */
   spec: AlertRuleSpec;
   value: number;
   evalSeconds: number;
   fires: boolean;
 }
 
+/** A rule's own probe, then its extra ones. */
+export function probesOf(spec: AlertRuleSpec): AlertProbe[] {
+  return [spec.probe, ...(EXTRA_PROBES[spec.alert] ?? [])];
+}
+
 /** The cases of every rule of the plan. */
 export function alertCases(plan: Plan, specs = alertRuleSpecs(plan)): AlertCase[] {
   const { alertForSeconds: hold, scrapeIntervalSeconds: step } = plan.config.monitoring;
   const settled = hold + 3 * step;
-  return specs.flatMap((spec, i) => {
-    const id = `#${i} ${spec.alert} ${JSON.stringify(spec.probe.alertLabels)}`;
-    const cases: AlertCase[] = [
-      { name: `${id} fires`, spec, value: spec.probe.fire, evalSeconds: settled, fires: true },
-      {
-        name: `${id} quiet below`,
-        spec,
-        value: spec.probe.quiet,
-        evalSeconds: settled,
-        fires: false,
-      },
-    ];
-    if (hold > step) {
-      cases.push({
-        name: `${id} quiet before the hold time`,
-        spec,
-        value: spec.probe.fire,
-        evalSeconds: hold - step,
-        fires: false,
-      });
-    }
-    return cases;
-  });
+  return specs.flatMap((rule, i) =>
+    probesOf(rule).flatMap((probe) => {
+      const spec = { ...rule, probe };
+      const id = `#${i} ${spec.alert} ${JSON.stringify(probe.alertLabels)}`;
+      const cases: AlertCase[] = [
+        { name: `${id} fires`, spec, value: probe.fire, evalSeconds: settled, fires: true },
+        { name: `${id} quiet below`, spec, value: probe.quiet, evalSeconds: settled, fires: false },
+      ];
+      if (hold > step) {
+        cases.push({
+          name: `${id} quiet before the hold time`,
+          spec,
+          value: probe.fire,
+          evalSeconds: hold - step,
+          fires: false,
+        });
+      }
+      return cases;
+    }),
+  );
 }
 
 /** The test file for `promtool test rules`, reading the rule file at `ruleFile`. */

@@ -6,7 +6,8 @@ import { describe, expect, test } from "vitest";
 import { loadStack } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { RenderError } from "../pgbouncer/sanitize.js";
-import { alertCases, renderAlertTests } from "./alert-tests.js";
+import { EXPORTER_JOBS } from "./alert-rules.js";
+import { alertCases, renderAlertTests, type AlertCase } from "./alert-tests.js";
 import {
   ALERT_NAMES,
   ALERT_SHARES,
@@ -15,7 +16,9 @@ import {
   renderAlertRules,
   runbookUrl,
 } from "./alerts.js";
+import { SCRAPE_JOBS } from "./labels.js";
 import { checkExpression } from "./promql.js";
+import { NODE_JOB } from "./scrape.js";
 
 const PROMTOOL = "/usr/bin/promtool";
 const plans = Object.fromEntries(
@@ -108,6 +111,45 @@ test("the generated unit tests can fail: a probe on the wrong side of its thresh
   const swapped = alertCases(plan).map((c) => (c.fires ? c : { ...c, value: c.spec.probe.fire }));
   expect(() => promtool(plan, swapped)).toThrow(/FAILED/);
 }, 60_000);
+
+describe("ExporterDown", () => {
+  const plan = plans.local!;
+  const rule = alertRuleSpecs(plan).find((s) => s.alert === "ExporterDown")!;
+
+  test("selects the up series of the pgbouncer, postgres and node jobs", () => {
+    expect(EXPORTER_JOBS).toEqual([SCRAPE_JOBS.pgbouncer, SCRAPE_JOBS.postgres, NODE_JOB]);
+    expect(rule.expr).toBe(
+      'max by (job, instance, host, process, node) (up{job=~"pgbouncer|postgres|node"}) == 0',
+    );
+  });
+
+  test("its promtool cases make a target of each job fire, with that job's target labels", () => {
+    const firing = alertCases(plan)
+      .filter((c) => c.spec.alert === "ExporterDown" && c.fires)
+      .map((c) => c.spec.probe.alertLabels);
+    expect(firing).toEqual([
+      { job: "pgbouncer", instance: "pgbouncer-1:9127", host: "pgbouncer-1", process: "1" },
+      { job: "postgres", instance: "pgbouncer-1:9187", node: "primary" },
+      { job: "node", instance: "pgbouncer-1:9100", host: "pgbouncer-1" },
+    ]);
+  });
+
+  // GIVEN a services target down (the local harness slots between load runs) WHEN promtool
+  // evaluates ExporterDown THEN nothing fires; and expecting it to fire fails (the check can fail).
+  test("a down services target does not fire it", () => {
+    const services = { job: SCRAPE_JOBS.services, instance: "127.0.0.30:9401" };
+    const probe = { ...rule.probe, labels: services, alertLabels: services };
+    const held = alertCases(plan, [rule]).find((c) => c.fires)!;
+    const quiet: AlertCase = {
+      ...held,
+      name: "services down",
+      spec: { ...rule, probe },
+      fires: false,
+    };
+    expect(promtool(plan, [quiet])).toContain("SUCCESS");
+    expect(() => promtool(plan, [{ ...quiet, fires: true }])).toThrow(/FAILED/);
+  }, 60_000);
+});
 
 test("a name that could end a PromQL string is refused, naming the field", () => {
   const plan = structuredClone(plans.local!);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { parse } from "yaml";
+import { EXPORTERS } from "../platform/exporters.js";
 import { METRIC_NAMES } from "../resilience/metrics.js";
 import {
   CATALOGUE,
@@ -46,6 +47,19 @@ describe("the catalogue", () => {
       "pool_mode",
     ]);
     expect(EXPORTER_RELEASES.pgbouncer_exporter.version).toMatch(/^0\.(1[1-9]|[2-9]\d)\./);
+  });
+
+  test("pins a release of every exporter the hosts run, in one table", () => {
+    expect(Object.keys(EXPORTER_RELEASES).sort()).toEqual(
+      Object.values(EXPORTERS)
+        .map((e) => e.what)
+        .sort(),
+    );
+    for (const r of Object.values(EXPORTER_RELEASES)) {
+      expect(r.version).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(r.repo).toMatch(/^https:\/\/github\.com\/prometheus(-community)?\/[a-z_]+$/);
+    }
+    expect(EXPORTER_RELEASES.node_exporter.version).toBe("1.12.1");
   });
 
   test("takes the resilience library's metrics from the library itself", () => {

@@ -36,11 +36,19 @@ export interface MetricSpec {
 }
 
 /**
- * The production pins. pgbouncer_exporter 0.11 renamed `pgbouncer_stats_*` to
- * `pgbouncer_stats_totals_*` (it reads SHOW STATS_TOTALS); 0.12.1 serves `reserve_pool` again on
- * PgBouncer ≥ 1.24. postgres_exporter still reads `--extend.query-path` (deprecated since 0.13).
+ * The production pins of every exporter the PgBouncer hosts run, in one place: the catalogue
+ * describes what these versions serve, and the hosts' install script fetches exactly these.
+ * pgbouncer_exporter 0.11 renamed `pgbouncer_stats_*` to `pgbouncer_stats_totals_*` (it reads
+ * SHOW STATS_TOTALS); 0.12.1 serves `reserve_pool` again on PgBouncer ≥ 1.24. postgres_exporter
+ * still reads `--extend.query-path` (deprecated since 0.13). No rule or dashboard reads a
+ * node_exporter series (only its `up`), so it has no metrics below, but its version is pinned here
+ * like the others.
  */
 export const EXPORTER_RELEASES = {
+  node_exporter: {
+    version: "1.12.1",
+    repo: "https://github.com/prometheus/node_exporter",
+  },
   pgbouncer_exporter: {
     version: "0.12.1",
     repo: "https://github.com/prometheus-community/pgbouncer_exporter",

@@ -1,7 +1,5 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,21 +8,14 @@ import { loadStack } from "../platform/config.js";
 import { EXPORTERS } from "../platform/exporters.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { reviewUpstreams } from "../pgbouncer/layout.js";
-import { EXPORTER_RELEASES } from "./catalogue.js";
 import {
-  EXPORTER_ARCHITECTURES,
-  EXPORTER_BINARIES,
   exporterHostFiles,
-  PINNED_SHA256,
+  hostExporterPorts,
   postgresExporterPlacement,
   renderExporterPgpass,
-  renderInstallScript,
-  tarballName,
-  type ExporterBinary,
 } from "./exporter-units.js";
 
 const run = promisify(execFile);
-const arch = (await run("dpkg", ["--print-architecture"])).stdout.trim();
 const scratch = await mkdtemp(join(tmpdir(), "pg-pooling-exporters-"));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
@@ -171,6 +162,21 @@ describe("postgres_exporter placement", () => {
     ]);
   });
 
+  test("hostExporterPorts: exactly the ports some unit of some host listens on", () => {
+    expect(hostExporterPorts(prod)).toEqual([9100, 9127, 9187]);
+    expect(hostExporterPorts(dev)).toEqual([9100, 9127, 9187, 9188]);
+    for (const plan of [prod, dev]) {
+      const listened = plan.hosts.flatMap((_, i) =>
+        [...unitsOf(render(plan, i).files).values()].flatMap((t) =>
+          [...t.matchAll(/--web\.listen-address=\$\{LISTEN_ADDRESS\}:(\d+)/g)].map((m) =>
+            Number(m[1]),
+          ),
+        ),
+      );
+      expect(hostExporterPorts(plan)).toEqual([...new Set(listened)].sort((a, b) => a - b));
+    }
+  });
+
   test("verify-full to RDS: the CA bundle is handed over and named in the DSN", () => {
     const text = unitsOf(render(prod).files).get("pg-pooling-postgres-exporter-primary.service")!;
     expect(text).toContain("LoadCredential=server-ca.pem:/etc/pgbouncer/tls/server-ca.pem\n");
@@ -184,85 +190,5 @@ describe("postgres_exporter placement", () => {
     expect(() => exporterHostFiles(prod, prod.hosts[0]!, bad, "prod")).toThrow(
       /upstreams must name 3 Postgres nodes \(primary, replica1, replica2\)/,
     );
-  });
-});
-
-describe("install script", () => {
-  test("versions are the catalogue's pins; postgres_exporter's sha256 is pinned for both arches", () => {
-    expect(EXPORTER_BINARIES.pgbouncer_exporter).toBe(EXPORTER_RELEASES.pgbouncer_exporter);
-    expect(EXPORTER_BINARIES.postgres_exporter).toBe(EXPORTER_RELEASES.postgres_exporter);
-    for (const arch of EXPORTER_ARCHITECTURES) {
-      expect(PINNED_SHA256[tarballName("postgres_exporter", arch)]).toMatch(/^[0-9a-f]{64}$/);
-      expect(PINNED_SHA256[tarballName("node_exporter", arch)]).toMatch(/^[0-9a-f]{64}$/);
-    }
-    const script = renderInstallScript();
-    expect(script).toContain(
-      `fetch postgres_exporter ${EXPORTER_RELEASES.postgres_exporter.version} ${EXPORTER_RELEASES.postgres_exporter.repo}/releases/download/v${EXPORTER_RELEASES.postgres_exporter.version}\n`,
-    );
-  });
-
-  const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-  /** A local "release": one tarball per binary holding a fake executable. */
-  async function release(): Promise<{ dir: string; sums: Record<string, string> }> {
-    const dir = await mkdtemp(join(scratch, "release-"));
-    const sums: Record<string, string> = {};
-    for (const binary of Object.keys(EXPORTER_BINARIES) as ExporterBinary[]) {
-      const folder = tarballName(binary, arch).replace(/\.tar\.gz$/, "");
-      await mkdir(join(dir, folder));
-      await writeFile(join(dir, folder, binary), `#!/bin/sh\necho ${binary}\n`, { mode: 0o755 });
-      const tarball = tarballName(binary, arch);
-      await run("tar", ["-czf", join(dir, tarball), "-C", dir, folder]);
-      sums[tarball] = sha256(await readFile(join(dir, tarball)));
-    }
-    return { dir, sums };
-  }
-
-  async function install(script: string): Promise<{ ok: boolean; log: string }> {
-    const file = join(scratch, `install-${Math.random().toString(36).slice(2)}.sh`);
-    await writeFile(file, script);
-    try {
-      const { stderr } = await run("sh", [file]);
-      return { ok: true, log: stderr };
-    } catch (e) {
-      return { ok: false, log: (e as { stderr: string }).stderr };
-    }
-  }
-
-  test("pinned tarballs that match are installed; an unpinned one is checked against sha256sums.txt", async () => {
-    const { dir, sums } = await release();
-    const pgbouncer = tarballName("pgbouncer_exporter", arch);
-    await writeFile(join(dir, "sha256sums.txt"), `${sums[pgbouncer]}  ${pgbouncer}\n`);
-    const { [pgbouncer]: _unpinned, ...pins } = sums;
-    const root = join(dir, "root");
-    const result = await install(renderInstallScript({ root, base: `file://${dir}`, pins }));
-    expect(result).toMatchObject({ ok: true });
-    expect(result.log).toContain(`${pgbouncer} has no pinned sha256`);
-    for (const binary of Object.keys(EXPORTER_BINARIES)) {
-      expect(existsSync(join(root, "usr/local/bin", binary)), binary).toBe(true);
-    }
-  });
-
-  test("a tarball that does not match its pinned sha256 is refused before unpacking", async () => {
-    const { dir } = await release();
-    const root = join(dir, "root");
-    // the real pins: the stand-in tarballs cannot match them
-    const result = await install(renderInstallScript({ root, base: `file://${dir}` }));
-    expect(result.ok).toBe(false);
-    expect(result.log).toMatch(
-      /node_exporter-.*\.tar\.gz does not match sha256 [0-9a-f]{64}: not installed/,
-    );
-    expect(existsSync(join(root, "usr/local/bin/node_exporter"))).toBe(false);
-  });
-
-  test("an unpinned tarball missing from sha256sums.txt is refused", async () => {
-    const { dir, sums } = await release();
-    await writeFile(join(dir, "sha256sums.txt"), "");
-    const result = await install(
-      renderInstallScript({ root: join(dir, "root"), base: `file://${dir}`, pins: {} }),
-    );
-    expect(result.ok).toBe(false);
-    expect(result.log).toMatch(/is not in its release's sha256sums.txt/);
-    expect(Object.keys(sums).length).toBe(3);
   });
 });

@@ -7,15 +7,17 @@ import { forcedSettings } from "../pgbouncer/ini.js";
 import { PRODUCTION_LAYOUT, STATS_USER, type Upstreams } from "../pgbouncer/layout.js";
 import { connstringValue, RenderError } from "../pgbouncer/sanitize.js";
 import { EXPORTER_RELEASES, postgresExporterQueries } from "./catalogue.js";
+import { BIN_DIR, renderInstallScript, type ExporterBinary } from "./exporter-install.js";
 
 /**
- * The exporters of a cloud PgBouncer host, as systemd units and the scripts that install them.
+ * The exporters of a cloud PgBouncer host, as systemd units and the scripts that set them up (the
+ * binaries themselves: exporter-install.ts).
  *
  * - pgbouncer_exporter, one per host: the stats-only user over PgBouncer's unix socket.
  * - node_exporter, one per host: CPU, descriptors and network of the host.
  * - postgres_exporter, one per RDS node. RDS runs nothing of ours, so node i's exporter runs on
  *   PgBouncer host (i mod hosts), on port 9187 + ⌊i / hosts⌋: spread so that one lost host loses
- *   the metrics of the nodes it carried (their `up` goes to 0 and TargetDown fires) until the host
+ *   the metrics of the nodes it carried (their `up` goes to 0 and ExporterDown fires) until the host
  *   is replaced, never all of them. Each node is scraped once, so it spends one of the
  *   connections the budget reserves for exporters, whatever the number of hosts.
  *
@@ -25,46 +27,6 @@ import { EXPORTER_RELEASES, postgresExporterQueries } from "./catalogue.js";
  * in both exporters). That file comes from a SecureString in Parameter Store; no unit, script or
  * user-data holds a password.
  */
-
-/** node_exporter is not in EXPORTER_RELEASES (the catalogue pins what its PromQL reads). */
-const NODE_EXPORTER = {
-  version: "1.12.1",
-  repo: "https://github.com/prometheus/node_exporter",
-} as const;
-
-export const EXPORTER_BINARIES = {
-  pgbouncer_exporter: EXPORTER_RELEASES.pgbouncer_exporter,
-  postgres_exporter: EXPORTER_RELEASES.postgres_exporter,
-  node_exporter: NODE_EXPORTER,
-} as const;
-export type ExporterBinary = keyof typeof EXPORTER_BINARIES;
-
-/**
- * sha256 of release tarballs, as the releases' sha256sums.txt list them. A tarball missing here is
- * checked against its release's sha256sums.txt at install time instead (integrity, not a pin), and
- * the install log says so: pgbouncer_exporter's sums were not found where they could be checked.
- */
-export const PINNED_SHA256: Readonly<Record<string, string>> = {
-  "postgres_exporter-0.20.1.linux-amd64.tar.gz":
-    "89d4f7e7920cad48fdc3133f789556ef5253c330a9f5fdace3bdb6344c0a8b5a",
-  "postgres_exporter-0.20.1.linux-arm64.tar.gz":
-    "d5d86fb98bb1f26b088d1a6fda07fd6b6f035cb5d40492f75ec3bfebb5ddfe9d",
-  "node_exporter-1.12.1.linux-amd64.tar.gz":
-    "b51d8a76aa2a9156a55d501aca6276fae09e262259a5e4e831d2c2222f084e63",
-  "node_exporter-1.12.1.linux-arm64.tar.gz":
-    "ad35b605f9954b9f1ffddf5ba054bdc5a98d790b9eae5291e1eeb83f1ecbd0e7",
-};
-
-export const EXPORTER_ARCHITECTURES = ["amd64", "arm64"] as const;
-
-export function tarballName(binary: ExporterBinary, arch: string): string {
-  return `${binary}-${EXPORTER_BINARIES[binary].version}.linux-${arch}.tar.gz`;
-}
-
-export function releaseUrl(binary: ExporterBinary): string {
-  const r = EXPORTER_BINARIES[binary];
-  return `${r.repo}/releases/download/v${r.version}`;
-}
 
 export const EXPORTER_DIR = "/etc/pg-pooling/exporters";
 /** Written at boot by the setup unit: `LISTEN_ADDRESS=<private IPv4>`. */
@@ -76,7 +38,6 @@ export const SETUP_SCRIPT = "/usr/local/sbin/pg-pooling-exporters-setup";
 export const INSTALL_SCRIPT = "/usr/local/sbin/pg-pooling-exporters-install";
 export const SETUP_UNIT = "pg-pooling-exporters-setup.service";
 const UNIT_DIR = "/etc/systemd/system";
-const BIN_DIR = "/usr/local/bin";
 
 /** The SecureString the hosts read the exporters' pgpass from. */
 export function exporterPgpassParameter(stack: string): string {
@@ -113,6 +74,18 @@ export function postgresExporterPlacement(plan: Plan): PostgresExporterPlacement
     host: plan.hosts[i % hosts]!.name,
     port: EXPORTERS.postgres.port + Math.floor(i / hosts),
   }));
+}
+
+/**
+ * Every port some exporter listens on, on some PgBouncer host, ascending: node_exporter's and
+ * pgbouncer_exporter's on every host, and each port the postgres_exporter placement uses (9187,
+ * then 9188… once a host carries more than one node). The hosts share one security group, so this
+ * is what Prometheus must be admitted to.
+ */
+export function hostExporterPorts(plan: Plan): number[] {
+  const ports = new Set<number>([EXPORTERS.node.port, EXPORTERS.pgbouncer.port]);
+  for (const p of postgresExporterPlacement(plan)) ports.add(p.port);
+  return [...ports].sort((a, b) => a - b);
 }
 
 /** The address of each plan node in the upstreams, in plan order. */
@@ -167,7 +140,7 @@ function unit(what: string, binary: ExporterBinary, service: string[], after: st
     generatedHeader("#", what) +
     `[Unit]
 Description=${what} (pg-pooling)
-Documentation=${EXPORTER_BINARIES[binary].repo}
+Documentation=${EXPORTER_RELEASES[binary].repo}
 After=network-online.target ${SETUP_UNIT}${after.map((a) => " " + a).join("")}
 Wants=network-online.target
 Requires=${SETUP_UNIT}
@@ -296,52 +269,5 @@ export function renderSetupScript(stack: string): string {
   ];
   return (
     "#!/bin/sh\n" + generatedHeader("#", "pg-pooling exporters setup") + lines.join("\n") + "\n"
-  );
-}
-
-/**
- * Downloads each pinned release tarball, checks its sha256 BEFORE unpacking, and installs the
- * binary. `root` prefixes the install folder, `base` replaces the release URLs and `pins` the
- * table, so a test runs the real script against local tarballs.
- */
-export function renderInstallScript(
-  options: { root?: string; base?: string; pins?: Readonly<Record<string, string>> } = {},
-): string {
-  const root = options.root ?? "";
-  const pinned = Object.entries(options.pins ?? PINNED_SHA256)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([file, sum]) => `    ${file}) echo ${sum} ;;`);
-  const lines = [
-    "set -eu",
-    'log() { echo "pg-pooling-exporters-install: $*" >&2; }',
-    "arch=$(dpkg --print-architecture)",
-    `case "$arch" in ${EXPORTER_ARCHITECTURES.join("|")}) ;; *) log "no exporter release for $arch"; exit 1 ;; esac`,
-    'pinned() {\n  case "$1" in',
-    ...pinned,
-    "    *) echo '' ;;\n  esac\n}",
-    "stage=$(mktemp -d)\ntrap 'rm -rf \"$stage\"' EXIT",
-    "fetch() {",
-    '  binary=$1; version=$2; url=$3; tarball="$binary-$version.linux-$arch.tar.gz"',
-    '  curl -fsSL --retry 5 -o "$stage/$tarball" "$url/$tarball"',
-    '  sum=$(pinned "$tarball")',
-    '  if [ -z "$sum" ]; then',
-    '    log "$tarball has no pinned sha256: checking it against its release\'s sha256sums.txt"',
-    '    curl -fsSL --retry 5 -o "$stage/sha256sums.txt" "$url/sha256sums.txt"',
-    '    sum=$(awk -v f="$tarball" \'$2 == f { print $1 }\' "$stage/sha256sums.txt")',
-    '    [ -n "$sum" ] || { log "$tarball is not in its release\'s sha256sums.txt"; exit 1; }',
-    "  fi",
-    '  if ! echo "$sum  $stage/$tarball" | sha256sum -c --status -; then',
-    '    log "$tarball does not match sha256 $sum: not installed"; exit 1',
-    "  fi",
-    '  tar -xzf "$stage/$tarball" -C "$stage" "$binary-$version.linux-$arch/$binary"',
-    `  install -D -m 0755 "$stage/$binary-$version.linux-$arch/$binary" "${root}${BIN_DIR}/$binary"`,
-    '  log "$binary $version installed ($arch, sha256 $sum)"',
-    "}",
-    ...(Object.keys(EXPORTER_BINARIES) as ExporterBinary[])
-      .sort()
-      .map((b) => `fetch ${b} ${EXPORTER_BINARIES[b].version} ${options.base ?? releaseUrl(b)}`),
-  ];
-  return (
-    "#!/bin/sh\n" + generatedHeader("#", "pg-pooling exporters install") + lines.join("\n") + "\n"
   );
 }

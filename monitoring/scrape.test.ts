@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { loadStack } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
+import { localScrapeTargets } from "../local/monitoring.js";
 import { renderAlertRules } from "./alerts.js";
 import { SCRAPE_JOBS, TARGET_LABELS } from "./labels.js";
 import {
@@ -14,6 +15,7 @@ import {
   NODE_JOB,
   renderPrometheusConfig,
   renderScrapeConfigs,
+  scrapeIngress,
   scrapeJobs,
   servicesPodMonitorSpec,
   type ScrapeTargets,
@@ -24,6 +26,7 @@ const scratch = await mkdtemp(join(tmpdir(), "pg-pooling-scrape-"));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 const prod = buildPlan(loadStack("prod"));
+const dev = buildPlan(loadStack("dev"));
 const local = buildPlan(loadStack("local"));
 
 /** What the local stack would pass: loopback addresses, several processes per host. */
@@ -73,6 +76,19 @@ describe("prometheus.yml", () => {
     expect(out).toMatch(/SUCCESS/);
   });
 
+  // GIVEN the targets the local stack really passes (no node_exporter: the node job has none)
+  // WHEN its prometheus.yml and rules are checked THEN promtool accepts them: a job without
+  // targets is valid, and ExporterDown's `up{job="node"}` simply has no series locally.
+  test("local with the local stack's own targets, node job empty: promtool accepts it", async () => {
+    const targets = localScrapeTargets(local, { replicationPassword: "unused", accounts: {} });
+    expect(targets.node).toEqual([]);
+    const node = scrapeJobs(local, targets).find((j) => j.job_name === NODE_JOB)!;
+    expect(node.static_configs).toEqual([]);
+    const out = await promtoolCheck(local, targets);
+    expect(out).not.toContain("FAILED");
+    expect(out).toMatch(/SUCCESS: \d+ rules found/);
+  });
+
   test("and promtool does fail on a broken file (the check can fail)", async () => {
     const dir = await mkdtemp(join(scratch, "broken-"));
     const config = join(dir, "prometheus.yml");
@@ -81,9 +97,12 @@ describe("prometheus.yml", () => {
     await expect(run("promtool", ["check", "config", config])).rejects.toThrow();
   });
 
-  test("every job an alert rule selects on is scraped", () => {
+  test("every job an alert rule selects on is scraped, node_exporter's included", () => {
     const jobs = new Set(scrapeJobs(prod, loopbackTargets(prod)).map((j) => j.job_name));
-    const selected = [...renderAlertRules(prod).matchAll(/job="([^"]+)"/g)].map((m) => m[1]!);
+    const selected = [...renderAlertRules(prod).matchAll(/job=~?"([^"]+)"/g)].flatMap((m) =>
+      m[1]!.split("|"),
+    );
+    expect(selected).toEqual(expect.arrayContaining([SCRAPE_JOBS.pgbouncer, NODE_JOB]));
     for (const job of selected) expect(jobs, job).toContain(job);
   });
 });
@@ -172,6 +191,38 @@ describe("scrape jobs", () => {
   ] as const)("refuses %s, naming the field and the value", (_, bad, message) => {
     const targets = { ...loopbackTargets(prod), ...bad } as ScrapeTargets;
     expect(() => scrapeJobs(prod, targets)).toThrow(message);
+  });
+
+  test("ingress: every exporter port of the hosts from every scrapeFrom range, nothing else", () => {
+    expect(scrapeIngress(prod)).toEqual([
+      { cidr: "10.40.0.0/16", port: 9100 },
+      { cidr: "10.40.0.0/16", port: 9127 },
+      { cidr: "10.40.0.0/16", port: 9187 },
+    ]);
+    // dev's one host carries both nodes' postgres_exporters: 9187 and 9188
+    const twoRanges = structuredClone(dev);
+    twoRanges.config.monitoring.scrapeFrom = ["10.41.0.0/16", "10.99.0.0/24"];
+    expect(scrapeIngress(twoRanges).map((r) => `${r.cidr} ${r.port}`)).toEqual([
+      "10.41.0.0/16 9100",
+      "10.41.0.0/16 9127",
+      "10.41.0.0/16 9187",
+      "10.41.0.0/16 9188",
+      "10.99.0.0/24 9100",
+      "10.99.0.0/24 9127",
+      "10.99.0.0/24 9187",
+      "10.99.0.0/24 9188",
+    ]);
+  });
+
+  test("ingress reaches every cloud scrape target", () => {
+    const ips = prod.hosts.map((_, i) => `10.40.${i + 1}.10`);
+    const open = new Set(scrapeIngress(prod).map((r) => r.port));
+    for (const job of scrapeJobs(prod, cloudScrapeTargets(prod, ips))) {
+      for (const c of job.static_configs ?? []) {
+        for (const t of c.targets)
+          expect(open, `${job.job_name} ${t}`).toContain(Number(t.split(":")[1]));
+      }
+    }
   });
 
   test("cloud targets need one address per host", () => {

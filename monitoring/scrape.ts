@@ -3,7 +3,7 @@ import { EXPORTERS } from "../platform/exporters.js";
 import type { Plan } from "../platform/plan.js";
 import { generatedHeader } from "../pgbouncer/header.js";
 import { RenderError } from "../pgbouncer/sanitize.js";
-import { postgresExporterPlacement } from "./exporter-units.js";
+import { hostExporterPorts, postgresExporterPlacement } from "./exporter-units.js";
 import { SCRAPE_JOBS, TARGET_LABELS } from "./labels.js";
 
 /**
@@ -13,7 +13,11 @@ import { SCRAPE_JOBS, TARGET_LABELS } from "./labels.js";
  * rules and dashboards see the same series wherever they run.
  */
 
-/** node_exporter's job: labels.ts names the jobs the alert rules select on, and this is not one. */
+/**
+ * node_exporter's job. Not in labels.ts's SCRAPE_JOBS: those pair each job with the target labels
+ * of the catalogued metrics it serves (promql.ts), and no catalogued metric comes from this job.
+ * ExporterDown selects on it through `up`.
+ */
 export const NODE_JOB = "node";
 
 export interface ScrapeTargets {
@@ -183,6 +187,22 @@ export function cloudScrapeTargets(plan: Plan, hostAddresses: readonly string[])
     })),
     services: [],
   };
+}
+
+/** One security-group ingress rule: Prometheus's range `cidr` admitted to `port` over TCP. */
+export interface ScrapeIngress {
+  cidr: string;
+  port: number;
+}
+
+/**
+ * What the PgBouncer hosts' security group must admit for the cloud scrape jobs above to reach
+ * their targets: every exporter port of the hosts (exporter-units.ts) from every range of
+ * `monitoring.scrapeFrom`, nothing else. By range, then port.
+ */
+export function scrapeIngress(plan: Plan): ScrapeIngress[] {
+  const ports = hostExporterPorts(plan);
+  return plan.config.monitoring.scrapeFrom.flatMap((cidr) => ports.map((port) => ({ cidr, port })));
 }
 
 /** The jobs as a YAML list: kube-prometheus-stack's `additionalScrapeConfigs` format. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DEFAULTS } from "./defaults.js";
-import { isVpcCidr, VPC_PREFIX } from "./network.js";
+import { isVpcCidr, parseCidr, VPC_PREFIX } from "./network.js";
 
 /**
  * The stack config, as declared in Pulumi.<stack>.yaml under the `pg-pooling:` namespace. A service
@@ -177,34 +177,50 @@ export const pgbouncerSchema = z.strictObject({
 
 const labelValue = z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, "must be a Kubernetes label value");
 
-export const monitoringSchema = z
-  .strictObject({
-    /** How often Prometheus scrapes the exporters and evaluates the rules. @default 15 */
-    scrapeIntervalSeconds: z.int().min(1).max(300).default(15),
-    /**
-     * How long a condition must hold before its alert fires. Short on the local stack so a test
-     * sees an alert fire and resolve in seconds; minutes in the cloud, to ride out blips. @default 120
-     */
-    alertForSeconds: z.int().min(0).max(3600).default(120),
-    /** Kubernetes namespace of the Prometheus operator and Grafana (dev and prod). */
-    namespace: z
-      .string()
-      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")
-      .default("monitoring"),
-    /** The label Grafana's dashboard sidecar selects ConfigMaps by (value "1"). */
-    dashboardLabel: z
-      .string()
-      .regex(/^[a-z0-9_-]{1,63}$/, "must be a Kubernetes label key")
-      .default("grafana_dashboard"),
-    /** Labels the Prometheus operator selects PrometheusRules and scrape configs by. */
-    selectorLabels: z
-      .record(
-        z.string().regex(/^[a-z0-9./_-]{1,63}$/, "must be a Kubernetes label key"),
-        labelValue,
-      )
-      .default({ release: "kube-prometheus-stack" }),
-  })
-  .prefault({});
+/**
+ * Every IPv4 address: refused here so the mistake is caught with the rest of the config, before
+ * any resource. Narrower public ranges are the policies' to refuse (pooling-no-world-ingress).
+ */
+const WORLD_V4 = "0.0.0.0/0";
+
+const scrapeCidr = z
+  .string()
+  .refine((c) => parseCidr(c) !== undefined, "must be an IPv4 network address, like 10.40.0.0/16")
+  .refine((c) => c !== WORLD_V4, "must not be the whole internet (exporters stay private)");
+
+/** The section is required: `scrapeFrom` has no default to fall back on. */
+export const monitoringSchema = z.strictObject({
+  /**
+   * IPv4 ranges Prometheus scrapes the PgBouncer hosts' exporters from (its cluster's nodes or
+   * pods, or the VPC): the hosts' security group admits exactly these on the exporter ports.
+   * Required in every stack file, with no default: only the operator knows where Prometheus runs.
+   */
+  scrapeFrom: z
+    .array(scrapeCidr)
+    .refine((list) => list.length > 0, "must name at least one IPv4 range")
+    .refine((list) => new Set(list).size === list.length, "must not repeat a range"),
+  /** How often Prometheus scrapes the exporters and evaluates the rules. @default 15 */
+  scrapeIntervalSeconds: z.int().min(1).max(300).default(15),
+  /**
+   * How long a condition must hold before its alert fires. Short on the local stack so a test
+   * sees an alert fire and resolve in seconds; minutes in the cloud, to ride out blips. @default 120
+   */
+  alertForSeconds: z.int().min(0).max(3600).default(120),
+  /** Kubernetes namespace of the Prometheus operator and Grafana (dev and prod). */
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")
+    .default("monitoring"),
+  /** The label Grafana's dashboard sidecar selects ConfigMaps by (value "1"). */
+  dashboardLabel: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,63}$/, "must be a Kubernetes label key")
+    .default("grafana_dashboard"),
+  /** Labels the Prometheus operator selects PrometheusRules and scrape configs by. */
+  selectorLabels: z
+    .record(z.string().regex(/^[a-z0-9./_-]{1,63}$/, "must be a Kubernetes label key"), labelValue)
+    .default({ release: "kube-prometheus-stack" }),
+});
 
 export const stackConfigSchema = z.strictObject({
   environment: z.enum(ENVIRONMENTS),

@@ -176,6 +176,47 @@ describe("validateStackConfig", () => {
       "1\nauth_type=trust",
       "pgbouncer.settings.log_connections must be letters, digits and . _ , : / -",
     ],
+    [
+      "monitoring.scrapeFrom",
+      ["10.40.0.0/33"],
+      'monitoring.scrapeFrom.0 must be an IPv4 network address, like 10.40.0.0/16, got "10.40.0.0/33"',
+    ],
+    [
+      "monitoring.scrapeFrom",
+      ["10.40.1.0/16"],
+      'monitoring.scrapeFrom.0 must be an IPv4 network address, like 10.40.0.0/16, got "10.40.1.0/16"',
+    ],
+    [
+      "monitoring.scrapeFrom",
+      ["::/0"],
+      'monitoring.scrapeFrom.0 must be an IPv4 network address, like 10.40.0.0/16, got "::/0"',
+    ],
+    [
+      "monitoring.scrapeFrom",
+      ["10.40.0.0/16\n- 0.0.0.0/0"],
+      'monitoring.scrapeFrom.0 must be an IPv4 network address, like 10.40.0.0/16, got "10.40.0.0/16\\n- 0.0.0.0/0"',
+    ],
+    [
+      "monitoring.scrapeFrom",
+      ["10.40.0.0/16", "0.0.0.0/0"],
+      'monitoring.scrapeFrom.1 must not be the whole internet (exporters stay private), got "0.0.0.0/0"',
+    ],
+    [
+      "monitoring.scrapeFrom",
+      [],
+      "monitoring.scrapeFrom must name at least one IPv4 range, got []",
+    ],
+    ["monitoring.scrapeFrom", undefined, "monitoring.scrapeFrom is required (array)"],
+    [
+      "monitoring.scrapeFrom",
+      "10.40.0.0/16",
+      'monitoring.scrapeFrom must be an array, got "10.40.0.0/16"',
+    ],
+    [
+      "monitoring.scrapeFrom",
+      ["10.40.0.0/16", "10.40.0.0/16"],
+      'monitoring.scrapeFrom must not repeat a range, got ["10.40.0.0/16","10.40.0.0/16"]',
+    ],
     ["services.orders.peakClients", -200, "services.orders.peakClients must be ≥ 1, got -200"],
     ["services.orders.peakClients", 0, "services.orders.peakClients must be ≥ 1, got 0"],
     ["services.orders.peakTps", 0, "services.orders.peakTps must be > 0, got 0"],
@@ -225,6 +266,27 @@ describe("validateStackConfig", () => {
     raw = withField(raw, "services.orders.peakTps", -5);
     raw = withField(raw, "services.catalog.priority", "meh");
     expect(problemsOf(raw)).toHaveLength(4);
+  });
+
+  test("every bad scrape range is reported at once, each with its index", () => {
+    const raw = withField(base, "monitoring.scrapeFrom", ["0.0.0.0/0", "10.0.0.0/8", "nope"]);
+    expect(problemsOf(raw)).toEqual([
+      'monitoring.scrapeFrom.0 must not be the whole internet (exporters stay private), got "0.0.0.0/0"',
+      'monitoring.scrapeFrom.2 must be an IPv4 network address, like 10.40.0.0/16, got "nope"',
+    ]);
+  });
+
+  // GIVEN a cloud stack WHEN its Prometheus range is loopback (copied from the local stack) THEN
+  // refused: Prometheus could never reach the hosts. The local stack's own loopback range passes.
+  test("a loopback scrape range is refused outside the local stack", () => {
+    const dev = withField(rawStack("dev"), "monitoring.scrapeFrom", [
+      "10.41.0.0/16",
+      "127.0.0.0/8",
+    ]);
+    expect(problemsOf(dev)).toEqual([
+      'monitoring.scrapeFrom.1 must not be a loopback range outside the local stack (Prometheus scrapes the hosts over the network), got "127.0.0.0/8"',
+    ]);
+    expect(validateStackConfig(base).monitoring.scrapeFrom).toEqual(["127.0.0.0/8"]);
   });
 
   test("an unknown instance class needs an explicit maxConnections", () => {

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { ConfigError, joinPath, show, type Problem } from "./errors.js";
 import { DEFAULTS } from "./defaults.js";
 import { defaultMaxConnections } from "./instance-classes.js";
+import { parseCidr } from "./network.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
 import { knows, parseVersion, SUPPORTED_VERSIONS } from "../pgbouncer/capabilities.js";
 import { FORCED_KEYS } from "../pgbouncer/ini.js";
@@ -150,6 +151,19 @@ function crossFieldProblems(c: StackConfig): Problem[] {
       message: "must be 1 outside the local stack (the cloud fleet runs one process per host)",
     });
   }
+  if (c.environment !== "local") {
+    // A range copied from the local stack: the cloud's Prometheus never scrapes from loopback.
+    for (const [i, cidr] of c.monitoring.scrapeFrom.entries()) {
+      if (isLoopback(cidr)) {
+        problems.push({
+          path: `monitoring.scrapeFrom.${i}`,
+          got: show(cidr),
+          message:
+            "must not be a loopback range outside the local stack (Prometheus scrapes the hosts over the network)",
+        });
+      }
+    }
+  }
   if (c.pgbouncer.tls.client !== "disable" && c.environment === "local") {
     problems.push({
       path: "pgbouncer.tls.client",
@@ -158,4 +172,10 @@ function crossFieldProblems(c: StackConfig): Problem[] {
     });
   }
   return problems;
+}
+
+/** Inside 127.0.0.0/8. The schema has already checked the syntax. */
+function isLoopback(cidr: string): boolean {
+  const c = parseCidr(cidr);
+  return c !== undefined && c.prefix >= 8 && Math.floor(c.base / 2 ** 24) === 127;
 }

@@ -7,6 +7,7 @@ import {
   checkSecurityGroups,
   checkUserData,
   hostAzs,
+  hostsRangeIngress,
   named,
   runProgram,
   T,
@@ -58,4 +59,14 @@ test("dev: max_connections is the plan's; role connection limits sum within the 
 
 test("dev: no security group admits the internet; Postgres admits only the PgBouncer hosts", () => {
   checkSecurityGroups(mocked, plan);
+});
+
+test("dev: Prometheus's range (monitoring.scrapeFrom) reaches every exporter port of the hosts", () => {
+  expect(plan.config.monitoring.scrapeFrom).toEqual(["10.41.0.0/16"]);
+  expect(hostsRangeIngress(mocked)).toEqual([
+    "10.41.0.0/16 9100-9100",
+    "10.41.0.0/16 9127-9127",
+    "10.41.0.0/16 9187-9187",
+    "10.41.0.0/16 9188-9188",
+  ]);
 });

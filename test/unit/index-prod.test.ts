@@ -7,6 +7,7 @@ import {
   checkSecurityGroups,
   checkUserData,
   hostAzs,
+  hostsRangeIngress,
   named,
   runProgram,
   T,
@@ -132,4 +133,13 @@ test("prod: hosts are managed through SSM and may read only their stack's files"
     "arn:aws:mock:eu-west-1:123456789012:TargetGroup/pooling-pgbouncer-lb-tg",
   ]);
   expect(mocked.of("aws:iam/instanceProfile:InstanceProfile")).toHaveLength(1);
+});
+
+test("prod: Prometheus's range (monitoring.scrapeFrom) reaches every exporter port of the hosts", () => {
+  expect(plan.config.monitoring.scrapeFrom).toEqual(["10.40.0.0/16"]);
+  expect(hostsRangeIngress(mocked)).toEqual([
+    "10.40.0.0/16 9100-9100",
+    "10.40.0.0/16 9127-9127",
+    "10.40.0.0/16 9187-9187",
+  ]);
 });

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "vitest";
 import { loadStack } from "../../platform/config.js";
 import { buildPlan, type Plan } from "../../platform/plan.js";
+import { scrapeIngress } from "../../monitoring/scrape.js";
 import { MONITORING_ROLE } from "../../platform/roles.js";
 import { DELIVERED_FILES, type DeliveredFiles } from "../../pgbouncer/agent.js";
 import { pgbouncerAccounts } from "../../pgbouncer/render.js";
@@ -171,6 +172,16 @@ export async function checkSecretOutputs(program: Program, mocked: MockedStack, 
   for (const pw of passwords) expect(plain.includes(pw)).toBe(false);
 }
 
+/** The hosts' ingress rules that admit a range, as `cidr fromPort-toPort`, sorted. */
+export function hostsRangeIngress(mocked: MockedStack): string[] {
+  const hosts = `${named(mocked, T.sg, "pooling-pgbouncer-hosts").name}-id`;
+  return mocked
+    .of(T.ingress)
+    .filter((r) => r.inputs.securityGroupId === hosts && r.inputs.cidrIpv4 !== undefined)
+    .map((r) => `${r.inputs.cidrIpv4 as string} ${r.inputs.fromPort}-${r.inputs.toPort}`)
+    .sort();
+}
+
 export function checkSecurityGroups(mocked: MockedStack, plan: Plan): void {
   const open = ["0.0.0.0/0", "::/0"];
   for (const sg of mocked.of(T.sg)) expect(sg.inputs.ingress ?? []).toEqual([]);
@@ -178,10 +189,21 @@ export function checkSecurityGroups(mocked: MockedStack, plan: Plan): void {
   for (const rule of ingress) {
     expect(open).not.toContain(rule.inputs.cidrIpv4);
     expect(open).not.toContain(rule.inputs.cidrIpv6);
-    expect(rule.inputs.referencedSecurityGroupId, `${rule.name} admits a group`).toBeDefined();
+    expect(rule.inputs.cidrIpv6, `${rule.name} admits no IPv6 range`).toBeUndefined();
   }
   const sgId = (name: string) => `${named(mocked, T.sg, name).name}-id`;
   const into = (name: string) => ingress.filter((r) => r.inputs.securityGroupId === sgId(name));
+  // Ranges are admitted nowhere but to the hosts' exporter ports (below): every other rule
+  // admits a group.
+  for (const rule of ingress) {
+    if (rule.inputs.cidrIpv4 === undefined) {
+      expect(rule.inputs.referencedSecurityGroupId, `${rule.name} admits a group`).toBeDefined();
+    } else {
+      expect(rule.inputs.securityGroupId, `${rule.name} admits a range`).toBe(
+        sgId("pooling-pgbouncer-hosts"),
+      );
+    }
+  }
   // Postgres: its port, from the PgBouncer hosts only
   expect(into("pooling-postgres-sg").map((r) => r.inputs)).toEqual([
     expect.objectContaining({
@@ -190,15 +212,22 @@ export function checkSecurityGroups(mocked: MockedStack, plan: Plan): void {
       toPort: plan.config.database.port,
     }),
   ]);
-  // PgBouncer: its port, from the load balancer only; the load balancer: from the clients only
+  // PgBouncer: its port, from the load balancer only; the exporters' ports from the stack's
+  // Prometheus ranges only; the load balancer: from the clients only
   const pgbouncerPort = plan.config.pgbouncer.port;
-  expect(into("pooling-pgbouncer-hosts").map((r) => r.inputs)).toEqual([
+  const hostRules = into("pooling-pgbouncer-hosts");
+  expect(hostRules.filter((r) => r.inputs.cidrIpv4 === undefined).map((r) => r.inputs)).toEqual([
     expect.objectContaining({
       referencedSecurityGroupId: sgId("pooling-pgbouncer-lb-sg"),
       fromPort: pgbouncerPort,
       toPort: pgbouncerPort,
     }),
   ]);
+  expect(hostsRangeIngress(mocked)).toEqual(
+    scrapeIngress(plan)
+      .map(({ cidr, port }) => `${cidr} ${port}-${port}`)
+      .sort(),
+  );
   expect(into("pooling-pgbouncer-lb-sg").map((r) => r.inputs)).toEqual([
     expect.objectContaining({
       referencedSecurityGroupId: sgId("pooling-clients"),
