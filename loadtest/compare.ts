@@ -15,7 +15,7 @@ import { CATALOG_READ } from "./workloads.js";
  * Node harness vs pgbench reading the same rows through the same PgBouncer entry.
  */
 const SHORT_MS = 10_000;
-const DIRECT_SWEEP = [25, 50, 100, 200] as const;
+const DIRECT_SWEEP = [16, 32, 64, 128, 256] as const;
 const HARNESS_GOAL = 0.8;
 
 const totalTps = (r: RunRecord) => r.services.reduce((n, s) => n + s.tps, 0);

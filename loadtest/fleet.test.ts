@@ -59,6 +59,14 @@ describe("fleet", () => {
   });
 });
 
+test("fewer clients than one instance per service holds: one instance each, smaller pools", () => {
+  const specs = fleet(plan, { clients: 50, rate: 1 }, hosts);
+  expect(specs).toHaveLength(plan.services.length);
+  expect(clientsOf(specs)).toBeGreaterThanOrEqual(plan.services.length);
+  expect(clientsOf(specs)).toBeLessThan(80);
+  for (const s of specs) expect(s.profile.rw.poolMax).toBeGreaterThanOrEqual(1);
+});
+
 test("partition balances clients over workers: loads differ by less than the largest item", () => {
   const items = [10, 9, 8, 1, 1, 1].map((clients) => ({ clients }));
   const parts = partition(items, 2);

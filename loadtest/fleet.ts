@@ -55,10 +55,16 @@ export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): 
   for (const s of chosen) {
     const spec = plan.config.services[s.name]!;
     const instances = Math.max(1, Math.round(s.instances * scale));
+    // Fewer clients than one instance holds: one instance with proportionally smaller pools (a
+    // small direct run needs this to find Postgres's best concurrency).
+    const shrink = Math.min(1, s.instances * scale);
     const ratePerClient = (spec.peakTps / spec.peakClients) * options.rate;
     for (let i = 1; i <= instances; i++) {
       const base = profiles.get(s.name)!;
       const profile = structuredClone(base);
+      profile.rw.poolMax = Math.max(1, Math.round(profile.rw.poolMax * shrink));
+      if (profile.ro) profile.ro.poolMax = Math.max(1, Math.round(profile.ro.poolMax * shrink));
+      const clients = profile.rw.poolMax + (profile.ro?.poolMax ?? 0);
       if (endpoints.pgbouncerHosts) {
         const host = endpoints.pgbouncerHosts[spread++ % endpoints.pgbouncerHosts.length]!;
         profile.rw.host = host;
@@ -81,9 +87,9 @@ export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): 
         service: s.name,
         id: `${s.name}#${i}`,
         profile,
-        targetTps: ratePerClient * perInstance(s),
+        targetTps: ratePerClient * clients,
         readShare: spec.readShare,
-        clients: perInstance(s),
+        clients,
       });
     }
   }

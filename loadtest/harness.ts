@@ -53,8 +53,8 @@ export interface HarnessResult {
   notificationsReceived: number;
   /** When each hook started and when it finished (ms since start). */
   hookTimes: Record<string, { start: number; end: number }>;
-  /** When each caller-visible error happened (ms since start), ascending. */
-  errorTimes: number[];
+  /** When each call that ended in a caller-visible error began (ms since start), ascending. */
+  failedCallStarts: number[];
 }
 
 /**
@@ -277,8 +277,8 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
   record.services = summarise(specs, latencies, perService, o.durationMs);
   record.errors = countErrors(errors);
   completions.sort((a, b) => a - b);
-  const errorTimes = errors.map((e) => e.at).sort((a, b) => a - b);
-  return { runId, record, acked, completions, notificationsReceived, hookTimes, errorTimes };
+  const failedCallStarts = errors.map((e) => e.calledAt).sort((a, b) => a - b);
+  return { runId, record, acked, completions, notificationsReceived, hookTimes, failedCallStarts };
 }
 
 function summarise(

@@ -32,8 +32,10 @@ export interface CallError {
   service: string;
   code: string;
   message: string;
-  /** ms since the run started. */
+  /** ms since the run started, when the call failed. */
   at: number;
+  /** ms since the run started, when the call began (a timeout fails seconds after its cause). */
+  calledAt: number;
 }
 
 export type FromWorker =

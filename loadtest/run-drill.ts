@@ -67,8 +67,8 @@ export async function runDrill(
     const from = { fault: fault.start, "fault-end": fault.end, "heal-end": heal?.end ?? fault.end }[
       drill.recoverFrom
     ];
-    const lastError = run.errorTimes.at(-1) ?? 0;
-    // Recovered: throughput back, and no caller-visible error after that.
+    const lastError = run.failedCallStarts.at(-1) ?? 0;
+    // Recovered: throughput back, and no call started after that failed.
     const recovery = round(
       Math.max(
         recoverySeconds(run.completions, from, drill.durationMs),

@@ -66,6 +66,7 @@ async function caller(db: Database, spec: InstanceSpec, index: number): Promise<
   if (intervalMs > 0) await sleep(pick(Math.max(1, Math.floor(intervalMs))));
   while (!stopping) {
     const t0 = performance.now();
+    const calledAt = Date.now() - startedAt;
     const isRead = init.saturate || pick(1000) < spec.readShare * 1000;
     try {
       if (isRead) {
@@ -82,7 +83,7 @@ async function caller(db: Database, spec: InstanceSpec, index: number): Promise<
       completions.push(Math.round(Date.now() - startedAt));
     } catch (e) {
       tickOf(spec.service).errors++;
-      errors.push({ service: spec.service, ...errorCode(e), at: Date.now() - startedAt });
+      errors.push({ service: spec.service, ...errorCode(e), at: Date.now() - startedAt, calledAt });
     }
     const elapsed = performance.now() - t0;
     // Back to back in capacity mode, but still yielding so ticks and messages get through.

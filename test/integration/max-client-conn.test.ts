@@ -31,7 +31,8 @@ test("the client past max_client_conn gets PgBouncer's error; the others keep wo
     else {
       // one process is full: the others took their share, never more than their own limit
       expect(clients.length).toBeGreaterThanOrEqual(host.maxClientConn);
-      expect(clients.length).toBeLessThan(host.maxClientConn * host.processes);
+      // (the last batch of 50 may fill the others too, never past their own limits)
+      expect(clients.length).toBeLessThanOrEqual(host.maxClientConn * host.processes);
     }
 
     const sample = clients.filter((_, i) => i % 50 === 0);

@@ -33,7 +33,8 @@ test("status says where Prometheus is, and Prometheus runs the plan's rules", as
 
 test("every dashboard query and every alert's input returns series while the services run", async () => {
   const host = plan.hosts[1]!;
-  let empty: string[] = [];
+  const processes = Array.from({ length: host.processes }, (_, i) => i + 1);
+  const empty: string[] = [];
   await runHarness({
     plan,
     secrets,
@@ -46,8 +47,20 @@ test("every dashboard query and every alert's input returns series while the ser
     command: "test/integration/monitoring.test.ts",
     hooks: [
       // A short host outage gives the library something to count: retries, failed attempts.
-      { atMs: 3_000, label: "kill pgbouncer-2", run: () => stopProcess(host, 1, ["SIGKILL"]) },
-      { atMs: 6_000, label: "start pgbouncer-2", run: () => startProcess(plan, host, 1) },
+      {
+        atMs: 3_000,
+        label: "kill pgbouncer-2",
+        run: async () => {
+          await Promise.all(processes.map((k) => stopProcess(host, k, ["SIGKILL"])));
+        },
+      },
+      {
+        atMs: 6_000,
+        label: "start pgbouncer-2",
+        run: async () => {
+          for (const k of processes) await startProcess(plan, host, k);
+        },
+      },
       {
         atMs: 17_000,
         label: "query Prometheus",
