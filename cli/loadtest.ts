@@ -54,8 +54,16 @@ await main(async () => {
         `load: ${options.clients} clients, ${durationMs / 1000}s, ${options.direct ? "straight to Postgres" : `through PgBouncer ${plan.pgbouncerVersion.join(".")}`}`,
       );
       const run = await runHarness(options);
+      let compareFailed = false;
       if (args.compare === "true") {
-        run.record.comparisons.push(...(await comparisons(options, run.record)));
+        // The main run's report is written whatever happens to the comparisons.
+        try {
+          run.record.comparisons.push(...(await comparisons(options, run.record)));
+        } catch (e) {
+          compareFailed = true;
+          run.record.notes.push(`the comparisons did not finish: ${(e as Error).message}`);
+          console.error(`comparisons failed: ${(e as Error).message}`);
+        }
       }
       const r = run.record;
       console.log(
@@ -83,7 +91,7 @@ await main(async () => {
       const report = await writeReport(r, {});
       console.log(`\nreport: ${report.dir}/report.md`);
       const errors = r.services.reduce((n, s) => n + s.errors, 0);
-      if (errors > 0 && !options.direct) process.exitCode = 1;
+      if ((errors > 0 && !options.direct) || compareFailed) process.exitCode = 1;
     },
     (l) => console.log(l),
   );

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { run } from "../local/exec.js";
 import { pgbouncerAddress } from "../local/topology.js";
 import { roEntryName } from "../platform/plan.js";
+import { fleet, readers } from "./fleet.js";
 import { runHarness, type HarnessOptions } from "./harness.js";
 import type { Comparison, RunRecord } from "./report/types.js";
 import { round } from "./stats.js";
@@ -17,6 +18,7 @@ import { CATALOG_READ } from "./workloads.js";
 const SHORT_MS = 10_000;
 const DIRECT_SWEEP = [16, 32, 64, 128, 256] as const;
 const HARNESS_GOAL = 0.8;
+const CAPACITY_CLIENTS = 64;
 
 const totalTps = (r: RunRecord) => r.services.reduce((n, s) => n + s.tps, 0);
 const errors = (r: RunRecord) => r.services.reduce((n, s) => n + s.errors, 0);
@@ -88,12 +90,14 @@ export async function comparisons(o: HarnessOptions, pooled: RunRecord): Promise
   return out;
 }
 
-async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
+export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
   const host = o.plan.hosts[0]!;
   const endpoints = { pgbouncerHosts: [pgbouncerAddress(host.index)] };
   const base = { ...o, services: ["catalog"], endpoints, durationMs: SHORT_MS, hooks: [] };
-  const harness = await runHarness({ ...base, clients: 64, saturate: true, direct: false });
-  const readers = harness.record.services[0]!.clients;
+  const options = { ...base, clients: CAPACITY_CLIENTS, saturate: true, direct: false };
+  const harness = await runHarness(options);
+  // pgbench gets one connection per connection the harness reads through.
+  const connections = fleet(o.plan, options, endpoints).reduce((n, s) => n + readers(s), 0);
   const harnessTps = round(totalTps(harness.record), 0);
 
   const dir = await mkdtemp(join(tmpdir(), "pgbench-"));
@@ -111,7 +115,7 @@ async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
         "-n",
         ...["-h", pgbouncerAddress(host.index), "-p", String(o.plan.config.pgbouncer.port)],
         ...["-U", "catalog", "-d", roEntryName("catalog")],
-        ...["-c", String(readers), "-j", "2", "-T", String(SHORT_MS / 1000), "-f", script],
+        ...["-c", String(connections), "-j", "2", "-T", String(SHORT_MS / 1000), "-f", script],
       ],
       { env: { PGPASSWORD: o.secrets.accounts.catalog!.password }, timeoutMs: SHORT_MS + 30_000 },
     );
@@ -119,8 +123,8 @@ async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
     if (!Number.isFinite(tps)) throw new Error(`pgbench printed no tps:\n${out.stdout}`);
     return ratio(
       "harness vs pgbench, same target and clients (throughput)",
-      { label: `harness, ${readers} clients`, value: harnessTps },
-      { label: `pgbench, ${readers} clients`, value: round(tps, 0) },
+      { label: `harness, ${connections} clients`, value: harnessTps },
+      { label: `pgbench, ${connections} clients`, value: round(tps, 0) },
       "tx/s",
       HARNESS_GOAL,
     );

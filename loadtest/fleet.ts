@@ -96,6 +96,9 @@ export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): 
   return specs;
 }
 
+/** Connections an instance reads through (its ro pool, or rw when it has none). */
+export const readers = (spec: InstanceSpec) => spec.profile.ro?.poolMax ?? spec.profile.rw.poolMax;
+
 /** Splits instances over worker threads, balancing client counts. */
 export function partition<T extends { clients: number }>(items: T[], parts: number): T[][] {
   const out: T[][] = Array.from({ length: parts }, () => []);

@@ -4,7 +4,7 @@ import pg from "pg";
 import { Registry } from "prom-client";
 import { mergedExposition } from "../resilience/metrics.js";
 import { createDatabase, isDatabaseCallError, type Database } from "../resilience/index.js";
-import { listens, type InstanceSpec } from "./fleet.js";
+import { listens, readers, type InstanceSpec } from "./fleet.js";
 import type { CallError, FromWorker, ServiceTick, ToWorker, WorkerInit } from "./protocol.js";
 import { workloadOf, type AckedWrite } from "./workloads.js";
 
@@ -103,7 +103,14 @@ async function listener(spec: InstanceSpec): Promise<pg.Client | undefined> {
   });
   c.on("error", () => {});
   c.on("notification", () => notificationsReceived++);
-  await c.connect();
+  try {
+    await c.connect();
+  } catch (e) {
+    // Straight to Postgres the role's limit may refuse it: the caller-visible error it is.
+    errors.push({ service: spec.service, ...errorCode(e), at: 0, calledAt: 0 });
+    tickOf(spec.service).errors++;
+    return undefined;
+  }
   listening++;
   c.once("end", () => listening--);
   await c.query("LISTEN events");
@@ -182,7 +189,10 @@ async function main(): Promise<void> {
   );
   startedAt = go;
   const callers = init.instances.flatMap((spec, i) =>
-    Array.from({ length: spec.clients }, (_, k) => caller(dbs[i]!, spec, k)),
+    // Capacity mode reads only: one caller per ro connection, as pgbench has one per connection.
+    Array.from({ length: init.saturate ? readers(spec) : spec.clients }, (_, k) =>
+      caller(dbs[i]!, spec, k),
+    ),
   );
   const ticker = setInterval(() => flush(dbs), TICK_MS);
   await Promise.all(callers);
