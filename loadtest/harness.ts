@@ -8,8 +8,9 @@ import { SERVICE_METRICS } from "../local/monitoring.js";
 import { PRIMARY_ADDRESS, pgbouncerAddress, replicaAddress } from "../local/topology.js";
 import { fleet, partition, type Endpoints } from "./fleet.js";
 import type { CallError, FromWorker, WorkerInit } from "./protocol.js";
-import type { ErrorCount, RunRecord, ServiceSummary, ThroughputSample } from "./report/types.js";
+import type { RunRecord, ThroughputSample } from "./report/types.js";
 import { memorySamples, PoolSampler } from "./samplers.js";
+import { countErrors, exactPerSecond, summarise } from "./summary.js";
 import { percentile, round } from "./stats.js";
 import { workloadOf, type AckedWrite } from "./workloads.js";
 
@@ -139,6 +140,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
   const sampler = o.direct ? undefined : new PoolSampler(o.plan, o.secrets);
   const acked: AckedWrite[] = [];
   const completions: number[] = [];
+  const completionLatencies: number[] = [];
   const errors: CallError[] = [];
   const latencies: Record<string, number[]> = {};
   const perService: Record<string, { reads: number; writes: number; errors: number }> = {};
@@ -167,6 +169,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
         } else if (m.kind === "tick") {
           connections.set(m.worker, m.connections);
           completions.push(...m.completions);
+          completionLatencies.push(...m.completionLatencies);
           errors.push(...m.errors);
           tick.errors += m.errors.length;
           for (const [service, t] of Object.entries(m.services)) {
@@ -276,43 +279,10 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
   if (failure) throw new Error(failure);
   record.services = summarise(specs, latencies, perService, o.durationMs);
   record.errors = countErrors(errors);
+  // The live line counted calls by when their tick reached this thread; the record counts them by
+  // when they completed, so a worker's late message cannot make a second look empty.
+  exactPerSecond(record.throughput, completions, completionLatencies, errors);
   completions.sort((a, b) => a - b);
   const failedCallStarts = errors.map((e) => e.calledAt).sort((a, b) => a - b);
   return { runId, record, acked, completions, notificationsReceived, hookTimes, failedCallStarts };
-}
-
-function summarise(
-  specs: ReturnType<typeof fleet>,
-  latencies: Record<string, number[]>,
-  counts: Record<string, { reads: number; writes: number; errors: number }>,
-  durationMs: number,
-): ServiceSummary[] {
-  return [...new Set(specs.map((s) => s.service))].sort().map((service) => {
-    const l = (latencies[service] ?? []).sort((a, b) => a - b);
-    return {
-      service,
-      shape: workloadOf(service).shape,
-      clients: specs.filter((s) => s.service === service).reduce((n, s) => n + s.clients, 0),
-      transactions: l.length,
-      tps: round(l.length / (durationMs / 1000), 1),
-      p50Ms: round(percentile(l, 50)),
-      p95Ms: round(percentile(l, 95)),
-      p99Ms: round(percentile(l, 99)),
-      errors: counts[service]?.errors ?? 0,
-    };
-  });
-}
-
-function countErrors(errors: CallError[]): ErrorCount[] {
-  const byKey = new Map<string, ErrorCount>();
-  for (const e of errors) {
-    // Messages differ by role names and ids; group on the text with quoted parts and numbers out.
-    const message = e.message.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, "N");
-    const key = `${e.service}|${e.code}|${message}`;
-    const c = byKey.get(key);
-    if (c) c.count++;
-    else
-      byKey.set(key, { service: e.service, code: e.code, message, count: 1, firstAt: e.at / 1000 });
-  }
-  return [...byKey.values()].sort((a, b) => b.count - a.count);
 }

@@ -46,6 +46,8 @@ export type FromWorker =
       services: Record<string, ServiceTick>;
       /** Completion times (ms since start) of every successful call: recovery is read off them. */
       completions: number[];
+      /** The latency (ms) of each of those calls, in the same order. */
+      completionLatencies: number[];
       errors: CallError[];
       /** Pool connections open across the worker's instances now. */
       connections: number;

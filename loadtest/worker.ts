@@ -29,6 +29,8 @@ let seq = 0;
 const acked: AckedWrite[] = [];
 let pending: Record<string, ServiceTick> = {};
 let completions: number[] = [];
+/** Latency of each completion, in the same order. */
+let completionLatencies: number[] = [];
 let errors: CallError[] = [];
 let notificationsReceived = 0;
 
@@ -81,6 +83,7 @@ async function caller(db: Database, spec: InstanceSpec, index: number): Promise<
       if (isRead) t.reads++;
       else t.writes++;
       completions.push(Math.round(Date.now() - startedAt));
+      completionLatencies.push(now - t0);
     } catch (e) {
       tickOf(spec.service).errors++;
       errors.push({ service: spec.service, ...errorCode(e), at: Date.now() - startedAt, calledAt });
@@ -134,6 +137,7 @@ function flush(dbs: Database[]): void {
     worker: init.worker,
     services: pending,
     completions,
+    completionLatencies,
     errors,
     connections: open,
     appWaiting: waiting,
@@ -141,6 +145,7 @@ function flush(dbs: Database[]): void {
   });
   pending = {};
   completions = [];
+  completionLatencies = [];
   errors = [];
 }
 
