@@ -85,7 +85,7 @@ await main(async () => {
         const verdict =
           c.goal === undefined ? "" : c.ratio >= c.goal ? " (goal met)" : " (goal NOT met)";
         console.log(
-          `${c.name}: ${c.ratio.toFixed(2)}${verdict} = ${c.numerator.label} ${c.numerator.value} / ${c.denominator.label} ${c.denominator.value} ${c.unit}`,
+          `${c.name}: ${c.ratio.toFixed(2)}${c.unit}${verdict} = ${c.numerator.label} ${c.numerator.value} / ${c.denominator.label} ${c.denominator.value}`,
         );
       }
       const report = await writeReport(r, {});

@@ -1,6 +1,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ADMIN_USER } from "../pgbouncer/layout.js";
+import { connect, processTarget } from "../local/connect.js";
 import { run } from "../local/exec.js";
 import { pgbouncerAddress } from "../local/topology.js";
 import { roEntryName } from "../platform/plan.js";
@@ -25,6 +27,7 @@ const errors = (r: RunRecord) => r.services.reduce((n, s) => n + s.errors, 0);
 
 function ratio(
   name: string,
+  /** Labels say what was measured and in which unit; the ratio's own unit is "×". */
   numerator: Comparison["numerator"],
   denominator: Comparison["denominator"],
   unit: string,
@@ -43,19 +46,32 @@ function ratio(
 export async function comparisons(o: HarnessOptions, pooled: RunRecord): Promise<Comparison[]> {
   const say = o.progress ?? (() => {});
   const out: Comparison[] = [];
-  const pooledTps = round(totalTps(pooled), 0);
+  await onEveryProcess(o, "PAUSE");
+  try {
+    out.push(...(await directComparisons(o, pooled)));
+  } finally {
+    await onEveryProcess(o, "RESUME");
+  }
+  say("\ncompare 3/3: harness vs pgbench, catalog reads through one PgBouncer host");
+  out.push(await harnessVsPgbench(o));
+  return out;
+}
 
-  say(`\ncompare 1/3: the same ${o.clients} clients straight to Postgres`);
+async function directComparisons(o: HarnessOptions, pooled: RunRecord): Promise<Comparison[]> {
+  const say = o.progress ?? (() => {});
+  const out: Comparison[] = [];
+  const pooledTps = round(totalTps(pooled), 0);
+  say(`\ncompare 1/3: the same ${o.clients} clients straight to Postgres (PgBouncer paused)`);
   const direct = await runHarness({ ...o, direct: true, durationMs: SHORT_MS, hooks: [] });
   out.push(
     ratio(
       "pooled vs direct, same clients (throughput)",
-      { label: `pooled (${errors(pooled)} errors)`, value: pooledTps },
+      { label: `pooled tx/s (${errors(pooled)} errors)`, value: pooledTps },
       {
-        label: `direct (${errors(direct.record)} errors)`,
+        label: `direct tx/s (${errors(direct.record)} errors)`,
         value: round(totalTps(direct.record), 0),
       },
-      "tx/s",
+      "×",
     ),
   );
 
@@ -79,15 +95,26 @@ export async function comparisons(o: HarnessOptions, pooled: RunRecord): Promise
   out.push(
     ratio(
       "pooled vs direct at its best concurrency (throughput)",
-      { label: `pooled, ${o.clients} clients`, value: pooledTps },
-      { label: `direct, ${best.clients} clients`, value: best.tps },
-      "tx/s",
+      { label: `pooled tx/s, ${o.clients} clients`, value: pooledTps },
+      { label: `direct tx/s, ${best.clients} clients`, value: best.tps },
+      "×",
     ),
   );
-
-  say("\ncompare 3/3: harness vs pgbench, catalog reads through one PgBouncer host");
-  out.push(await harnessVsPgbench(o));
   return out;
+}
+
+/**
+ * PgBouncer keeps server connections open (min_pool_size, server_idle_timeout), and they count
+ * against the roles' connection limits: direct runs would find the limits taken by the pooler.
+ * PAUSE on every process closes them all while the direct runs go; RESUME brings the pooler back.
+ */
+async function onEveryProcess(o: HarnessOptions, command: "PAUSE" | "RESUME"): Promise<void> {
+  for (const host of o.plan.hosts) {
+    for (let k = 1; k <= host.processes; k++) {
+      const c = await connect(processTarget(o.plan, host, k, o.secrets, ADMIN_USER, "pgbouncer"));
+      await c.query(command).finally(() => c.end().catch(() => {}));
+    }
+  }
 }
 
 export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
@@ -123,9 +150,9 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
     if (!Number.isFinite(tps)) throw new Error(`pgbench printed no tps:\n${out.stdout}`);
     return ratio(
       "harness vs pgbench, same target and clients (throughput)",
-      { label: `harness, ${connections} clients`, value: harnessTps },
-      { label: `pgbench, ${connections} clients`, value: round(tps, 0) },
-      "tx/s",
+      { label: `harness tx/s, ${connections} clients`, value: harnessTps },
+      { label: `pgbench tx/s, ${connections} clients`, value: round(tps, 0) },
+      "×",
       HARNESS_GOAL,
     );
   } finally {

@@ -88,9 +88,11 @@ async function caller(db: Database, spec: InstanceSpec, index: number): Promise<
       tickOf(spec.service).errors++;
       errors.push({ service: spec.service, ...errorCode(e), at: Date.now() - startedAt, calledAt });
     }
-    const elapsed = performance.now() - t0;
-    // Back to back in capacity mode, but still yielding so ticks and messages get through.
-    await sleep(Math.max(0, intervalMs - elapsed));
+    const wait = intervalMs - (performance.now() - t0);
+    // Back to back when there is no think time left, but still yielding so ticks get through;
+    // setImmediate, because even setTimeout(0) waits a millisecond.
+    if (wait > 0) await sleep(wait);
+    else await new Promise((r) => setImmediate(r));
   }
 }
 
