@@ -88,6 +88,7 @@ async function poolSizeOf(ctx: DrillContext, host: HostPlan, entry: string): Pro
 }
 
 let running: Burst | undefined;
+const RELOAD_AT_MS = 4_000;
 const reloadState: { expected?: number; applied?: number } = {};
 
 export const DRILLS: Drill[] = [
@@ -95,8 +96,8 @@ export const DRILLS: Drill[] = [
     name: "replica-kill",
     description:
       "replica1 is killed (no shutdown) while reads run on both replicas, and stays down for the run",
-    faultAtMs: 5_000,
-    durationMs: 15_000,
+    faultAtMs: 4_000,
+    durationMs: 12_000,
     // A multi-host ro entry keeps handing new server logins to the dead replica, and PgBouncer then
     // refuses that pool's logins for server_login_retry. Session-mode ro entries (accounts on 1.18,
     // notifications, reporting) reconnect their clients into that wait: a few reads pass their
@@ -110,8 +111,8 @@ export const DRILLS: Drill[] = [
   {
     name: "primary-restart",
     description: "the primary restarts (fast shutdown, start) under write load",
-    faultAtMs: 5_000,
-    durationMs: 18_000,
+    faultAtMs: 4_000,
+    durationMs: 15_000,
     recoverFrom: "fault-end",
     // PgBouncer refuses a pool's new server logins for server_login_retry after one failed (the
     // primary was shutting down), then the client breakers need a probe round to close.
@@ -122,9 +123,9 @@ export const DRILLS: Drill[] = [
     name: "pgbouncer-host-kill",
     description:
       "pgbouncer-1 is killed (SIGKILL); clients reconnect through the balancer to pgbouncer-2",
-    faultAtMs: 5_000,
-    healAtMs: 11_000,
-    durationMs: 15_000,
+    faultAtMs: 4_000,
+    healAtMs: 9_000,
+    durationMs: 12_000,
     maxErrorShare: 0.01,
     recoverFrom: "fault",
     maxRecoverySeconds: 3,
@@ -141,9 +142,9 @@ export const DRILLS: Drill[] = [
     name: "pool-exhaustion",
     description:
       "a runaway job holds orders' whole pool on every host for 6 s; only orders may feel it",
-    faultAtMs: 4_000,
-    healAtMs: 10_000,
-    durationMs: 15_000,
+    faultAtMs: 3_000,
+    healAtMs: 9_000,
+    durationMs: 12_000,
     maxErrorShare: 0.05,
     recoverFrom: "heal-end",
     maxRecoverySeconds: 3,
@@ -169,8 +170,8 @@ export const DRILLS: Drill[] = [
   {
     name: "reload-under-load",
     description: "orders' pool size changes in pgbouncer.ini and every host reloads (SIGHUP)",
-    faultAtMs: 5_000,
-    durationMs: 12_000,
+    faultAtMs: RELOAD_AT_MS,
+    durationMs: 10_000,
     maxErrorShare: 0,
     recoverFrom: "fault",
     maxRecoverySeconds: 1,
@@ -192,9 +193,10 @@ export const DRILLS: Drill[] = [
     extraSlos: async (ctx, record) => {
       for (const host of ctx.plan.hosts) await upHost(ctx.plan, host, ctx.secrets);
       // No client dropped: the app's open connections never fell below what they were before.
-      const before = record.throughput.filter((t) => t.t <= 5).at(-1)?.clientsConnected ?? 0;
+      const at = RELOAD_AT_MS / 1000;
+      const before = record.throughput.filter((t) => t.t <= at).at(-1)?.clientsConnected ?? 0;
       const after = Math.min(
-        ...record.throughput.filter((t) => t.t > 5).map((t) => t.clientsConnected),
+        ...record.throughput.filter((t) => t.t > at).map((t) => t.clientsConnected),
       );
       return [
         slo(
@@ -213,7 +215,7 @@ export const DRILLS: Drill[] = [
     description:
       "every PgBouncer process restarts in turn: its host drained from the balancer (one process) or its peer taking new connections (so_reuseport), then SIGTERM",
     faultAtMs: 3_000,
-    durationMs: 20_000,
+    durationMs: 16_000,
     maxErrorShare: 0.02,
     recoverFrom: "fault-end",
     maxRecoverySeconds: 3,

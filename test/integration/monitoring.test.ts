@@ -39,7 +39,7 @@ test("every dashboard query and every alert's input returns series while the ser
     plan,
     secrets,
     clients: 400,
-    durationMs: 22_000,
+    durationMs: 18_000,
     rate: LOADTEST_DEFAULTS.rate,
     workers: LOADTEST_DEFAULTS.workers,
     direct: false,
@@ -62,7 +62,7 @@ test("every dashboard query and every alert's input returns series while the ser
         },
       },
       {
-        atMs: 17_000,
+        atMs: 13_000,
         label: "query Prometheus",
         run: async () => {
           const queries = [
