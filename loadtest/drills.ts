@@ -41,6 +41,11 @@ export interface Drill {
    * before the fault, and no call started after that ended in a caller-visible error.
    */
   recoverFrom: "fault" | "fault-end" | "heal-end";
+  /**
+   * Whether a failed call ends recovery's clock (default). Not for a replica that stays dead: its
+   * ro entries keep trying it, so rare failures go on until it is back; the error budget bounds them.
+   */
+  errorsDelayRecovery?: boolean;
   /** A number, or one derived from the plan (a PgBouncer timeout the recovery has to wait out). */
   maxRecoverySeconds: number | ((plan: Plan) => number);
   /** The one service the fault may touch: every other service must see no error at all. */
@@ -104,6 +109,7 @@ export const DRILLS: Drill[] = [
     // statement timeout (not retried: a timeout is an answer) or find the app's bulkhead full.
     // Measured: 2–12 of ~17,000 calls.
     maxErrorShare: 0.002,
+    errorsDelayRecovery: false,
     recoverFrom: "fault",
     maxRecoverySeconds: (plan) => plan.config.pgbouncer.timeouts.serverLoginRetrySeconds + 2,
     fault: (ctx) => killNode(nodes(ctx)[1]!),

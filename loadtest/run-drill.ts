@@ -72,7 +72,7 @@ export async function runDrill(
     const recovery = round(
       Math.max(
         recoverySeconds(run.completions, from, drill.durationMs),
-        lastError > from ? (lastError - from) / 1000 : 0,
+        drill.errorsDelayRecovery !== false && lastError > from ? (lastError - from) / 1000 : 0,
       ),
     );
     const maxRecovery =

@@ -1,5 +1,4 @@
 import { createServer } from "node:http";
-import type pg from "pg";
 import {
   pgbouncerDownExposition,
   pgbouncerExposition,
@@ -17,37 +16,35 @@ import { readSecrets } from "./secrets.js";
  * The local stack's PgBouncer exporter (a daemon started by monitoringUp): one HTTP endpoint per
  * PgBouncer process, answering /metrics with that process's SHOW output under
  * pgbouncer_exporter's names (monitoring/pgbouncer-metrics.ts). It logs in as the stats-only user
- * over the process's own unix socket and keeps that connection between scrapes, like the real
- * exporter. When the process is down it serves `pgbouncer_up 0`.
+ * over the process's own unix socket for each scrape. When the process is down it serves
+ * `pgbouncer_up 0`.
  */
 const plan = localPlan();
 const secrets = await readSecrets();
 
 for (const host of plan.hosts) {
   for (let k = 1; k <= host.processes; k++) {
-    let client: pg.Client | undefined;
+    // A connection per scrape, closed after it: PgBouncer 1.23+ on SIGTERM waits until every
+    // client is gone, and a held stats connection would keep it from ever exiting.
     const scrape = async (): Promise<string> => {
-      if (!client) {
-        const fresh = await connect(
-          processTarget(plan, host, k, secrets, STATS_USER, "pgbouncer"),
-          2_000,
-        );
-        fresh.once("end", () => {
-          if (client === fresh) client = undefined;
-        });
-        client = fresh;
+      const c = await connect(
+        processTarget(plan, host, k, secrets, STATS_USER, "pgbouncer"),
+        2_000,
+      );
+      try {
+        const rows = async (sql: string) => (await c.query(sql)).rows;
+        const show: ShowResults = {
+          version: versionText(await rows(SHOW_COMMANDS.version)),
+          config: await rows(SHOW_COMMANDS.config),
+          databases: await rows(SHOW_COMMANDS.databases),
+          pools: await rows(SHOW_COMMANDS.pools),
+          stats: await rows(SHOW_COMMANDS.stats),
+          lists: await rows(SHOW_COMMANDS.lists),
+        };
+        return pgbouncerExposition(show);
+      } finally {
+        await c.end().catch(() => {});
       }
-      const c = client;
-      const rows = async (sql: string) => (await c.query(sql)).rows;
-      const show: ShowResults = {
-        version: versionText(await rows(SHOW_COMMANDS.version)),
-        config: await rows(SHOW_COMMANDS.config),
-        databases: await rows(SHOW_COMMANDS.databases),
-        pools: await rows(SHOW_COMMANDS.pools),
-        stats: await rows(SHOW_COMMANDS.stats),
-        lists: await rows(SHOW_COMMANDS.lists),
-      };
-      return pgbouncerExposition(show);
     };
     const [address, port] = pgbouncerExporterAddress(host.index, k).split(":");
     createServer((req, res) => {
@@ -58,8 +55,6 @@ for (const host of plan.hosts) {
       scrape()
         .catch((e: Error) => {
           process.stderr.write(`${host.name}/${k}: ${e.message}\n`);
-          client?.end().catch(() => {});
-          client = undefined;
           return pgbouncerDownExposition();
         })
         .then((body) => {
