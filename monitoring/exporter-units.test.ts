@@ -192,3 +192,13 @@ describe("postgres_exporter placement", () => {
     );
   });
 });
+
+test("stopping or restarting PgBouncer stops pgbouncer_exporter first (its connection would hold a 1.23+ SIGTERM)", () => {
+  const units = render(prod).files.filter((f) => f.path.endsWith(".service"));
+  const pgbouncer = units.filter((f) => /pgbouncer_exporter/.test(f.content));
+  expect(pgbouncer).toHaveLength(1);
+  expect(pgbouncer[0]!.content).toMatch(/^PartOf=pgbouncer\.service$/m);
+  expect(pgbouncer[0]!.content).toMatch(/^After=.* pgbouncer\.service$/m);
+  for (const other of units.filter((f) => !pgbouncer.includes(f)))
+    expect(other.content, other.path).not.toMatch(/^PartOf=/m);
+});

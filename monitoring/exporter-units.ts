@@ -136,6 +136,9 @@ const HARDENING = [
 ];
 
 function unit(what: string, binary: ExporterBinary, service: string[], after: string[]): string {
+  // PartOf + After: stopping or restarting PgBouncer stops this exporter first. PgBouncer 1.23+
+  // on SIGTERM waits for every client to leave, and the exporter's held connection is one.
+  const partOf = after.map((a) => `PartOf=${a}\n`).join("");
   return (
     generatedHeader("#", what) +
     `[Unit]
@@ -144,7 +147,7 @@ Documentation=${EXPORTER_RELEASES[binary].repo}
 After=network-online.target ${SETUP_UNIT}${after.map((a) => " " + a).join("")}
 Wants=network-online.target
 Requires=${SETUP_UNIT}
-
+${partOf}
 [Service]
 Type=simple
 EnvironmentFile=${LISTEN_ENV}
