@@ -1,7 +1,7 @@
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { buildPlan } from "../platform/plan.js";
 import { adminQuery } from "../local/connect.js";
-import { processPid, startProcess, stopProcess, upHost } from "../local/pgbouncer.js";
+import { processIds, processPid, startProcess, stopProcess, upHost } from "../local/pgbouncer.js";
 import { clusterNodes, clusterUp, killNode, restartNode } from "../local/postgres.js";
 import type { LocalSecrets } from "../local/secrets.js";
 import { clusterOptions } from "../local/stack.js";
@@ -69,7 +69,6 @@ export function slo(
 
 const nodes = (ctx: DrillContext) =>
   clusterNodes(clusterOptions(ctx.plan, ctx.secrets.replicationPassword));
-const processesOf = (host: HostPlan) => Array.from({ length: host.processes }, (_, i) => i + 1);
 
 async function restoreCluster(ctx: DrillContext): Promise<void> {
   await clusterUp(clusterOptions(ctx.plan, ctx.secrets.replicationPassword));
@@ -137,11 +136,11 @@ export const DRILLS: Drill[] = [
     maxRecoverySeconds: 3,
     fault: async (ctx) => {
       const host = ctx.plan.hosts[0]!;
-      await Promise.all(processesOf(host).map((k) => stopProcess(host, k, ["SIGKILL"])));
+      await Promise.all(processIds(host).map((k) => stopProcess(host, k, ["SIGKILL"])));
     },
     heal: async (ctx) => {
       const host = ctx.plan.hosts[0]!;
-      for (const k of processesOf(host)) await startProcess(ctx.plan, host, k);
+      for (const k of processIds(host)) await startProcess(ctx.plan, host, k);
     },
   },
   {
@@ -230,7 +229,7 @@ export const DRILLS: Drill[] = [
         const address = pgbouncerAddress(host.index);
         // One process: the host leaves the balancer first. Several: the others keep listening.
         if (host.processes === 1) ctx.balancer?.drain(address);
-        for (const k of processesOf(host)) {
+        for (const k of processIds(host)) {
           await stopProcess(host, k, ["SIGTERM", "SIGTERM", "SIGKILL"], 2_000);
           await startProcess(ctx.plan, host, k);
         }
@@ -257,7 +256,7 @@ export async function restoreStack(ctx: DrillContext): Promise<void> {
   running = undefined;
   await restoreCluster(ctx);
   for (const host of ctx.plan.hosts) {
-    for (const k of processesOf(host)) {
+    for (const k of processIds(host)) {
       if ((await processPid(host, k)) === undefined) await startProcess(ctx.plan, host, k);
     }
     await upHost(ctx.plan, host, ctx.secrets);

@@ -1,8 +1,8 @@
 import { cpus, totalmem } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Plan } from "../platform/plan.js";
-import { clusterNodes, superuserQuery, superuserScript } from "../local/postgres.js";
-import { clusterOptions } from "../local/stack.js";
+import { superuserQuery, superuserScript } from "../local/postgres.js";
+import { primaryNode } from "../local/stack.js";
 import type { LocalSecrets } from "../local/secrets.js";
 import { SERVICE_METRICS } from "../local/monitoring.js";
 import { PRIMARY_ADDRESS, pgbouncerAddress, replicaAddress } from "../local/topology.js";
@@ -64,7 +64,7 @@ export interface HarnessResult {
  * server connections PgBouncer keeps open from an earlier run.
  */
 async function prepare(o: HarnessOptions): Promise<string> {
-  const primary = primaryNode(o);
+  const primary = primaryNode(o.plan, o.secrets);
   for (const s of o.plan.services) {
     if (o.services?.length && !o.services.includes(s.name)) continue;
     await superuserScript(
@@ -74,11 +74,6 @@ async function prepare(o: HarnessOptions): Promise<string> {
   }
   return superuserQuery(primary, "SHOW server_version");
 }
-
-export const primaryNode = (o: Pick<HarnessOptions, "plan" | "secrets">) =>
-  clusterNodes(clusterOptions(o.plan, o.secrets.replicationPassword)).find(
-    (n) => n.role === "primary",
-  )!;
 
 function endpoints(o: HarnessOptions): Endpoints {
   if (o.endpoints) return o.endpoints;

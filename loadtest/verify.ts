@@ -1,7 +1,7 @@
 import type { Plan } from "../platform/plan.js";
 import { superuserScript } from "../local/postgres.js";
 import type { LocalSecrets } from "../local/secrets.js";
-import { primaryNode } from "./harness.js";
+import { primaryNode } from "../local/stack.js";
 import type { AckedWrite } from "./workloads.js";
 
 /**
@@ -40,7 +40,7 @@ export async function verifyWrites(
     // As the superuser: the role may be at its connection limit. Names come from the workloads
     // module and the run id is [a-z0-9], so nothing here is caller input.
     const out = await superuserScript(
-      primaryNode({ plan, secrets }),
+      primaryNode(plan, secrets),
       `\\c ${service}\nSELECT request_id, count(*) FROM ${table} WHERE request_id LIKE '${runId}-%' GROUP BY request_id;\n`,
     );
     const found = new Map(

@@ -25,7 +25,9 @@ import {
  */
 export type HostAction = "started" | "unchanged" | "reloaded" | "restarted";
 
-const processIds = (host: HostPlan) => Array.from({ length: host.processes }, (_, i) => i + 1);
+/** A host's PgBouncer processes, numbered from 1. */
+export const processIds = (host: HostPlan) =>
+  Array.from({ length: host.processes }, (_, i) => i + 1);
 
 export async function processPid(host: HostPlan, process: number): Promise<number | undefined> {
   const pidFile = localLayout(host, undefined, process).pidFile;

@@ -15,14 +15,16 @@ import {
 } from "./pgbouncer.js";
 import {
   clusterDown,
+  clusterNodes,
   clusterStatus,
   clusterUp,
   superuserQuery,
   superuserScript,
   type PgClusterOptions,
+  type PgNode,
 } from "./postgres.js";
 import { serviceRolesSql } from "./roles.js";
-import { loadOrCreateSecrets, readSecrets, SECRETS_FILE } from "./secrets.js";
+import { loadOrCreateSecrets, readSecrets, SECRETS_FILE, type LocalSecrets } from "./secrets.js";
 import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
 import { monitoringDown, monitoringRunning, monitoringUp, prometheusUrl } from "./monitoring.js";
 
@@ -44,6 +46,12 @@ export function clusterOptions(plan: Plan, replicationPassword: string): PgClust
     replicationPassword,
   };
 }
+
+/** The running cluster's primary node. */
+export const primaryNode = (plan: Plan, secrets: LocalSecrets): PgNode =>
+  clusterNodes(clusterOptions(plan, secrets.replicationPassword)).find(
+    (n) => n.role === "primary",
+  )!;
 
 export async function stackUp(plan: Plan, log: (line: string) => void = () => {}): Promise<void> {
   // Refuse before starting anything: a taken port or a missing binary leaves nothing half-done.

@@ -4,7 +4,7 @@ import { burst } from "../../loadtest/burst.js";
 import { runHarness } from "../../loadtest/harness.js";
 import { waitFor } from "../../local/exec.js";
 import { promQuery, prometheusUrl } from "../../local/monitoring.js";
-import { startProcess, stopProcess } from "../../local/pgbouncer.js";
+import { processIds, startProcess, stopProcess } from "../../local/pgbouncer.js";
 import { stackStatus } from "../../local/stack.js";
 import { alertRuleGroups } from "../../monitoring/alerts.js";
 import { dashboardQueries } from "../../monitoring/dashboards.js";
@@ -33,7 +33,7 @@ test("status says where Prometheus is, and Prometheus runs the plan's rules", as
 
 test("every dashboard query and every alert's input returns series while the services run", async () => {
   const host = plan.hosts[1]!;
-  const processes = Array.from({ length: host.processes }, (_, i) => i + 1);
+  const processes = processIds(host);
   const empty: string[] = [];
   await runHarness({
     plan,
