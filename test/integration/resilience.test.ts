@@ -314,14 +314,18 @@ describe("pooler and pool", () => {
     await db.write("SELECT 1");
     await stopHost(host);
     try {
-      const reasons: string[] = [];
-      for (let i = 0; i < 8 && !reasons.includes("breaker-open"); i++) {
-        await db.write("SELECT 1").catch((e) => reasons.push(e.classification.reason));
+      const failures: { class: string; reason: string }[] = [];
+      const reasons = () => failures.map((f) => f.reason);
+      for (let i = 0; i < 8 && !reasons().includes("breaker-open"); i++) {
+        await db.write("SELECT 1").catch((e) => failures.push(e.classification));
       }
       // The pooled connection the stop cut may fail the first call; it does not count, because a
-      // cut connection is not an unreachable target. Three refused connects open the breaker.
-      const opened = reasons.indexOf("breaker-open");
-      const counted = reasons.slice(0, opened).filter((r) => r !== "connection-lost");
+      // cut connection (outcome unknown) is not an unreachable target. Three refused connects do.
+      const opened = reasons().indexOf("breaker-open");
+      const counted = failures
+        .slice(0, opened)
+        .filter((f) => f.class === "retry-safe")
+        .map((f) => f.reason);
       expect(counted).toHaveLength(3);
       for (const r of counted) expect(r).toMatch(/^(network-|pooler-)/);
       expect(db.health().primary.breaker).toBe("open");
