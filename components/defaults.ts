@@ -27,9 +27,18 @@ export const CLOUD_DEFAULTS = {
   passwordLength: 32,
   /** SCRAM salt, bytes (PostgreSQL uses 16). */
   saltBytes: 16,
+  /** The fleet's CA and PgBouncer's certificate (components/pgbouncer-tls.ts), ECDSA P-256. */
+  tls: {
+    /** The CA lives 10 years: replacing it means every service mounts the new one. */
+    caValidityHours: 10 * 365 * 24,
+    /** PgBouncer's certificate: a year. */
+    certificateValidityHours: 365 * 24,
+    /** The `pulumi up` run in the certificate's last 30 days issues a new one (a RELOAD). */
+    earlyRenewalHours: 30 * 24,
+  },
 } as const;
 
-/** RDS parameter group family for an engine version: "16.4" → "postgres16". */
+/** RDS parameter group family for an engine version: "18.4" → "postgres18". */
 export function parameterGroupFamily(engineVersion: string): string {
   return `postgres${engineVersion.split(".")[0]}`;
 }

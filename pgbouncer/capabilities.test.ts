@@ -3,6 +3,7 @@ import {
   CAPABILITIES,
   HOST_LIST_SINCE,
   PEERS_SECTION_SINCE,
+  PROVEN_LIVE_LINES,
   SUPPORTED_VERSIONS,
   capability,
   compareVersions,
@@ -23,6 +24,9 @@ describe("parseVersion", () => {
     ["1.25", [1, 25, 0]],
     ["1.25.1", [1, 25, 1]],
     ["1.25.2", [1, 25, 2]],
+    ["1.26", [1, 26, 0]],
+    ["1.26.0", [1, 26, 0]],
+    ["1.26.1", [1, 26, 1]],
   ])("accepts %s", (text, expected) => {
     expect(parseVersion(text)).toEqual(expected);
   });
@@ -40,17 +44,18 @@ describe("parseVersion", () => {
     ["1.17.0", "unsupported"],
     ["1.17", "unsupported"],
     ["0.99.0", "unsupported"],
-    ["1.25.3", "unsupported"],
-    ["1.26.0", "unsupported"],
+    ["1.26.2", "unsupported"],
+    ["1.27", "unsupported"],
+    ["1.27.0", "unsupported"],
     ["2.0", "unsupported"],
   ])("rejects %j as %s, naming the value", (text, kind) => {
     expect(() => parseVersion(text)).toThrow(`${kind} PgBouncer version ${JSON.stringify(text)}`);
   });
 
-  test("the supported range is Debian 12's 1.18.0 to the newest 1.25.x", () => {
-    expect(SUPPORTED_VERSIONS).toEqual({ oldest: "1.18.0", production: "1.25.2" });
+  test("the supported range is Debian 12's 1.18.0 to the newest 1.26.x", () => {
+    expect(SUPPORTED_VERSIONS).toEqual({ oldest: "1.18.0", production: "1.26.1" });
     expect(parseVersion(SUPPORTED_VERSIONS.oldest)).toEqual([1, 18, 0]);
-    expect(parseVersion(SUPPORTED_VERSIONS.production)).toEqual([1, 25, 2]);
+    expect(parseVersion(SUPPORTED_VERSIONS.production)).toEqual([1, 26, 1]);
   });
 });
 
@@ -60,7 +65,8 @@ describe("compareVersions", () => {
     [[1, 18, 0], [1, 19, 0], -1],
     [[1, 24, 1], [1, 24, 0], 1],
     [[1, 9, 0], [1, 18, 0], -1],
-    [[2, 0, 0], [1, 25, 2], 1],
+    [[2, 0, 0], [1, 26, 1], 1],
+    [[1, 26, 0], [1, 25, 2], 1],
   ] as [Version, Version, number][])("%j vs %j is %i", (a, b, expected) => {
     expect(compareVersions(a, b)).toBe(expected);
   });
@@ -70,30 +76,42 @@ const V118 = parseVersion("1.18.0");
 const V121 = parseVersion("1.21.0");
 const V124 = parseVersion("1.24.0");
 const V125 = parseVersion("1.25.2");
+const V126 = parseVersion("1.26.1");
 
 describe("knows", () => {
-  // Columns: 1.18.0, 1.21.0, 1.24.0, 1.25.2.
+  // Columns: 1.18.0, 1.21.0, 1.24.0, 1.25.2, 1.26.1.
   test.each([
-    ["pgbouncer", "max_prepared_statements", false, true, true, true],
-    ["databases", "load_balance_hosts", false, false, true, true],
-    ["databases", "reserve_pool", true, true, true, true],
-    ["databases", "reserve_pool_size", false, false, true, true],
-    ["pgbouncer", "reserve_pool_size", true, true, true, true],
-    ["pgbouncer", "transaction_timeout", false, false, false, true],
-    ["pgbouncer", "peer_id", false, true, true, true],
-    ["pgbouncer", "track_extra_parameters", false, true, true, true],
-    ["pgbouncer", "auth_dbname", false, true, true, true],
-    ["databases", "auth_query", false, false, true, true],
-    ["pgbouncer", "max_db_client_connections", false, false, true, true],
-    ["databases", "max_db_client_connections", false, false, true, true],
-    ["pgbouncer", "listen_addr", true, true, true, true],
-  ] as [Section, string, boolean, boolean, boolean, boolean][])(
-    "[%s] %s: 1.18 %s, 1.21 %s, 1.24 %s, 1.25 %s",
-    (section, key, at118, at121, at124, at125) => {
+    ["pgbouncer", "max_prepared_statements", false, true, true, true, true],
+    ["databases", "load_balance_hosts", false, false, true, true, true],
+    ["databases", "reserve_pool", true, true, true, true, true],
+    ["databases", "reserve_pool_size", false, false, true, true, true],
+    ["pgbouncer", "reserve_pool_size", true, true, true, true, true],
+    ["pgbouncer", "transaction_timeout", false, false, false, true, true],
+    ["pgbouncer", "peer_id", false, true, true, true, true],
+    ["pgbouncer", "track_extra_parameters", false, true, true, true, true],
+    ["pgbouncer", "auth_dbname", false, true, true, true, true],
+    ["databases", "auth_query", false, false, true, true, true],
+    ["pgbouncer", "max_db_client_connections", false, false, true, true, true],
+    ["databases", "max_db_client_connections", false, false, true, true, true],
+    ["pgbouncer", "listen_addr", true, true, true, true, true],
+    ["pgbouncer", "auth_ldap_options", false, false, false, true, true],
+    ["pgbouncer", "client_tls13_ciphers", false, false, false, true, true],
+    ["pgbouncer", "server_tls13_ciphers", false, false, false, true, true],
+    ["pgbouncer", "query_wait_notify", false, false, false, true, true],
+    ["pgbouncer", "scram_iterations", false, false, false, true, true],
+    ["pgbouncer", "pool_idle_timeout", false, false, false, false, true],
+    ["pgbouncer", "login_notify_message", false, false, false, false, true],
+    ["pgbouncer", "query_wait_timeout", true, true, true, true, true],
+    ["databases", "query_wait_timeout", false, false, false, false, true],
+    ["pgbouncer", "suspend_timeout", true, true, true, true, false],
+  ] as [Section, string, boolean, boolean, boolean, boolean, boolean][])(
+    "[%s] %s: 1.18 %s, 1.21 %s, 1.24 %s, 1.25 %s, 1.26 %s",
+    (section, key, at118, at121, at124, at125, at126) => {
       expect(knows(V118, section, key)).toBe(at118);
       expect(knows(V121, section, key)).toBe(at121);
       expect(knows(V124, section, key)).toBe(at124);
       expect(knows(V125, section, key)).toBe(at125);
+      expect(knows(V126, section, key)).toBe(at126);
     },
   );
 
@@ -101,8 +119,12 @@ describe("knows", () => {
     ["pgbouncer", "no_such_key"],
     ["databases", "listen_addr"],
     ["pgbouncer", "load_balance_hosts"],
+    // a stat in SHOW STATS (1.26.0, #1457), not a setting
+    ["pgbouncer", "client_login_count"],
+    // per database since 1.26, but never a [pgbouncer] key
+    ["databases", "pool_idle_timeout"],
   ] as [Section, string][])("[%s] %s is unknown to every version", (section, key) => {
-    for (const version of [V118, V121, V124, V125])
+    for (const version of [V118, V121, V124, V125, V126])
       expect(knows(version, section, key)).toBe(false);
   });
 
@@ -111,6 +133,14 @@ describe("knows", () => {
     expect(knows(parseVersion("1.19.0"), "pgbouncer", "peer_id")).toBe(true);
     expect(knows(parseVersion("1.24.1"), "pgbouncer", "transaction_timeout")).toBe(false);
     expect(knows(parseVersion("1.25.0"), "pgbouncer", "transaction_timeout")).toBe(true);
+    expect(knows(parseVersion("1.25.2"), "pgbouncer", "pool_idle_timeout")).toBe(false);
+    expect(knows(parseVersion("1.26.0"), "pgbouncer", "pool_idle_timeout")).toBe(true);
+  });
+
+  test("the last release before a removal knows the key, the removing release does not", () => {
+    expect(knows(parseVersion("1.25.2"), "pgbouncer", "suspend_timeout")).toBe(true);
+    expect(knows(parseVersion("1.26.0"), "pgbouncer", "suspend_timeout")).toBe(false);
+    expect(knows(parseVersion("1.26.1"), "pgbouncer", "suspend_timeout")).toBe(false);
   });
 });
 
@@ -121,8 +151,15 @@ describe("reserve_pool rename", () => {
     ["1.24.0", "reserve_pool_size"],
     ["1.24.1", "reserve_pool_size"],
     ["1.25.2", "reserve_pool_size"],
+    ["1.26.1", "reserve_pool_size"],
   ])("%s uses %s", (text, key) => {
     expect(databaseReserveKey(parseVersion(text))).toBe(key);
+  });
+
+  test("suspend_timeout went with online restart in 1.26.0: removed, not renamed", () => {
+    const gone = capability("pgbouncer", "suspend_timeout");
+    expect(gone.removedIn).toBe("1.26.0");
+    expect(gone.renamedTo).toBeUndefined();
   });
 
   test("the old name stays an accepted alias: renamed, not removed", () => {
@@ -203,13 +240,19 @@ describe("the table", () => {
 
 describe("provenLive", () => {
   test.each([
-    ["pgbouncer", "max_client_conn", ["1.18.0", "1.24.1"]],
-    ["pgbouncer", "max_prepared_statements", ["1.24.1"]],
-    ["databases", "load_balance_hosts", ["1.24.1"]],
-    ["databases", "reserve_pool", ["1.18.0", "1.24.1"]],
-    ["pgbouncer", "transaction_timeout", []],
+    ["pgbouncer", "max_client_conn", ["1.18.0", "1.26.1"]],
+    ["pgbouncer", "max_prepared_statements", ["1.26.1"]],
+    ["databases", "load_balance_hosts", ["1.26.1"]],
+    ["databases", "reserve_pool", ["1.18.0", "1.26.1"]],
+    ["pgbouncer", "transaction_timeout", ["1.26.1"]],
+    ["pgbouncer", "pool_idle_timeout", ["1.26.1"]],
+    ["databases", "query_wait_timeout", ["1.26.1"]],
+    ["pgbouncer", "suspend_timeout", ["1.18.0"]],
   ] as const)("[%s] %s was proven on %j", (section, key, lines) => {
     expect(provenLive(section, key)).toEqual(lines);
+  });
+  test("the proven lines are the oldest supported release and the production one", () => {
+    expect(PROVEN_LIVE_LINES).toEqual([SUPPORTED_VERSIONS.oldest, SUPPORTED_VERSIONS.production]);
   });
   test("a key missing from the table is an error, not an empty list", () => {
     expect(() => provenLive("pgbouncer", "no_such_key")).toThrow();

@@ -14,8 +14,14 @@
  *   gives reloadability.
  * - Later keys: "since" comes from the upstream changelog entry (PR number given in `source`), and
  *   the key itself from src/main.c `bouncer_params` / src/loader.c `parse_database`. In main.c,
- *   reloadable means the CF_ABS entry has no CF_NO_RELOAD flag (main.c of the 1.25 line).
+ *   reloadable means the CF_ABS entry has no CF_NO_RELOAD flag (main.c of the 1.25 line and of
+ *   master before 1.26.0, which has every 1.26 key).
+ * - 1.26.1 (the production line): its binary starts with every key the table says it knows and
+ *   refuses the rest (capabilities.live.test.ts). 1.26.0 removed online restart (`-R`, SHOW FDS,
+ *   SUSPEND, #1581) and with it `suspend_timeout`, the one ini key that only served it.
  * - Every [databases] entry is parsed again on RELOAD (loader.c), so all its options are reloadable.
+ * - Not modelled: the [users] section (per-user pool_mode, transaction_timeout from 1.25,
+ *   query_wait_timeout from 1.26, ...). The renderer writes no [users] section.
  */
 
 export type Section = "pgbouncer" | "databases";
@@ -39,12 +45,12 @@ export interface KeyCapability {
 }
 
 /**
- * Oldest: what Debian 12 ships. Production: the newest 1.25.x release. 1.25.1 and 1.25.2 (May 2026,
- * CVE fixes) are fix releases that add no keys. 1.26 exists but is not supported here yet.
+ * Oldest: what Debian 12 ships. Production: the newest 1.26.x release. 1.26.1 (October 2026, CVE
+ * fixes) adds no keys to 1.26.0, as 1.25.1 and 1.25.2 added none to 1.25.0.
  */
 export const SUPPORTED_VERSIONS: { oldest: string; production: string } = Object.freeze({
   oldest: "1.18.0",
-  production: "1.25.2",
+  production: "1.26.1",
 });
 
 /** Since 1.17.0 a [databases] `host` may be a comma-separated list, used round-robin (NEWS.md). */
@@ -54,12 +60,19 @@ export const HOST_LIST_SINCE = "1.17.0";
 export const PEERS_SECTION_SINCE = "1.19.0";
 
 /**
- * Releases whose real binary runs capabilities.live.test.ts in `npm test` (Debian 12's package,
- * and the 1.24 line built from Debian trixie's source): for them every row below is proven live,
- * accepted when the table says the release knows the key and refused when it says it does not.
- * Rows for later releases (1.25) rest on the changelog and source, as `source` says.
+ * Before 1.25.0, server_tls_sslmode verify-ca/verify-full checks a multi-host entry's server
+ * certificate against the whole `host=a,b` list, so every login fails ("name `a,b' not present in
+ * server certificate", seen on 1.18.0 here); 1.25.0 fixed it (#1303).
  */
-export const PROVEN_LIVE_LINES = ["1.18.0", "1.24.1"] as const;
+export const MULTI_HOST_VERIFY_SINCE = "1.25.0";
+
+/**
+ * Releases whose real binary runs capabilities.live.test.ts in `npm test` (Debian 12's package,
+ * and the production line's package in the local stack's root): for them every row below is proven
+ * live, accepted when the table says the release knows the key and refused when it says it does
+ * not. What lies between (1.19 to 1.25) rests on the changelog and source, as `source` says.
+ */
+export const PROVEN_LIVE_LINES = ["1.18.0", "1.26.1"] as const;
 
 /** The lines on which this key's row was proven against the real binary. */
 export function provenLive(section: Section, key: string): string[] {
@@ -88,8 +101,13 @@ function entry(
 }
 const db = (key: string, since = OLD, source = DB_OLD, rename: Rename = {}) =>
   entry("databases", key, since, RELOAD, source, rename);
-const pgb = (key: string, since = OLD, reloadable = RELOAD, source = PGB_OLD) =>
-  entry("pgbouncer", key, since, reloadable, source);
+const pgb = (
+  key: string,
+  since = OLD,
+  reloadable = RELOAD,
+  source = PGB_OLD,
+  rename: Rename = {},
+) => entry("pgbouncer", key, since, reloadable, source, rename);
 const fixed = (key: string) => pgb(key, OLD, RESTART, PGB_FIXED);
 
 export const CAPABILITIES: readonly KeyCapability[] = Object.freeze([
@@ -110,6 +128,7 @@ export const CAPABILITIES: readonly KeyCapability[] = Object.freeze([
   db("pool_mode"),
   db("pool_size"),
   db("port"),
+  db("query_wait_timeout", "1.26.0", "changelog 1.26.0 (#1449); loader.c parse_database"),
   // Renamed in 1.24.0 (#1232), but loader.c still accepts the old name as an alias: no removedIn.
   db("reserve_pool", OLD, `${DB_OLD}; alias of reserve_pool_size since 1.24.0 (#1232)`, {
     renamedTo: "reserve_pool_size",
@@ -122,12 +141,14 @@ export const CAPABILITIES: readonly KeyCapability[] = Object.freeze([
   pgb("application_name_add_host"),
   pgb("auth_dbname", "1.19.0", RELOAD, "changelog 1.19.0 (#764); main.c flags 0"),
   pgb("auth_file"),
+  pgb("auth_ldap_options", "1.25.0", RELOAD, "changelog 1.25.0 (#731); main.c flags 0"),
   pgb("auth_query"),
   pgb("auth_type"),
   pgb("auth_user"),
   pgb("cancel_wait_timeout", "1.19.0", RELOAD, "changelog 1.19.0 (#833); main.c flags 0"),
   pgb("client_idle_timeout"),
   pgb("client_login_timeout"),
+  pgb("client_tls13_ciphers", "1.25.0", RELOAD, "changelog 1.25.0 (#1352); main.c flags 0"),
   pgb("client_tls_ca_file"),
   pgb("client_tls_cert_file"),
   pgb("client_tls_ciphers"),
@@ -146,6 +167,7 @@ export const CAPABILITIES: readonly KeyCapability[] = Object.freeze([
   pgb("log_pooler_errors"),
   pgb("log_stats"),
   pgb("logfile"),
+  pgb("login_notify_message", "1.26.0", RELOAD, "changelog 1.26.0 (#1488); main.c flags 0"),
   pgb("max_client_conn"),
   pgb("max_db_client_connections", "1.24.0", RELOAD, "changelog 1.24.0 (#1138); main.c flags 0"),
   pgb("max_db_connections"),
@@ -157,12 +179,15 @@ export const CAPABILITIES: readonly KeyCapability[] = Object.freeze([
   pgb("peer_id", PEERS_SECTION_SINCE, RELOAD, "changelog 1.19.0 (#666); main.c 1.25 flags 0"),
   fixed("pidfile"),
   fixed("pkt_buf"),
+  pgb("pool_idle_timeout", "1.26.0", RELOAD, "changelog 1.26.0 (#1491); main.c flags 0"),
   pgb("pool_mode"),
   pgb("query_timeout"),
+  pgb("query_wait_notify", "1.25.0", RELOAD, "changelog 1.25.0 (#1264); main.c flags 0"),
   pgb("query_wait_timeout"),
   pgb("reserve_pool_size"),
   pgb("reserve_pool_timeout"),
   pgb("sbuf_loopcnt"),
+  pgb("scram_iterations", "1.25.0", RELOAD, "changelog 1.25.0 (#1339); main.c flags 0"),
   pgb("server_check_delay"),
   pgb("server_check_query"),
   pgb("server_connect_timeout"),
@@ -173,12 +198,17 @@ export const CAPABILITIES: readonly KeyCapability[] = Object.freeze([
   pgb("server_reset_query"),
   pgb("server_reset_query_always"),
   pgb("server_round_robin"),
+  pgb("server_tls13_ciphers", "1.25.0", RELOAD, "changelog 1.25.0 (#1352); main.c flags 0"),
   pgb("server_tls_ca_file"),
   pgb("server_tls_protocols"),
   pgb("server_tls_sslmode"),
   fixed("so_reuseport"),
   pgb("stats_period"),
   pgb("stats_users"),
+  // Only SUSPEND and online restart (-R) used it; 1.26.0 removed both (#1581), and the key too.
+  pgb("suspend_timeout", OLD, RELOAD, "main.c flags 0 to 1.25; changelog 1.26.0: removed (#1581)", {
+    removedIn: "1.26.0",
+  }),
   pgb("syslog"),
   pgb("tcp_keepalive"),
   pgb("tcp_keepcnt"),
@@ -211,7 +241,7 @@ const OLDEST = parseLoose(SUPPORTED_VERSIONS.oldest) as Version;
 const PRODUCTION = parseLoose(SUPPORTED_VERSIONS.production) as Version;
 
 /**
- * "1.24" or "1.24.1" into a Version. Anything else, or a release outside the supported range,
+ * "1.26" or "1.26.1" into a Version. Anything else, or a release outside the supported range,
  * throws: the table says nothing trustworthy about releases it was not checked against.
  */
 export function parseVersion(text: string): Version {

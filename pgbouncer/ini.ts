@@ -48,12 +48,24 @@ export const FORCED_KEYS = [
 export type ForcedKey = (typeof FORCED_KEYS)[number];
 
 /**
- * Process `id` of a host that runs several (so_reuseport): they share the port, and each knows the
- * others' sockets ([peers]) to pass on a cancel request that reached the wrong process.
+ * Where a peer process takes cancel requests: its unix socket folder (processes of one machine)
+ * or a host's address (one process per host in the cloud), and the port.
+ */
+export interface PeerAddress {
+  /** peer_id: unique across the fleet, so a cancel key names the one process that owns it. */
+  id: number;
+  /** A unix socket folder (absolute path) or a host name/address. */
+  host: string;
+  port: number;
+}
+
+/**
+ * Process `id` of the fleet: behind a load balancer a cancel request reaches any process of any
+ * host, so each knows every other ([peers]) and passes on a cancel that is not its own.
  */
 export interface HostProcess {
   id: number;
-  peers: readonly { id: number; unixSocketDir: string }[];
+  peers: readonly PeerAddress[];
 }
 
 export function forcedSettings(
@@ -91,17 +103,17 @@ export function forcedSettings(
     client_tls_sslmode: tls.client,
     server_tls_sslmode: tls.server,
   };
+  const certDir = layout.certDir ?? tls.certDir;
   if (tls.client !== "disable") {
-    forced.client_tls_key_file = `${tls.certDir}/pgbouncer.key`;
-    forced.client_tls_cert_file = `${tls.certDir}/pgbouncer.crt`;
+    forced.client_tls_key_file = `${certDir}/pgbouncer.key`;
+    forced.client_tls_cert_file = `${certDir}/pgbouncer.crt`;
   }
   if (tls.server === "verify-ca" || tls.server === "verify-full") {
-    forced.server_tls_ca_file = `${tls.certDir}/server-ca.pem`;
+    forced.server_tls_ca_file = `${certDir}/server-ca.pem`;
   }
-  if (process && process.peers.length > 1) {
-    forced.so_reuseport = 1;
-    forced.peer_id = process.id;
-  }
+  // Processes of one host share its port; the kernel spreads new connections over them.
+  if (host.processes > 1) forced.so_reuseport = 1;
+  if (process && process.peers.length > 1) forced.peer_id = process.id;
   if (knows(plan.pgbouncerVersion, "pgbouncer", "max_prepared_statements")) {
     forced.max_prepared_statements = DEFAULTS.pgbouncer.maxPreparedStatements;
   }
@@ -158,14 +170,8 @@ export function renderIni(
     ...forcedSettings(plan, host, layout, process),
   };
   const peers =
-    process && process.peers.length > 1
-      ? "\n\n[peers]\n" +
-        process.peers
-          .map(
-            (p) =>
-              `${p.id} = host=${connstringValue(`peers.${p.id}.host`, absolutePath(`peers.${p.id}`, p.unixSocketDir))} port=${plan.config.pgbouncer.port}`,
-          )
-          .join("\n")
+    process && process.peers.length > 1 && knows(version, "pgbouncer", "peer_id")
+      ? "\n\n[peers]\n" + process.peers.map((p) => peerLine(p)).join("\n")
       : "";
   const lines = Object.keys(settings)
     // capability() throws for a key missing from the table: a typo never silently disappears.
@@ -186,4 +192,11 @@ export function renderIni(
     lines.join("\n") +
     "\n"
   );
+}
+
+/** `1 = host=/run/pgbouncer-1 port=6432`: a socket folder must be absolute, a host a plain name. */
+function peerLine(p: PeerAddress): string {
+  const field = `peers.${p.id}`;
+  const host = p.host.startsWith("/") ? absolutePath(field, p.host) : p.host;
+  return `${p.id} = host=${connstringValue(`${field}.host`, host)} port=${p.port}`;
 }

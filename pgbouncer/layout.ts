@@ -14,6 +14,8 @@ export interface HostLayout {
   /** OS user the process runs as; owns the log and socket folders. */
   user: string;
   binary: string;
+  /** Where the TLS certificate, key and CA files are. @default the stack's pgbouncer.tls.certDir */
+  certDir?: string;
 }
 
 /** Addresses of the Postgres nodes the entries point at (RDS endpoints, or loopback locally). */

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { loadStack } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { validateStackConfig } from "../platform/validate.js";
-import { rawStack, withField } from "../platform/fixtures.js";
+import { atVersion, rawStack, withField } from "../platform/fixtures.js";
 import { localLayout, localReloadCommand, localUpstreams } from "../local/topology.js";
 import { knows, parseVersion } from "./capabilities.js";
 import { fixtureVerifiers } from "./fixtures.js";
@@ -106,9 +106,9 @@ describe("pgbouncer.ini invariants", () => {
     for (const k of keys) expect(knows(plan.pgbouncerVersion, "pgbouncer", k), k).toBe(true);
   });
 
-  test("version-aware: 1.18 vs 1.24 vs 1.25 keys", () => {
-    const at = (version: string) =>
-      buildPlan(validateStackConfig(withField(rawStack("local"), "pgbouncer.version", version)));
+  test("version-aware: 1.18 vs 1.21 vs 1.24 keys; 1.26 emits what 1.25 does", () => {
+    const one = withField(rawStack("local"), "pgbouncer.processesPerHost", 1);
+    const at = (version: string) => buildPlan(validateStackConfig(atVersion(one, version)));
     const v118 = renderLocal(at("1.18.0"))["pgbouncer.ini"];
     expect(v118).toMatch(/ reserve_pool=\d/);
     expect(v118).not.toMatch(/reserve_pool_size=|load_balance_hosts|max_prepared_statements/);
@@ -120,9 +120,12 @@ describe("pgbouncer.ini invariants", () => {
     expect(v124).toMatch(
       /_ro = host=127\.0\.0\.2,127\.0\.0\.3 .* load_balance_hosts=round-robin$/m,
     );
-    expect(renderLocal(at("1.25.2"))["pgbouncer.ini"]).toBe(
-      renderLocal(at("1.25.2"))["pgbouncer.ini"],
-    );
+    // 1.25 and 1.26 add keys (transaction_timeout, pool_idle_timeout, login_notify_message, ...)
+    // that the render leaves at PgBouncer's defaults: only the header names the release.
+    const v125 = renderLocal(at("1.25.2"))["pgbouncer.ini"];
+    const v126 = renderLocal(at("1.26.1"))["pgbouncer.ini"];
+    expect(v126).not.toBe(v125);
+    expect(v126.replace("(PgBouncer 1.26.1,", "(PgBouncer 1.25.2,")).toBe(v125);
     expect(parseVersion(prod.config.pgbouncer.version)).toEqual(prod.pgbouncerVersion);
   });
 
@@ -220,21 +223,23 @@ describe("injection attempts are refused by the renderers", () => {
 
 describe("several processes per host (so_reuseport + [peers])", () => {
   const raw = withField(
-    withField(rawStack("local"), "pgbouncer.version", "1.24.1"),
+    withField(rawStack("local"), "pgbouncer.version", "1.26.1"),
     "pgbouncer.processesPerHost",
     2,
   );
   const two = buildPlan(validateStackConfig(raw));
   const one = buildPlan(validateStackConfig(withField(raw, "pgbouncer.processesPerHost", 1)));
   const peers = [
-    { id: 1, unixSocketDir: "/srv/pgb/socket" },
-    { id: 2, unixSocketDir: "/srv/pgb/socket-2" },
+    { id: 1, host: "/srv/pgb/socket", port: 56432 },
+    { id: 2, host: "/srv/pgb/socket-2", port: 56432 },
   ];
 
   test("each process gets half the host's pools, rounded up, and the budget counts every process", () => {
     for (const e of two.entries) {
       const single = one.entries.find((x) => x.name === e.name)!;
-      expect(e.poolSize).toBe(Math.ceil(single.poolSize / 2));
+      // A session entry holds what a random spread over the processes may bring one of them.
+      if (e.poolMode === "session") expect(e.poolSize).toBeGreaterThan(single.poolSize / 2);
+      else expect(e.poolSize).toBe(Math.ceil(single.poolSize / 2));
     }
     expect(two.hosts[0]!.maxClientConn).toBe(one.hosts[0]!.maxClientConn); // all clients may land on one
     const perProcess = two.entries
@@ -262,5 +267,51 @@ describe("several processes per host (so_reuseport + [peers])", () => {
     expect(
       renderIni(one, one.hosts[0]!, localUpstreams(one), localLayout(one.hosts[0]!, GOLDEN_STATE)),
     ).not.toMatch(/peer|so_reuseport/);
+  });
+
+  test("peers across the fleet: a one-process host names its fleet-unique id and a peer by address", () => {
+    const host = one.hosts[1]!;
+    const fleet = [
+      { id: 1, host: "10.42.1.10", port: 6432 },
+      { id: 2, host: "10.42.2.10", port: 6432 },
+    ];
+    const ini = renderIni(one, host, localUpstreams(one), localLayout(host, GOLDEN_STATE), {
+      id: 2,
+      peers: fleet,
+    });
+    const s = sections(ini);
+    expect(s.peers).toEqual([
+      ["1", "host=10.42.1.10 port=6432"],
+      ["2", "host=10.42.2.10 port=6432"],
+    ]);
+    const get = (k: string) => s.pgbouncer!.find(([key]) => key === k)?.[1];
+    expect([get("so_reuseport"), get("peer_id")]).toEqual([undefined, "2"]);
+  });
+
+  test("a peer's host that could add a key is refused, naming the peer", () => {
+    const host = one.hosts[0]!;
+    const bad = [
+      { id: 1, host: "10.42.1.10", port: 6432 },
+      { id: 2, host: "10.42.2.10 dbname=x", port: 6432 },
+    ];
+    expect(() =>
+      renderIni(one, host, localUpstreams(one), localLayout(host, GOLDEN_STATE), {
+        id: 1,
+        peers: bad,
+      }),
+    ).toThrow(/peers\.2\.host/);
+  });
+
+  test("PgBouncer 1.18 has no [peers]: the render leaves them out", () => {
+    const old = buildPlan(validateStackConfig(atVersion(raw, "1.18.0")));
+    const host = old.hosts[0]!;
+    const ini = renderIni(old, host, localUpstreams(old), localLayout(host, GOLDEN_STATE), {
+      id: 1,
+      peers: [
+        { id: 1, host: "/srv/a", port: 1 },
+        { id: 2, host: "/srv/b", port: 1 },
+      ],
+    });
+    expect(ini).not.toMatch(/peer/);
   });
 });

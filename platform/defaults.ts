@@ -9,6 +9,12 @@ export const DEFAULTS = {
   minPoolSize: 2,
   /** Fraction of the steady per-host share kept open (min_pool_size) so bursts skip a connect. */
   warmFraction: 0.5,
+  /**
+   * A session entry's pool per PgBouncer process holds all but this share of the ways a load
+   * balancer (and so_reuseport across a host's processes) can spread its clients: each client
+   * pins a server connection, so a process that gets more than its average must still hold them.
+   */
+  sessionSpreadTail: 0.001,
   /** reserve_pool_size as a fraction of pool_size, by service priority. */
   reserveFraction: { critical: 0.25, high: 0.2, normal: 0.1, low: 0 },
   /** Client connections each PgBouncer host keeps for admin consoles, exporters and operators. */
@@ -58,6 +64,11 @@ export const DEFAULTS = {
     /** App-side idle connections are closed well before PgBouncer's client_idle_timeout. */
     idleTimeoutMs: 30_000,
     retryMaxAttempts: 3,
+    /**
+     * Where a service finds the fleet CA's certificate, to verify PgBouncer with (the stack output
+     * `pgbouncerCaCertificate`, mounted by the service's deployment). The local stack passes its own.
+     */
+    caFile: "/etc/pg-pooling/pgbouncer-ca.crt",
   },
 } as const;
 

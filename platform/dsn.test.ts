@@ -9,23 +9,29 @@ const endpoint = {
   poolMax: 10,
 };
 
-test("a connection string names the PgBouncer entry, the service's user and the TLS mode", () => {
-  expect(connectionUri(endpoint, "Abc123", "require")).toBe(
-    "postgresql://orders:Abc123@pgbouncer.prod.db.internal:6432/orders_ro?sslmode=require",
+test("a connection string names the PgBouncer entry, the service's user, the TLS mode and the CA", () => {
+  expect(
+    connectionUri(endpoint, "Abc123", { sslmode: "verify-full", caFile: "/etc/pg pooling/ca.crt" }),
+  ).toBe(
+    "postgresql://orders:Abc123@pgbouncer.prod.db.internal:6432/orders_ro?sslmode=verify-full&sslrootcert=%2Fetc%2Fpg%20pooling%2Fca.crt",
   );
 });
 
+test("without TLS it names no CA", () => {
+  expect(connectionUri(endpoint, "Abc123", { sslmode: "disable" })).toMatch(/\?sslmode=disable$/);
+});
+
 test("a password with URL syntax in it is escaped, not parsed", () => {
-  expect(connectionUri(endpoint, "a@b:c/d?e#f%", "disable")).toContain(
+  expect(connectionUri(endpoint, "a@b:c/d?e#f%", { sslmode: "disable" })).toContain(
     "orders:a%40b%3Ac%2Fd%3Fe%23f%25@pgbouncer",
   );
 });
 
 test.each([
   ["disable", "disable"],
-  ["prefer", "require"],
-  ["require", "require"],
-  ["verify-full", "require"],
+  ["prefer", "verify-full"],
+  ["require", "verify-full"],
+  ["verify-full", "verify-full"],
 ] as const)("PgBouncer client TLS %s → clients use sslmode=%s", (pgbouncer, client) => {
   expect(clientSslMode(pgbouncer)).toBe(client);
 });

@@ -1,22 +1,26 @@
-import type { ClientEndpoint } from "./profiles.js";
+import type { ClientEndpoint, ClientTls } from "./profiles.js";
 import type { StackConfig } from "./schema.js";
 
 /**
- * A service's connection string: its client endpoint plus the password from the secret store.
- * Built only where the password is (the Pulumi program's secret outputs); profiles stay free of it.
+ * What a client asks of PgBouncer: whenever PgBouncer offers TLS, verify-full, so the client
+ * checks PgBouncer's certificate against the fleet's CA and the name it connected to. Not
+ * `require`: libpq's require does not verify, and node-postgres reads require as verify-full
+ * without a CA to verify against, so the one word means two things to two clients.
  */
-export type ClientSslMode = "disable" | "require";
+export type ClientSslMode = "disable" | "verify-full";
 
-/**
- * What a client asks of PgBouncer: TLS whenever PgBouncer offers it. `require`, not `verify-full`:
- * the hosts make their own certificate, which no client CA vouches for (docs/deploying.md).
- */
 export function clientSslMode(pgbouncerClientTls: StackConfig["pgbouncer"]["tls"]["client"]) {
-  return (pgbouncerClientTls === "disable" ? "disable" : "require") satisfies ClientSslMode;
+  return (pgbouncerClientTls === "disable" ? "disable" : "verify-full") satisfies ClientSslMode;
 }
 
-export function connectionUri(e: ClientEndpoint, password: string, sslmode: ClientSslMode): string {
+/**
+ * A service's connection string: its client endpoint, the password from the secret store, and
+ * the TLS mode with the CA file (`sslrootcert`, read by libpq and by node-postgres alike). Built
+ * only where the password is (the Pulumi program's secret outputs); profiles stay free of it.
+ */
+export function connectionUri(e: ClientEndpoint, password: string, tls: ClientTls): string {
   const user = encodeURIComponent(e.user);
   const db = encodeURIComponent(e.database);
-  return `postgresql://${user}:${encodeURIComponent(password)}@${e.host}:${e.port}/${db}?sslmode=${sslmode}`;
+  const ca = tls.caFile ? `&sslrootcert=${encodeURIComponent(tls.caFile)}` : "";
+  return `postgresql://${user}:${encodeURIComponent(password)}@${e.host}:${e.port}/${db}?sslmode=${tls.sslmode}${ca}`;
 }

@@ -21,3 +21,15 @@ export function withField(
   else node[last] = value;
   return copy;
 }
+
+/**
+ * A raw config moved to an older PgBouncer release, with what that release needs: one process
+ * per host before [peers] (1.19), unverified server TLS before multi-host verify-full (1.25).
+ */
+export function atVersion(raw: Record<string, unknown>, version: string): Record<string, unknown> {
+  const [, minor] = version.split(".").map(Number) as [number, number];
+  let out = withField(raw, "pgbouncer.version", version);
+  if (minor < 19) out = withField(out, "pgbouncer.processesPerHost", 1);
+  if (minor < 25) out = withField(out, "pgbouncer.tls.server", "require");
+  return out;
+}

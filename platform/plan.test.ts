@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { loadStack } from "./config.js";
 import { DEFAULTS } from "./defaults.js";
 import { ConfigError } from "./errors.js";
-import { rawStack, withField } from "./fixtures.js";
+import { atVersion, rawStack, withField } from "./fixtures.js";
 import { buildPlan } from "./plan.js";
 import { clientProfiles } from "./profiles.js";
 import { STACK_KEYS } from "./schema.js";
@@ -48,7 +48,7 @@ describe("stack files", () => {
 
   test("prod runs the production PgBouncer line and several hosts and replicas", () => {
     const p = buildPlan(loadStack("prod"));
-    expect(p.pgbouncerVersion.slice(0, 2)).toEqual([1, 25]);
+    expect(p.pgbouncerVersion.slice(0, 2)).toEqual([1, 26]);
     expect(p.hosts.length).toBeGreaterThanOrEqual(2);
     expect(p.config.database.replicas).toBeGreaterThanOrEqual(2);
   });
@@ -78,8 +78,13 @@ describe("the plan", () => {
       poolModeReason: expect.stringMatching(/temporary tables/),
     });
     expect(mode("orders")).toMatchObject({ poolMode: "transaction" });
-    // prepared statements pin sessions on 1.18, and not on 1.25 (max_prepared_statements)
-    expect(mode("accounts").poolMode).toBe("session");
+    // prepared statements pin sessions on 1.18, and not on 1.26 (max_prepared_statements)
+    expect(mode("accounts").poolMode).toBe("transaction");
+    const oldest = plan(atVersion(rawStack("local"), "1.18.0"));
+    expect(oldest.services.find((s) => s.name === "accounts")!).toMatchObject({
+      poolMode: "session",
+      poolModeReason: expect.stringMatching(/prepared statements/),
+    });
     const prod = buildPlan(loadStack("prod"));
     expect(prod.services.find((s) => s.name === "accounts")!.poolMode).toBe("transaction");
   });
@@ -100,7 +105,8 @@ describe("the plan", () => {
   test("the budget table has the primary and every replica, each replica carrying the whole ro load", () => {
     expect(local.budget.map((b) => b.node)).toEqual(["primary", "replica1", "replica2"]);
     const ro = local.entries.filter((e) => e.target === "replicas");
-    const hosts = local.hosts.length;
+    // PgBouncer caps an entry per process: every process of every host may hold its share.
+    const hosts = local.hosts.length * local.hosts[0]!.processes;
     for (const b of local.budget.slice(1)) {
       expect(b.required).toBe(hosts * ro.reduce((n, e) => n + e.maxDbConnections, 0));
     }
@@ -120,7 +126,7 @@ describe("the plan", () => {
     const message = (error as ConfigError).message;
     expect(message).toContain("database.maxConnections leaves primary 129 usable connections");
     expect(message).toMatch(
-      /but its pools need 168: accounts 2×25=50, catalog 2×3=6, identity 2×3=6, notifications 2×24=48, orders 2×14=28, payments 2×12=24, reporting 2×3=6, got 150/,
+      /but its pools need 180: accounts 2×4=8, catalog 2×4=8, identity 2×4=8, notifications 2×42=84, orders 2×16=32, payments 2×14=28, reporting 2×6=12, got 150/,
     );
     expect(message).toContain("replica1");
     expect(message).toContain("replica2");
@@ -137,8 +143,9 @@ describe("the plan", () => {
       expect((p.rw.poolMax + (p.ro?.poolMax ?? 0)) * s.instances).toBeGreaterThanOrEqual(
         spec.peakClients,
       );
+      expect(p.tls).toEqual({ sslmode: "verify-full", caFile: DEFAULTS.client.caFile });
       expect(p.rw).toMatchObject({
-        host: "127.0.0.11",
+        host: "127.0.0.10",
         port: 56432,
         database: p.service,
         user: p.service,

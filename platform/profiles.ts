@@ -1,4 +1,5 @@
 import { DEFAULTS } from "./defaults.js";
+import { clientSslMode, type ClientSslMode } from "./dsn.js";
 import type { Plan, PoolEntry } from "./plan.js";
 
 /**
@@ -17,8 +18,19 @@ export interface ClientEndpoint {
   poolMax: number;
 }
 
+/**
+ * How a client reaches PgBouncer over the network: TLS with PgBouncer's certificate verified
+ * against the fleet's CA and the endpoint's name (verify-full), whenever PgBouncer offers TLS.
+ */
+export interface ClientTls {
+  sslmode: ClientSslMode;
+  /** The CA certificate (PEM file) that vouches for PgBouncer; absent when sslmode is disable. */
+  caFile?: string;
+}
+
 export interface ClientProfile {
   service: string;
+  tls: ClientTls;
   rw: ClientEndpoint;
   /** Absent when the service reads nothing from replicas. */
   ro?: ClientEndpoint;
@@ -40,11 +52,22 @@ export interface ClientProfile {
   };
 }
 
-export function clientProfiles(
-  plan: Plan,
-  endpointHost = plan.config.pgbouncer.endpoint,
-): ClientProfile[] {
+/** Where the clients are: the endpoint they connect to and the CA file they trust. */
+export interface ClientSite {
+  /** @default the stack's pgbouncer.endpoint */
+  endpointHost?: string;
+  /** @default DEFAULTS.client.caFile */
+  caFile?: string;
+}
+
+export function clientProfiles(plan: Plan, site: ClientSite = {}): ClientProfile[] {
   const { port, timeouts } = plan.config.pgbouncer;
+  const endpointHost = site.endpointHost ?? plan.config.pgbouncer.endpoint;
+  const sslmode = clientSslMode(plan.config.pgbouncer.tls.client);
+  const tls: ClientTls =
+    sslmode === "disable"
+      ? { sslmode }
+      : { sslmode, caFile: site.caFile ?? DEFAULTS.client.caFile };
   const queryWaitTimeoutMs = timeouts.queryWaitSeconds * 1000;
   return plan.services.map((s) => {
     const endpoint = (e: PoolEntry, poolMax: number): ClientEndpoint => ({
@@ -58,6 +81,7 @@ export function clientProfiles(
     const ro = s.entries.find((e) => e.role === "ro");
     return {
       service: s.name,
+      tls,
       rw: endpoint(rw, s.app.rwPoolMax),
       ...(ro ? { ro: endpoint(ro, s.app.roPoolMax) } : {}),
       connectTimeoutMs: Math.floor(

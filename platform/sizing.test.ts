@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { DEFAULTS } from "./defaults.js";
-import { appPools, choosePoolMode, sizeEntry } from "./sizing.js";
+import { appPools, choosePoolMode, sizeEntry, spreadBound } from "./sizing.js";
 
 const load = {
   mode: "transaction" as const,
@@ -41,10 +41,54 @@ describe("sizeEntry", () => {
     expect(sizeEntry({ ...load, tps: 1 }, 1).poolSize).toBe(DEFAULTS.minPoolSize);
   });
 
-  test("session pooling pins one server connection per client", () => {
+  test("session pooling pins one server connection per client, with room for an uneven spread", () => {
     const s = sizeEntry({ ...load, mode: "session", clients: 30 }, 3);
     expect(s.serverConnectionsNeeded).toBe(30);
-    expect(s.poolSize).toBe(15);
+    // two survivors: 15 each on average; a random spread gives one of them more than 24 in < 1/1000
+    expect(s.poolSize).toBe(spreadBound(30, 2, DEFAULTS.sessionSpreadTail));
+    expect(s.poolSize).toBe(24);
+    // one host, one process: every client lands there, no more room needed than clients
+    expect(sizeEntry({ ...load, mode: "session", clients: 30 }, 1).poolSize).toBe(30);
+    // two processes on the surviving host split it again at random
+    expect(sizeEntry({ ...load, mode: "session", clients: 24 }, 2, 2).poolSize).toBe(
+      spreadBound(24, 2, DEFAULTS.sessionSpreadTail),
+    );
+  });
+
+  test.each([
+    // clients, targets, bound: Bin(n, 1/targets) exceeds it for some target in ≤ 1/1000 of spreads
+    [30, 1, 30],
+    [30, 2, 24],
+    [24, 2, 20],
+    [24, 4, 14],
+    [100, 2, 66],
+    [1000, 3, 385],
+    [0, 3, 0],
+  ])("spreadBound(%i clients, %i targets) = %i", (clients, targets, bound) => {
+    expect(spreadBound(clients, targets, 0.001)).toBe(bound);
+  });
+
+  test("spreadBound is the binomial tail: a simulated spread rarely exceeds it", () => {
+    // A deterministic pseudo-random spread (LCG), 20 000 trials of 24 clients over 2 targets.
+    let seed = 12345;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const bound = spreadBound(24, 2, 0.001);
+    let over = 0;
+    for (let t = 0; t < 20_000; t++) {
+      let first = 0;
+      for (let c = 0; c < 24; c++) if (next() < 0.5) first++;
+      if (first > bound || 24 - first > bound) over++;
+    }
+    expect(over / 20_000).toBeLessThanOrEqual(0.002);
+    // and one fewer would not do: the simulated spread exceeds bound − 1 far more often
+    let overTight = 0;
+    seed = 12345;
+    for (let t = 0; t < 20_000; t++) {
+      let first = 0;
+      for (let c = 0; c < 24; c++) if (next() < 0.5) first++;
+      if (first > bound - 1 || 24 - first > bound - 1) overTight++;
+    }
+    expect(overTight).toBeGreaterThan(over);
   });
 
   test.each([

@@ -100,7 +100,15 @@ export function sizeEntry(load: EntryLoad, hosts: number, processes = 1): EntryS
       ? load.clients
       : Math.max(DEFAULTS.minPoolSize, Math.min(load.clients, busy));
   const hostPool = Math.max(DEFAULTS.minPoolSize, Math.ceil(serverConnectionsNeeded / survivors));
-  const poolSize = Math.ceil(hostPool / processes);
+  // A session client keeps its server connection: the process it lands on must hold it, however
+  // unevenly the balancer and so_reuseport spread the clients (not only the average share).
+  const poolSize =
+    load.mode === "session"
+      ? Math.max(
+          Math.ceil(hostPool / processes),
+          spreadBound(load.clients, survivors * processes, DEFAULTS.sessionSpreadTail),
+        )
+      : Math.ceil(hostPool / processes);
   const reservePoolSize = Math.ceil(poolSize * DEFAULTS.reserveFraction[load.priority]);
   const warm = Math.ceil((serverConnectionsNeeded / hosts / processes) * DEFAULTS.warmFraction);
   const minPoolSize = load.priority === "low" ? 0 : Math.min(poolSize, warm);
@@ -113,4 +121,24 @@ export function sizeEntry(load: EntryLoad, hosts: number, processes = 1): EntryS
     reservePoolSize,
     maxDbConnections: poolSize + reservePoolSize,
   };
+}
+
+/**
+ * The fewest connections one of `targets` must take so that, with `clients` each landing on a
+ * target at random (a load balancer's flow hash, the kernel's so_reuseport hash), the chance that
+ * some client finds its target full is at most `tail`: the binomial tail of Bin(clients, 1/targets),
+ * with the union bound over the targets.
+ */
+export function spreadBound(clients: number, targets: number, tail: number): number {
+  if (targets <= 1 || clients === 0) return clients;
+  const p = 1 / targets;
+  // pmf(k) of Bin(n, p), built up from pmf(0) in logs so large n does not underflow.
+  let logPmf = clients * Math.log1p(-p);
+  let cdf = Math.exp(logPmf);
+  for (let k = 0; k < clients; k++) {
+    if (targets * (1 - cdf) <= tail) return k;
+    logPmf += Math.log((clients - k) / (k + 1)) + Math.log(p / (1 - p));
+    cdf += Math.exp(logPmf);
+  }
+  return clients;
 }

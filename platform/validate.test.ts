@@ -78,12 +78,12 @@ describe("validateStackConfig", () => {
     [
       "pgbouncer.version",
       "1.17.0",
-      'pgbouncer.version must be a release this project knows, 1.18.0 to 1.25.2, got "1.17.0"',
+      'pgbouncer.version must be a release this project knows, 1.18.0 to 1.26.1, got "1.17.0"',
     ],
     [
       "pgbouncer.version",
-      "1.26.0",
-      'pgbouncer.version must be a release this project knows, 1.18.0 to 1.25.2, got "1.26.0"',
+      "1.26.2",
+      'pgbouncer.version must be a release this project knows, 1.18.0 to 1.26.1, got "1.26.2"',
     ],
     [
       "pgbouncer.version",
@@ -112,11 +112,6 @@ describe("validateStackConfig", () => {
     ],
     ["pgbouncer.hosts", 0, "pgbouncer.hosts must be ≥ 1, got 0"],
     ["pgbouncer.processesPerHost", 0, "pgbouncer.processesPerHost must be ≥ 1, got 0"],
-    [
-      "pgbouncer.processesPerHost",
-      2,
-      "pgbouncer.processesPerHost must be 1 for PgBouncer 1.18.0: cancel requests cross processes only with [peers] (1.19+), got 2",
-    ],
     ["pgbouncer.hosts", -2, "pgbouncer.hosts must be ≥ 1, got -2"],
     ["pgbouncer.port", 55432, "pgbouncer.port must differ from database.port, got 55432"],
     [
@@ -146,11 +141,6 @@ describe("validateStackConfig", () => {
     ],
     ["pgbouncer.tls.client", "required", 'pgbouncer.tls.client must be one of "disable" | "allow"'],
     [
-      "pgbouncer.tls.client",
-      "require",
-      'pgbouncer.tls.client must be disable for the local stack (it has no certificates), got "require"',
-    ],
-    [
       "pgbouncer.tls.certDir",
       "tls",
       'pgbouncer.tls.certDir must be an absolute path of letters, digits, . _ / -, got "tls"',
@@ -165,11 +155,6 @@ describe("validateStackConfig", () => {
       "pgbouncer.settings.auth_type",
       "trust",
       'pgbouncer.settings.auth_type is derived by pg-pooling and cannot be overridden, got "trust"',
-    ],
-    [
-      "pgbouncer.settings.transaction_timeout",
-      5,
-      "pgbouncer.settings.transaction_timeout is not a key PgBouncer 1.18.0 knows, got 5",
     ],
     [
       "pgbouncer.settings.log_connections",
@@ -254,6 +239,36 @@ describe("validateStackConfig", () => {
     ["services", {}, "services must declare at least one service"],
   ])("%s = %j is refused", (path, value, message) => {
     const problems = problemsOf(withField(base, path, value));
+    expect(
+      problems.some((p) => p.includes(message)),
+      problems.join("\n"),
+    ).toBe(true);
+  });
+
+  // GIVEN the oldest line supported (Debian 12's 1.18) WHEN a field needs a newer one THEN it says so.
+  const oldest = withField(
+    withField(withField(base, "pgbouncer.version", "1.18.0"), "pgbouncer.processesPerHost", 1),
+    "pgbouncer.tls.server",
+    "require",
+  );
+  test.each([
+    [
+      "pgbouncer.processesPerHost",
+      2,
+      "pgbouncer.processesPerHost must be 1 for PgBouncer 1.18.0: cancel requests cross processes only with [peers] (1.19+), got 2",
+    ],
+    [
+      "pgbouncer.settings.transaction_timeout",
+      5,
+      "pgbouncer.settings.transaction_timeout is not a key PgBouncer 1.18.0 knows, got 5",
+    ],
+    [
+      "pgbouncer.tls.server",
+      "verify-full",
+      'pgbouncer.tls.server must be require for PgBouncer 1.18.0: before 1.25.0 it checks an ro entry\'s certificates against its whole host list (2 replicas), so no login succeeds, got "verify-full"',
+    ],
+  ])("on PgBouncer 1.18.0, %s = %j is refused", (path, value, message) => {
+    const problems = problemsOf(withField(oldest, path, value));
     expect(
       problems.some((p) => p.includes(message)),
       problems.join("\n"),

@@ -4,7 +4,13 @@ import { DEFAULTS } from "./defaults.js";
 import { defaultMaxConnections } from "./instance-classes.js";
 import { parseCidr } from "./network.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
-import { knows, parseVersion, SUPPORTED_VERSIONS } from "../pgbouncer/capabilities.js";
+import {
+  compareVersions,
+  knows,
+  MULTI_HOST_VERIFY_SINCE,
+  parseVersion,
+  SUPPORTED_VERSIONS,
+} from "../pgbouncer/capabilities.js";
 import { FORCED_KEYS } from "../pgbouncer/ini.js";
 
 /**
@@ -75,6 +81,20 @@ function crossFieldProblems(c: StackConfig): Problem[] {
           message: `is not a key PgBouncer ${c.pgbouncer.version} knows`,
         });
       }
+    }
+    const verifies =
+      c.pgbouncer.tls.server === "verify-ca" || c.pgbouncer.tls.server === "verify-full";
+    const multiHost = c.database.replicas > 1;
+    if (
+      verifies &&
+      multiHost &&
+      compareVersions(version, parseVersion(MULTI_HOST_VERIFY_SINCE)) < 0
+    ) {
+      problems.push({
+        path: "pgbouncer.tls.server",
+        got: show(c.pgbouncer.tls.server),
+        message: `must be require for PgBouncer ${c.pgbouncer.version}: before ${MULTI_HOST_VERIFY_SINCE} it checks an ro entry's certificates against its whole host list (${c.database.replicas} replicas), so no login succeeds`,
+      });
     }
     if (c.pgbouncer.processesPerHost > 1 && !knows(version, "pgbouncer", "peer_id")) {
       problems.push({
@@ -163,13 +183,6 @@ function crossFieldProblems(c: StackConfig): Problem[] {
         });
       }
     }
-  }
-  if (c.pgbouncer.tls.client !== "disable" && c.environment === "local") {
-    problems.push({
-      path: "pgbouncer.tls.client",
-      got: show(c.pgbouncer.tls.client),
-      message: "must be disable for the local stack (it has no certificates)",
-    });
   }
   return problems;
 }

@@ -17,9 +17,9 @@ describe("pooling-connection-budget", () => {
     const facts = rendered();
     facts.nodes[0]!.parameterGroup!.parameters.max_connections = "180";
     expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
-      "node primary: max_connections = 180 (rendered parameter group) leaves primary 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 165: accounts 3×3=9, catalog 3×3=9, identity 3×3=9, notifications 3×18=54, orders 3×14=42, payments 3×12=36, reporting 3×2=6",
-      "node replica1: max_connections = 180 (rendered parameter group) leaves replica1 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 192: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×4=12, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×24=72",
-      "node replica2: max_connections = 180 (rendered parameter group) leaves replica2 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 192: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×4=12, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×24=72",
+      "node primary: max_connections = 180 (rendered parameter group) leaves primary 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 204: accounts 3×3=9, catalog 3×3=9, identity 3×3=9, notifications 3×29=87, orders 3×14=42, payments 3×12=36, reporting 3×4=12",
+      "node replica1: max_connections = 180 (rendered parameter group) leaves replica1 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×8=24, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×35=105",
+      "node replica2: max_connections = 180 (rendered parameter group) leaves replica2 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×8=24, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×35=105",
     ]);
   });
 
@@ -30,18 +30,18 @@ describe("pooling-connection-budget", () => {
     const messages = checkBudget(facts, prod).map((f) => f.message);
     expect(messages).toHaveLength(2);
     expect(messages[0]).toBe(
-      "node replica1: max_connections = 1000 (rendered parameter group) leaves replica1 969 usable connections (max_connections 1000 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 1068: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×4=12, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 24+900+24=948",
+      "node replica1: max_connections = 1000 (rendered parameter group) leaves replica1 969 usable connections (max_connections 1000 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 1102: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×8=24, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 35+900+35=970",
     );
   });
 
   test("a raised superuser reserve: the replicas, which hold the whole ro load, go over first", () => {
     const facts = rendered();
-    facts.nodes[0]!.parameterGroup!.parameters.superuser_reserved_connections = "800";
+    facts.nodes[0]!.parameterGroup!.parameters.superuser_reserved_connections = "752";
     expect(
       checkBudget(facts, prod).map((f) => f.message.split(" leaves ")[1]!.split(" but")[0]),
     ).toEqual([
-      "replica1 172 usable connections (max_connections 1000 − superuser 800 − replication 5 − exporters 3 − admin 20)",
-      "replica2 172 usable connections (max_connections 1000 − superuser 800 − replication 5 − exporters 3 − admin 20)",
+      "replica1 220 usable connections (max_connections 1000 − superuser 752 − replication 5 − exporters 3 − admin 20)",
+      "replica2 220 usable connections (max_connections 1000 − superuser 752 − replication 5 − exporters 3 − admin 20)",
     ]);
   });
 

@@ -31,14 +31,14 @@ test("prod: a parameter group edited below the plan's max_connections overruns t
   const list = edited(resources, "pooling-postgres-params", (p) => {
     (p.parameters as { name: string; value: string }[]).find(
       (x) => x.name === "max_connections",
-    )!.value = "211";
+    )!.value = "250";
   });
   const shares =
-    "accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×4=12, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×24=72";
+    "accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×8=24, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×35=105";
   expect(violations(list)).toEqual(
     [1, 2].map(
       (i) =>
-        `[pooling-connection-budget] aws:rds/instance:Instance pooling-postgres-replica-${i}: max_connections = 211 (aws:rds/parameterGroup:ParameterGroup pooling-postgres-params) leaves replica${i} 180 usable connections (max_connections 211 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 192: ${shares}`,
+        `[pooling-connection-budget] aws:rds/instance:Instance pooling-postgres-replica-${i}: max_connections = 250 (aws:rds/parameterGroup:ParameterGroup pooling-postgres-params) leaves replica${i} 219 usable connections (max_connections 250 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: ${shares}`,
     ),
   );
 });

@@ -13,7 +13,7 @@ new ServiceDatabases("db", {
     port: 15432,
     username: "pooling_admin",
     password: pulumi.secret("master-password-value"),
-    engineVersion: "16.4",
+    engineVersion: "18.4",
   },
   services: [
     { name: "orders", connectionLimit: 42 },
