@@ -6,7 +6,7 @@ import { Network } from "./components/network.js";
 import { PgBouncerFleet } from "./components/pgbouncer-fleet.js";
 import { PostgresCluster } from "./components/postgres-cluster.js";
 import { ServiceDatabases } from "./components/service-databases.js";
-import { connectionUri, clientSslMode } from "./platform/dsn.js";
+import { connectionUri } from "./platform/dsn.js";
 import { isConfigError } from "./platform/errors.js";
 import { endpointDns } from "./platform/network.js";
 import { buildPlan, type Plan } from "./platform/plan.js";
@@ -172,9 +172,8 @@ export const profiles = clientProfiles(plan);
 export const connectionStrings = Object.fromEntries(
   profiles.map((p) => {
     const password = credentials.accounts[p.service]!.password;
-    const sslmode = clientSslMode(c.pgbouncer.tls.client);
     const uri = (e: typeof p.rw) =>
-      pulumi.secret(password.apply((pw) => connectionUri(e, pw, sslmode)));
+      pulumi.secret(password.apply((pw) => connectionUri(e, pw, p.tls)));
     return [p.service, { rw: uri(p.rw), ...(p.ro ? { ro: uri(p.ro) } : {}) }];
   }),
 );
@@ -184,6 +183,12 @@ export const operatorLogins = {
   pgbouncerStats: { user: STATS_USER, password: credentials.accounts[STATS_USER]!.password },
   monitoring: { user: MONITORING_ROLE, password: credentials.accounts[MONITORING_ROLE]!.password },
 };
+/**
+ * The fleet CA's certificate (PEM, not secret): services mount it at DEFAULTS.client.caFile and
+ * verify PgBouncer with verify-full against it (profiles' `tls.caFile`, connection strings'
+ * `sslrootcert`). Absent when PgBouncer offers clients no TLS.
+ */
+export const pgbouncerCaCertificate = fleet.caCertificate;
 export const pgbouncerEndpoint = {
   host: c.pgbouncer.endpoint,
   port: c.pgbouncer.port,

@@ -1,12 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { Plan } from "../platform/plan.js";
 import {
   applyDocument,
-  DELIVERED_FILES,
+  hostFileTargets,
   hostParameterPath,
+  SECRET_FILES,
   stackParameterRoot,
-  type DeliveredFileName,
-  type PublicFiles,
 } from "../pgbouncer/agent.js";
 import {
   fleetRollout,
@@ -18,16 +18,29 @@ import { CLOUD_DEFAULTS } from "./defaults.js";
 
 /** Delivery of config revisions to running PgBouncer hosts. */
 export interface ConfigRolloutArgs {
+  /**
+   * The plan: its hosts get one parameter per file the apply script installs (agent.ts
+   * hostFileTargets, the TLS pair included with client TLS). @default none: required
+   */
+  plan: Plan;
   /** Stack name: the Parameter Store root is `/pg-pooling/<stack>`. @default none: required */
   stack: string;
-  /** Host names, in plan order: one set of parameters per host. @default none: required */
-  hosts: string[];
-  /** Every host's files but the userlist, from the renderers: no secret in them. @default none: required */
-  files: pulumi.Output<Record<string, PublicFiles>>;
-  /** userlist.txt (secret), the same on every host. @default none: required */
-  userlist: pulumi.Output<string>;
-  /** The instances, in `hosts` order: the association runs on them one at a time. @default none: required */
-  instanceIds: pulumi.Input<string>[];
+  /**
+   * Every host's readable files by host, then file name: everything but SECRET_FILES, so no
+   * secret in them. @default none: required
+   */
+  files: pulumi.Output<Record<string, Record<string, string>>>;
+  /**
+   * The secret files, the same on every host: `userlist.txt`, and `pgbouncer.key` with client
+   * TLS. Stored as SecureString. @default none: required
+   */
+  secretFiles: Record<string, pulumi.Output<string>>;
+  /**
+   * The instances, in plan order: the association runs on them one at a time. May resolve after
+   * the instances are declared, which wait for their parameters (parametersByHost).
+   * @default none: required
+   */
+  instanceIds: pulumi.Input<pulumi.Input<string>[]>;
   /** What must exist before a host runs the document (its instance role's policy). @default [] */
   readyAfter?: pulumi.Resource[];
   /** Tags on every resource. @default {} */
@@ -36,16 +49,19 @@ export interface ConfigRolloutArgs {
 
 /**
  * Stores each host's files in Parameter Store (readable ones as String, so `pulumi preview`
- * shows an ini diff; the userlist as SecureString) and runs the apply document on the hosts
- * through a State Manager association, one host at a time and stopping at the first failure.
- * Which action it runs, none / reload / rolling-restart, is decided by pgbouncer/rollout.ts from
- * the files the hosts run now (read back from Parameter Store) and the new ones.
+ * shows an ini diff; the userlist and the TLS key as SecureString) and runs the apply document on
+ * the hosts through a State Manager association, one host at a time and stopping at the first
+ * failure. Which action it runs, none / reload / rolling-restart, is decided by
+ * pgbouncer/rollout.ts from the files the hosts run now (read back from Parameter Store) and the
+ * new ones.
  */
 export class ConfigRollout extends pulumi.ComponentResource {
   /** The decision for this revision: action, reasons, revision (no secret in it). */
   public readonly rollout: pulumi.Output<FleetRollout>;
   /** Every parameter's ARN: the hosts' instance role may read these. */
   public readonly parameterArns: pulumi.Output<string>[];
+  /** Each host's parameters: its first boot reads the TLS pair from them, so it waits for them. */
+  public readonly parametersByHost: Record<string, aws.ssm.Parameter[]>;
   /** `aws ssm start-associations-once --association-ids <id>` re-runs a failed rollout. */
   public readonly associationId: pulumi.Output<string>;
 
@@ -60,26 +76,32 @@ export class ConfigRollout extends pulumi.ComponentResource {
       { path: root, recursive: true, withDecryption: false },
       parent,
     );
-    const decision = pulumi
-      .all([stored, args.files, args.userlist])
-      .apply(([s, files, userlist]) => {
-        const next = Object.fromEntries(
-          Object.entries(files).map(([host, f]) => [host, { ...f, "userlist.txt": userlist }]),
-        );
-        return fleetRollout(
-          { files: previousFiles(root, s), rollout: parseRecord(s, recordName) },
-          next,
-        );
-      });
-    // Secret only by descent: the reasons name keys and files, never a value from the userlist,
-    // and the revision is a SHA-256 over the files. The association needs them in the clear.
+    const names = Object.keys(hostFileTargets(args.plan));
+    const secretNames = names.filter((n) => SECRET_FILES.includes(n));
+    for (const n of secretNames) {
+      if (!args.secretFiles[n]) throw new Error(`secretFiles must hold ${n}, got none`);
+    }
+    const secrets = pulumi.all(
+      Object.fromEntries(secretNames.map((n) => [n, args.secretFiles[n]!])),
+    );
+    const decision = pulumi.all([stored, args.files, secrets]).apply(([s, files, secretValues]) => {
+      const next = Object.fromEntries(
+        Object.entries(files).map(([host, f]) => [host, { ...f, ...secretValues }]),
+      );
+      return fleetRollout(
+        { files: previousFiles(root, s), rollout: parseRecord(s, recordName) },
+        next,
+      );
+    });
+    // Secret only by descent: the reasons name keys and files, never a value from the userlist or
+    // the key, and the revision is a SHA-256 over the files. The association needs them in the
+    // clear.
     this.rollout = pulumi.unsecret(decision);
 
-    const parameters: aws.ssm.Parameter[] = [];
-    for (const host of args.hosts) {
-      for (const file of Object.keys(DELIVERED_FILES) as DeliveredFileName[]) {
-        const secret = file === "userlist.txt";
-        parameters.push(
+    this.parametersByHost = {};
+    for (const host of args.plan.hosts.map((h) => h.name)) {
+      this.parametersByHost[host] = names.map(
+        (file) =>
           new aws.ssm.Parameter(
             `${name}-${host}-${file}`,
             {
@@ -87,19 +109,23 @@ export class ConfigRollout extends pulumi.ComponentResource {
               description: `pg-pooling ${file} of ${host}`,
               // An ini over 4 KiB needs the advanced tier; intelligent tiering picks it then.
               tier: "Intelligent-Tiering",
-              ...(secret
-                ? { type: "SecureString", value: pulumi.secret(args.userlist) }
+              ...(secretNames.includes(file)
+                ? { type: "SecureString", value: pulumi.secret(args.secretFiles[file]!) }
                 : {
                     type: "String",
-                    insecureValue: args.files.apply((f) => f[host]![file as keyof PublicFiles]),
+                    insecureValue: args.files.apply((f) => {
+                      const text = f[host]?.[file];
+                      if (text === undefined) throw new Error(`files.${host} must hold ${file}`);
+                      return text;
+                    }),
                   }),
               tags: args.tags,
             },
             parent,
           ),
-        );
-      }
+      );
     }
+    const parameters = Object.values(this.parametersByHost).flat();
     const record = new aws.ssm.Parameter(
       `${name}-record`,
       {
@@ -118,7 +144,7 @@ export class ConfigRollout extends pulumi.ComponentResource {
         documentType: "Command",
         documentFormat: "JSON",
         targetType: "/AWS::EC2::Instance",
-        content: JSON.stringify(applyDocument(), null, 2),
+        content: JSON.stringify(applyDocument(args.plan), null, 2),
         tags: args.tags,
       },
       parent,
@@ -136,7 +162,7 @@ export class ConfigRollout extends pulumi.ComponentResource {
         // A restart makes `pulumi up` wait for the whole roll, and fail if a host fails.
         waitForSuccessTimeoutSeconds: this.rollout.apply((r) =>
           r.action === "rolling-restart"
-            ? args.hosts.length * CLOUD_DEFAULTS.rolloutSecondsPerHost
+            ? args.plan.hosts.length * CLOUD_DEFAULTS.rolloutSecondsPerHost
             : undefined,
         ),
         tags: args.tags,
@@ -157,7 +183,7 @@ function previousFiles(root: string, stored: Stored): Record<string, FileSet> {
   const files: Record<string, Record<string, string>> = {};
   stored.names.forEach((name, i) => {
     const m = new RegExp(`^${root}/([^/]+)/([^/]+)$`).exec(name);
-    if (!m || stored.types[i] !== "String") return; // the encrypted userlist is not comparable
+    if (!m || stored.types[i] !== "String") return; // encrypted files are not comparable
     (files[m[1]!] ??= {})[m[2]!] = stored.values[i]!;
   });
   return files;

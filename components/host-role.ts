@@ -17,8 +17,9 @@ export interface HostRoleArgs {
 /**
  * What a PgBouncer host may do: be managed through SSM (Session Manager instead of SSH keys, and
  * Run Command for the config association), read its own stack's files from Parameter Store, and
- * take itself out of and back into its target group. The userlist is a SecureString under the
- * AWS-managed `aws/ssm` key, whose key policy already lets the account decrypt through SSM.
+ * take itself out of and back into its target group. The userlist and the TLS key are
+ * SecureStrings under the AWS-managed `aws/ssm` key, whose key policy already lets the account
+ * decrypt through SSM.
  */
 export class HostRole extends pulumi.ComponentResource {
   public readonly roleName: pulumi.Output<string>;

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { subnetCidrs } from "../platform/network.js";
+import { hostAddressBlock, subnetCidrs } from "../platform/network.js";
 
 /** The VPC the pooling tier and its clients run in. */
 export interface NetworkArgs {
@@ -17,7 +17,9 @@ export interface NetworkArgs {
 /**
  * A VPC with one private and one public subnet per AZ. Postgres, PgBouncer and the load balancer
  * live in the private subnets; the public ones hold only the NAT gateways the hosts use to reach
- * apt, SSM and the AWS APIs. Nothing here is reachable from the internet.
+ * apt, SSM and the AWS APIs. Nothing here is reachable from the internet. Each private subnet
+ * reserves the PgBouncer hosts' block (platform/network.ts hostAddressBlock) explicitly, before
+ * anything is placed in it, so AWS gives those addresses to nothing but the hosts.
  */
 export class Network extends pulumi.ComponentResource {
   public readonly vpcId: pulumi.Output<string>;
@@ -130,7 +132,20 @@ export class Network extends pulumi.ComponentResource {
         { subnetId: subnet.id, routeTableId: routes.id },
         parent,
       );
-      return subnet;
+      // Explicit: AWS assigns none of these on its own (RDS, the load balancer, other ENIs); the
+      // PgBouncer hosts take theirs by address.
+      const reservation = new aws.ec2.SubnetCidrReservation(
+        `${name}-private-${i + 1}-pgbouncer`,
+        {
+          subnetId: subnet.id,
+          cidrBlock: hostAddressBlock(cidrBlock),
+          reservationType: "explicit",
+          description: "pg-pooling: the PgBouncer hosts' fixed addresses",
+        },
+        parent,
+      );
+      // Whatever is placed in the subnet waits for the reservation.
+      return pulumi.all([subnet.id, reservation.id]).apply(([id]) => id);
     });
 
     const clients = new aws.ec2.SecurityGroup(
@@ -145,7 +160,7 @@ export class Network extends pulumi.ComponentResource {
 
     this.vpcId = vpc.id;
     this.vpcCidr = args.vpcCidr;
-    this.privateSubnetIds = privateSubnets.map((s) => s.id);
+    this.privateSubnetIds = privateSubnets;
     this.clientSecurityGroupId = clients.id;
     this.registerOutputs({
       vpcId: this.vpcId,

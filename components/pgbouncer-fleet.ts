@@ -1,20 +1,23 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { exporterHostFiles, exporterPgpassParameter } from "../monitoring/exporter-units.js";
-import { scrapeIngress, type ScrapeIngress } from "../monitoring/scrape.js";
-import { debianArchitecture, ec2Architecture, hostAz } from "../platform/network.js";
+import { scrapeIngress } from "../monitoring/scrape.js";
+import { hostAz } from "../platform/network.js";
 import type { Plan } from "../platform/plan.js";
-import { deliveredFiles, hostParameterPath, type PublicFiles } from "../pgbouncer/agent.js";
+import { hostParameterPath } from "../pgbouncer/agent.js";
 import { encodeUserData, renderCloudInit } from "../pgbouncer/cloud-init.js";
-import { PRODUCTION_LAYOUT } from "../pgbouncer/layout.js";
-import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
-import { HOST_OS } from "../pgbouncer/pgdg.js";
-import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
+import type { Upstreams } from "../pgbouncer/layout.js";
+import { cloudPeers, userlistEntries } from "../pgbouncer/render.js";
+import { fleetCaName, serverCertificateNames } from "../pgbouncer/server-certificate.js";
+import { tlsFileTargets } from "../pgbouncer/tls-files.js";
 import { renderUserlist } from "../pgbouncer/userlist.js";
 import { ConfigRollout } from "./config-rollout.js";
-import { CLOUD_DEFAULTS } from "./defaults.js";
+import { hostAccessRules } from "./host-access.js";
+import { bootFiles, storedFiles } from "./host-files.js";
 import { HostRole } from "./host-role.js";
+import { hostLaunchTemplate } from "./host-template.js";
 import { LoadBalancer } from "./load-balancer.js";
+import { PgBouncerTls } from "./pgbouncer-tls.js";
 
 /** The PgBouncer hosts, their load balancer, and the delivery of config revisions to them. */
 export interface PgBouncerFleetArgs {
@@ -34,7 +37,10 @@ export interface PgBouncerFleetArgs {
   instanceType: string;
   /** The VPC of the hosts and their security group. @default none: required */
   vpcId: pulumi.Input<string>;
-  /** Private subnets in AZ order: host i goes to subnet i mod n. @default none: required */
+  /**
+   * Private subnets in AZ order, one per `network.azs`, as Network made them (each with the hosts'
+   * reserved block): host i goes to subnet i mod n, at its fixed address. @default none: required
+   */
   subnetIds: pulumi.Input<string>[];
   /** The services' security group: the only source the load balancer admits. @default none: required */
   clientSecurityGroupId: pulumi.Input<string>;
@@ -64,14 +70,18 @@ export interface PgBouncerFleetArgs {
 }
 
 /**
- * N hosts over the AZs, each booting from a launch template with its own cloud-init user-data.
- * A config change never replaces a host: the instances ignore later user-data and template
- * versions (a replaced host boots with the current ones), and ConfigRollout brings the new files
- * to the running hosts, with a RELOAD or, for restart keys, a restart one host at a time.
+ * N hosts over the AZs, each booting from a launch template with its own cloud-init user-data,
+ * at the fixed private address its peers name (platform/network.ts), serving the certificate the
+ * fleet's CA issued for the endpoint (PgBouncerTls). A config change never replaces a host: the
+ * instances ignore later user-data and template versions (a replaced host boots with the current
+ * ones), and ConfigRollout brings the new files to the running hosts, with a RELOAD or, for
+ * restart keys, a restart one host at a time.
  */
 export class PgBouncerFleet extends pulumi.ComponentResource {
   public readonly instanceIds: pulumi.Output<string>[];
   public readonly privateIps: pulumi.Output<string>[];
+  /** The fleet CA's certificate, PEM, when PgBouncer offers clients TLS: the services trust it. */
+  public readonly caCertificate: pulumi.Output<string> | undefined;
   public readonly loadBalancerDnsName: pulumi.Output<string>;
   public readonly securityGroupId: pulumi.Output<string>;
   public readonly rollout: ConfigRollout["rollout"];
@@ -82,13 +92,19 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
     const { plan } = args;
     const parent = { parent: this };
     const tags = (role: string) => ({ ...args.tags, Name: `${name}-${role}` });
-
+    const azs = plan.config.network.azs;
+    if (args.subnetIds.length !== azs) {
+      throw new Error(
+        `subnetIds must hold one private subnet per network.azs (${azs}), got ${args.subnetIds.length}`,
+      );
+    }
     const hostsSg = new aws.ec2.SecurityGroup(
       `${name}-hosts`,
       {
         vpcId: args.vpcId,
-        // Left as first written although the exporter ports are open to Prometheus too: AWS
-        // replaces a security group whose description changes.
+        // Left as first written although the exporter ports are open to Prometheus, and the
+        // PgBouncer port to the other hosts: AWS replaces a security group whose description
+        // changes.
         description: "pg-pooling PgBouncer hosts: PgBouncer port from the load balancer only",
         tags: tags("hosts"),
       },
@@ -107,10 +123,17 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       },
       parent,
     );
-    // Hosts without exporters open no exporter port.
-    const scrape = args.exporterPgpass === undefined ? [] : scrapeIngress(plan);
-    this.networkAccess(name, hostsSg.id, args.database, scrape);
-
+    hostAccessRules(
+      name,
+      {
+        hostsSg: hostsSg.id,
+        database: args.database,
+        // Hosts without exporters open no exporter port.
+        scrape: args.exporterPgpass === undefined ? [] : scrapeIngress(plan),
+        ...(plan.hosts.length > 1 ? { peerPort: plan.config.pgbouncer.port } : {}),
+      },
+      parent,
+    );
     const role = new HostRole(
       `${name}-host`,
       {
@@ -121,80 +144,53 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       },
       parent,
     );
-    const arch = ec2Architecture(args.instanceType);
-    const ami = aws.ec2.getAmiOutput(
-      {
-        owners: [CLOUD_DEFAULTS.debianAmiOwner],
-        mostRecent: true,
-        filters: [
-          { name: "name", values: [`debian-${HOST_OS.version}-${debianArchitecture(arch)}-*`] },
-          { name: "architecture", values: [arch] },
-          { name: "virtualization-type", values: ["hvm"] },
-        ],
-      },
-      parent,
-    );
-    const template = new aws.ec2.LaunchTemplate(
+    const template = hostLaunchTemplate(
       `${name}-template`,
       {
-        description: `pg-pooling PgBouncer host (Debian ${HOST_OS.version}, ${arch})`,
-        imageId: ami.id,
         instanceType: args.instanceType,
-        iamInstanceProfile: { name: role.instanceProfileName },
-        vpcSecurityGroupIds: [hostsSg.id],
-        // IMDSv2 only, one hop: containers on the host cannot borrow its role.
-        metadataOptions: {
-          httpEndpoint: "enabled",
-          httpTokens: "required",
-          httpPutResponseHopLimit: 1,
-        },
-        blockDeviceMappings: [
-          {
-            deviceName: ami.rootDeviceName,
-            ebs: {
-              volumeSize: CLOUD_DEFAULTS.rootVolumeGb,
-              volumeType: "gp3",
-              encrypted: "true",
-              deleteOnTermination: "true",
-            },
-          },
-        ],
-        monitoring: { enabled: true },
-        updateDefaultVersion: true,
-        tagSpecifications: [
-          { resourceType: "instance", tags: tags("host") },
-          { resourceType: "volume", tags: tags("host") },
-        ],
-        tags: tags("template"),
+        instanceProfileName: role.instanceProfileName,
+        securityGroupId: hostsSg.id,
+        tags,
       },
       parent,
     );
+    const serverTls = tlsFileTargets(plan)
+      ? new PgBouncerTls(
+          `${name}-tls`,
+          { caName: fleetCaName(args.stack), names: serverCertificateNames(plan) },
+          parent,
+        )
+      : undefined;
 
-    // Files without the userlist come from the upstream addresses only: not secret. The
-    // userlist carries the verifiers: secret, and so is every user-data that embeds it.
     const { port } = args.database;
-    const publicFiles = pulumi
+    const upstreams = pulumi
       .all([args.database.primary, pulumi.all(args.database.replicas)])
-      .apply(([primary, replicas]) =>
-        Object.fromEntries(
-          plan.hosts.map((host): [string, PublicFiles] => {
-            const files = renderHostFiles({
-              plan,
-              host,
-              upstreams: { primary, replicas, port },
-              layout: PRODUCTION_LAYOUT,
-              users: userlistEntries(plan, "redacted"),
-              reloadCommand: SYSTEMD_RELOAD,
-            });
-            const { "userlist.txt": _redacted, ...rest } = deliveredFiles(plan, files);
-            return [host.name, rest];
-          }),
-        ),
-      );
+      .apply(([primary, replicas]): Upstreams => ({ primary, replicas, port }));
     const userlist = pulumi.secret(
       pulumi
         .all(args.verifiers)
         .apply((v) => renderUserlist(userlistEntries(plan, new Map(Object.entries(v))))),
+    );
+    const files = bootFiles(plan, upstreams);
+    const stored = storedFiles(files, serverTls?.certificatePem);
+    // The association targets the instances, and the instances boot only once their files are
+    // stored (the first boot fetches the TLS pair): the ids reach the rollout once declared.
+    const [instanceIds, resolveInstanceIds] = pulumi.deferredOutput<string[]>();
+    const config = new ConfigRollout(
+      `${name}-config`,
+      {
+        plan,
+        stack: args.stack,
+        files: stored,
+        secretFiles: {
+          "userlist.txt": userlist,
+          ...(serverTls ? { "pgbouncer.key": serverTls.privateKeyPem } : {}),
+        },
+        instanceIds,
+        readyAfter: [role.policy],
+        tags: args.tags,
+      },
+      parent,
     );
 
     // Read by the hosts' exporter setup at boot: it must exist before the first host does.
@@ -212,20 +208,19 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
             },
             parent,
           );
-    const upstreams = pulumi
-      .all([args.database.primary, pulumi.all(args.database.replicas)])
-      .apply(([primary, replicas]) => ({ primary, replicas, port }));
 
+    // The addresses [peers] names are the ones the instances get.
+    const peers = cloudPeers(plan);
     const instances = plan.hosts.map((host) => {
       const userData = pulumi
-        .all([publicFiles, userlist, lb.targetGroupArn, upstreams])
-        .apply(([files, list, targetGroupArn, addresses]) =>
+        .all([files, userlist, lb.targetGroupArn, upstreams])
+        .apply(([f, list, targetGroupArn, addresses]) =>
           encodeUserData(
             host.name,
             renderCloudInit({
               plan,
               host,
-              files: { ...files[host.name]!, "userlist.txt": list },
+              files: { ...f[host.name]!, "userlist.txt": list },
               agent: {
                 host: host.name,
                 region: args.region,
@@ -242,17 +237,25 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
         `${name}-${host.name}`,
         {
           launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
-          subnetId: args.subnetIds[hostAz(host.index, args.subnetIds.length)]!,
+          subnetId: args.subnetIds[hostAz(host.index, azs)]!,
+          privateIp: peers[host.index]!.host,
           userDataBase64: pulumi.secret(userData),
           userDataReplaceOnChange: false,
           tags: { ...tags(host.name), "pg-pooling:host": host.name },
         },
         // Later user-data and template versions are for hosts created later: changing them on a
-        // running instance would stop it (user-data) or replace it (template).
+        // running instance would stop it (user-data) or replace it (template). A replaced host
+        // goes first, since its successor takes the same fixed address. The first boot reads
+        // Parameter Store (the TLS pair, the exporters' pgpass), with the role's policy.
         {
           parent: this,
           ignoreChanges: ["userData", "userDataBase64", "launchTemplate"],
-          dependsOn: pgpass ? [pgpass] : [],
+          deleteBeforeReplace: true,
+          dependsOn: [
+            ...(pgpass ? [pgpass] : []),
+            role.policy,
+            ...config.parametersByHost[host.name]!,
+          ],
         },
       );
       new aws.lb.TargetGroupAttachment(
@@ -262,23 +265,11 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       );
       return instance;
     });
-
-    const config = new ConfigRollout(
-      `${name}-config`,
-      {
-        stack: args.stack,
-        hosts: plan.hosts.map((h) => h.name),
-        files: publicFiles,
-        userlist,
-        instanceIds: instances.map((i) => i.id),
-        readyAfter: [role.policy],
-        tags: args.tags,
-      },
-      parent,
-    );
+    resolveInstanceIds(pulumi.all(instances.map((i) => i.id)));
 
     this.instanceIds = instances.map((i) => i.id);
     this.privateIps = instances.map((i) => i.privateIp);
+    this.caCertificate = serverTls?.caCertificatePem;
     this.loadBalancerDnsName = lb.dnsName;
     this.securityGroupId = hostsSg.id;
     this.rollout = config.rollout;
@@ -287,51 +278,7 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       instanceIds: this.instanceIds,
       loadBalancerDnsName: this.loadBalancerDnsName,
       rollout: this.rollout,
+      caCertificate: this.caCertificate,
     });
-  }
-
-  /**
-   * The hosts reach Postgres, and Postgres admits them: the database's only ingress rule. Plus
-   * HTTPS/HTTP out for packages (PGDG over HTTPS, Debian's mirrors), SSM and the AWS APIs. And
-   * Prometheus's ranges (`monitoring.scrapeFrom`) in to the exporter ports, one rule per range and
-   * port, named by both so that reordering the ranges replaces nothing.
-   */
-  private networkAccess(
-    name: string,
-    hostsSg: pulumi.Output<string>,
-    db: PgBouncerFleetArgs["database"],
-    scrape: ScrapeIngress[],
-  ): void {
-    const parent = { parent: this };
-    const tcp = (port: number) => ({ ipProtocol: "tcp", fromPort: port, toPort: port });
-    new aws.vpc.SecurityGroupIngressRule(
-      `${name}-postgres-from-hosts`,
-      { securityGroupId: db.securityGroupId, referencedSecurityGroupId: hostsSg, ...tcp(db.port) },
-      parent,
-    );
-    new aws.vpc.SecurityGroupEgressRule(
-      `${name}-hosts-to-postgres`,
-      { securityGroupId: hostsSg, referencedSecurityGroupId: db.securityGroupId, ...tcp(db.port) },
-      parent,
-    );
-    for (const port of [443, 80]) {
-      new aws.vpc.SecurityGroupEgressRule(
-        `${name}-hosts-out-${port}`,
-        { securityGroupId: hostsSg, cidrIpv4: "0.0.0.0/0", ...tcp(port) },
-        parent,
-      );
-    }
-    for (const { cidr, port } of scrape) {
-      new aws.vpc.SecurityGroupIngressRule(
-        `${name}-scrape-${cidr.replace("/", "-")}-${port}`,
-        {
-          securityGroupId: hostsSg,
-          cidrIpv4: cidr,
-          description: "Prometheus scrape",
-          ...tcp(port),
-        },
-        parent,
-      );
-    }
   }
 }

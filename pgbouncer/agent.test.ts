@@ -5,7 +5,9 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
 import { loadStack } from "../platform/config.js";
+import { rawStack, withField } from "../platform/fixtures.js";
 import { buildPlan } from "../platform/plan.js";
+import { validateStackConfig } from "../platform/validate.js";
 import {
   AGENT_ENV,
   AGENT_REVISION,
@@ -13,6 +15,7 @@ import {
   applyScript,
   DELIVERED_FILES,
   deliveredFiles,
+  hostFileTargets,
   renderAgentEnv,
   renderFirstBoot,
   type DeliveredFiles,
@@ -22,6 +25,7 @@ import { PRODUCTION_LAYOUT } from "./layout.js";
 import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { renderHostFiles, userlistEntries } from "./render.js";
 import { RenderError } from "./sanitize.js";
+import { firstBootTls, tlsFileTargets } from "./tls-files.js";
 
 /**
  * The apply script is run for real by /bin/sh in a scratch root, with the commands that touch
@@ -39,25 +43,31 @@ const agent = {
   parameterPath: "/pg-pooling/prod/pgbouncer-1",
   targetGroupArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/tg/0123abcd",
 };
-const files = deliveredFiles(
-  plan,
-  renderHostFiles({
+/** Every file the apply script installs, the TLS pair the fleet's CA issued included. */
+const targets = hostFileTargets(plan);
+const TLS_PAIR = { "pgbouncer.crt": "certificate 1\n", "pgbouncer.key": "private key 1\n" };
+const files: DeliveredFiles & typeof TLS_PAIR = {
+  ...deliveredFiles(
     plan,
-    host: plan.hosts[0]!,
-    upstreams: { primary: "primary.db.internal", replicas: ["r1", "r2"], port: 5432 },
-    layout: PRODUCTION_LAYOUT,
-    users: userlistEntries(plan, fixtureVerifiers(plan)),
-    reloadCommand: SYSTEMD_RELOAD,
-  }),
-);
+    renderHostFiles({
+      plan,
+      host: plan.hosts[0]!,
+      upstreams: { primary: "primary.db.internal", replicas: ["r1", "r2"], port: 5432 },
+      layout: PRODUCTION_LAYOUT,
+      users: userlistEntries(plan, fixtureVerifiers(plan)),
+      reloadCommand: SYSTEMD_RELOAD,
+    }),
+  ),
+  ...TLS_PAIR,
+};
 
 const STUBS: Record<string, string> = {
-  aws: 'echo "aws $*" >> "$CALLS"; if [ "$1 $2" = "ssm get-parameters-by-path" ]; then cat "$PARAMS"; fi',
+  aws: 'echo "aws $*" >> "$CALLS"; case "$1 $2" in "ssm get-parameters"*) cat "$PARAMS" ;; esac',
   systemctl:
     'echo "systemctl $*" >> "$CALLS"; if [ "$1" = restart ] && [ -n "${FAIL_RESTART:-}" ]; then exit 1; fi',
   "apt-get": 'echo "apt-get $*" >> "$CALLS"',
   "cloud-init": "echo i-0123456789abcdef0",
-  "dpkg-query": 'echo "${INSTALLED:-1.25.2-1.pgdg120+1}"',
+  "dpkg-query": 'echo "${INSTALLED:-1.26.1-1.pgdg120+1}"',
   // the real install, minus the ownership (the scratch run need not be root)
   install:
     'while [ $# -gt 2 ]; do case "$1" in -m) mode=$2; shift 2 ;; -o|-g) shift 2 ;; *) shift ;; esac; done; mkdir -p "$(dirname "$2")"; cp "$1" "$2"; chmod "$mode" "$2"',
@@ -71,10 +81,27 @@ interface Run {
 }
 
 let runs = 0;
-async function apply(
+/** The apply script for `action`, on a host with `onHost`, Parameter Store holding `stored`. */
+function apply(
   action: string,
-  onHost: Partial<DeliveredFiles>,
-  stored: DeliveredFiles,
+  onHost: Record<string, string>,
+  stored: Record<string, string>,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  // what SSM does with the document's parameters before running the script
+  const script = (root: string) =>
+    applyScript(plan, root)
+      .join("\n")
+      .replace("{{ action }}", action)
+      .replace("{{ revision }}", "a".repeat(64));
+  return runOnHost(script, onHost, stored, env);
+}
+
+/** A host script run by /bin/sh in a scratch root with the stubs, Parameter Store holding `stored`. */
+async function runOnHost(
+  script: (root: string) => string,
+  onHost: Record<string, string>,
+  stored: Record<string, string>,
   env: Record<string, string> = {},
 ): Promise<Run> {
   const root = join(scratch, `run-${++runs}`);
@@ -87,7 +114,7 @@ async function apply(
   await mkdir(dirname(root + AGENT_ENV), { recursive: true });
   await writeFile(root + AGENT_ENV, renderAgentEnv(plan, agent));
   for (const [name, text] of Object.entries(onHost)) {
-    const path = root + DELIVERED_FILES[name as keyof DeliveredFiles].path;
+    const path = root + targets[name]!.path;
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, text);
   }
@@ -97,11 +124,6 @@ async function apply(
     Value,
   }));
   await writeFile(params, JSON.stringify({ Parameters }));
-  // what SSM does with the document's parameters before running the script
-  const script = applyScript(root)
-    .join("\n")
-    .replace("{{ action }}", action)
-    .replace("{{ revision }}", "a".repeat(64));
   const calls = join(root, "calls");
   await writeFile(calls, "");
   const options = {
@@ -116,7 +138,7 @@ async function apply(
   let code = 0;
   let stdout = "";
   try {
-    stdout = (await exec("/bin/sh", ["-c", script], options)).stdout;
+    stdout = (await exec("/bin/sh", ["-c", script(root)], options)).stdout;
   } catch (e) {
     code = (e as { code: number }).code;
     stdout = (e as { stdout: string }).stdout;
@@ -180,10 +202,36 @@ describe("the SSM apply script, run by /bin/sh", () => {
 
   test("a file missing from Parameter Store stops before anything is applied", async () => {
     const { "userlist.txt": _missing, ...partial } = files;
-    const run = await apply("rolling-restart", files, partial as DeliveredFiles);
+    const run = await apply("rolling-restart", files, partial);
     expect(run.code).not.toBe(0);
     expect(run.stdout).toContain("userlist.txt is missing under /pg-pooling/prod/pgbouncer-1");
     // the host never left the load balancer
+    expect(run.calls).toEqual(["aws ssm get-parameters-by-path"]);
+  });
+
+  // GIVEN a host serving the fleet CA's certificate WHEN a new certificate and key are stored and
+  // the rollout says reload THEN both are installed with their modes and PgBouncer reloads: no
+  // drain, no restart, the same path as a userlist change.
+  test("a rotated certificate and key are installed (key 0600) and RELOADed, no drain", async () => {
+    const rotated = { ...files, "pgbouncer.crt": "certificate 2\n", "pgbouncer.key": "key 2\n" };
+    const run = await apply("reload", files, rotated);
+    expect(run.code).toBe(0);
+    expect(run.calls).toEqual([
+      "aws ssm get-parameters-by-path",
+      "systemctl reload pgbouncer.service",
+    ]);
+    const tls = tlsFileTargets(plan)!;
+    expect(await readFile(run.root + tls["pgbouncer.key"].path, "utf8")).toBe("key 2\n");
+    expect((await stat(run.root + tls["pgbouncer.key"].path)).mode & 0o777).toBe(0o600);
+    expect((await stat(run.root + tls["pgbouncer.crt"].path)).mode & 0o777).toBe(0o644);
+    expect(run.stdout).toContain(" pgbouncer.crt pgbouncer.key");
+  });
+
+  test("a TLS file missing from Parameter Store stops before anything is applied", async () => {
+    const { "pgbouncer.key": _missing, ...partial } = files;
+    const run = await apply("reload", files, partial);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toContain("pgbouncer.key is missing under /pg-pooling/prod/pgbouncer-1");
     expect(run.calls).toEqual(["aws ssm get-parameters-by-path"]);
   });
 
@@ -194,7 +242,7 @@ describe("the SSM apply script, run by /bin/sh", () => {
 
 describe("the SSM document and the host scripts", () => {
   test("the document only accepts the three actions and a SHA-256 revision", () => {
-    const doc = applyDocument() as {
+    const doc = applyDocument(plan) as {
       parameters: Record<string, { allowedValues?: string[]; allowedPattern?: string }>;
     };
     expect(doc.parameters.action!.allowedValues).toEqual(["none", "reload", "rolling-restart"]);
@@ -202,9 +250,59 @@ describe("the SSM document and the host scripts", () => {
   });
 
   test("both scripts are valid sh", async () => {
-    for (const script of [applyScript().join("\n"), renderFirstBoot(plan)]) {
+    for (const script of [applyScript(plan).join("\n"), renderFirstBoot(plan)]) {
       await expect(exec("/bin/sh", ["-n", "-c", script])).resolves.toBeDefined();
     }
+  });
+
+  test("the TLS pair goes where the ini names it: key 0600 and the certificate, owned by PgBouncer's user", () => {
+    const ini = files["pgbouncer.ini"];
+    const named = (key: string) => new RegExp(`^${key} = (.*)$`, "m").exec(ini)![1]!;
+    expect(tlsFileTargets(plan)).toEqual({
+      "pgbouncer.crt": { path: named("client_tls_cert_file"), mode: "0644", owner: "postgres" },
+      "pgbouncer.key": { path: named("client_tls_key_file"), mode: "0600", owner: "postgres" },
+    });
+    // no client TLS, no pair
+    const off = buildPlan(
+      validateStackConfig(withField(rawStack("prod"), "pgbouncer.tls.client", "disable")),
+    );
+    expect(tlsFileTargets(off)).toBeUndefined();
+    expect(firstBootTls(off)).toEqual([]);
+  });
+
+  // GIVEN a new host WHEN it first boots THEN it makes no certificate of its own: it fetches the
+  // pair the fleet's CA issued from its Parameter Store path, decrypted there, key 0600.
+  test("first boot generates no certificate: it installs the fleet CA's pair from Parameter Store", async () => {
+    const boot = renderFirstBoot(plan);
+    expect(boot).not.toMatch(/openssl|req -x509|-newkey/);
+    expect(boot).toContain(
+      'aws ssm get-parameters --region "$REGION" --with-decryption --names "$PARAMETER_PATH/pgbouncer.crt" "$PARAMETER_PATH/pgbouncer.key"',
+    );
+    // and before PgBouncer starts
+    expect(boot.indexOf("get-parameters")).toBeLessThan(boot.indexOf("systemctl restart"));
+
+    const tls = tlsFileTargets(plan)!;
+    const script = (root: string) =>
+      [
+        `. ${root}${AGENT_ENV}`,
+        'log() { echo "first-boot: $*"; }',
+        ...firstBootTls(plan, root),
+      ].join("\n");
+    const run = await runOnHost(script, {}, TLS_PAIR);
+    expect(run.code).toBe(0);
+    expect(run.calls).toEqual(["aws ssm get-parameters"]);
+    expect(await readFile(run.root + tls["pgbouncer.crt"].path, "utf8")).toBe(
+      TLS_PAIR["pgbouncer.crt"],
+    );
+    expect(await readFile(run.root + tls["pgbouncer.key"].path, "utf8")).toBe(
+      TLS_PAIR["pgbouncer.key"],
+    );
+    expect((await stat(run.root + tls["pgbouncer.key"].path)).mode & 0o777).toBe(0o600);
+
+    const { "pgbouncer.key": _missing, ...certOnly } = TLS_PAIR;
+    const failed = await runOnHost(script, {}, certOnly);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stdout).toContain("pgbouncer.key is missing under /pg-pooling/prod/pgbouncer-1");
   });
 
   test("first boot makes exactly the TLS files the ini names", () => {

@@ -6,6 +6,7 @@ import { PGBOUNCER_PIN, pgbouncerPin } from "./pgdg.js";
 import type { HostFiles } from "./render.js";
 import { ROLLOUT_ACTIONS } from "./rollout.js";
 import { absolutePath, RenderError } from "./sanitize.js";
+import { firstBootTls, STAGE_PARAMETERS, tlsFileTargets } from "./tls-files.js";
 
 /**
  * How a cloud host runs its files and takes new ones. First boot: cloud-init writes the files
@@ -15,7 +16,17 @@ import { absolutePath, RenderError } from "./sanitize.js";
  * replaced for a config change, and RELOAD drops no client.
  */
 
-/** Every file a host runs, where it goes, and who may read it. One table for both paths. */
+/** Where a delivered file goes, and who may read it. */
+export interface FileTarget {
+  path: string;
+  mode: string;
+  owner: string;
+}
+
+/**
+ * Every file a host runs, where it goes, and who may read it: written by cloud-init at first boot
+ * and by the apply script at every revision. One table for both paths.
+ */
 export const DELIVERED_FILES = {
   "pgbouncer.pref": { path: PGBOUNCER_PIN, mode: "0644", owner: "root" },
   "pgbouncer.service": {
@@ -33,6 +44,14 @@ export type DeliveredFiles = Record<DeliveredFileName, string>;
 
 /** The files without a secret in them: everything but the verifiers. */
 export type PublicFiles = Omit<DeliveredFiles, "userlist.txt">;
+
+/** Every file the apply script installs: the delivered files and, with client TLS, the TLS pair. */
+export function hostFileTargets(plan: Plan): Record<string, FileTarget> {
+  return { ...DELIVERED_FILES, ...tlsFileTargets(plan) };
+}
+
+/** Stored as SecureString in Parameter Store: the verifiers and PgBouncer's private key. */
+export const SECRET_FILES: readonly string[] = ["userlist.txt", "pgbouncer.key"];
 
 export function deliveredFiles(plan: Plan, files: HostFiles): DeliveredFiles {
   return { ...files, "pgbouncer.pref": pgbouncerPin(plan.pgbouncerVersion) };
@@ -103,8 +122,9 @@ export function renderAgentEnv(plan: Plan, agent: AgentSettings): string {
 
 /**
  * First boot, after cloud-init has installed the packages and written the files: check the pinned
- * release is what got installed, make the TLS files the ini names, start PgBouncer, and only then
- * install the SSM agent, so the first association run finds a configured host.
+ * release is what got installed, install the TLS files the ini names (the fleet CA's certificate
+ * and key from Parameter Store, AWS's RDS CA bundle), start PgBouncer, and only then install the
+ * SSM agent, so the first association run finds a configured host.
  */
 export function renderFirstBoot(plan: Plan): string {
   const forced = forcedSettings(plan, plan.hosts[0]!, PRODUCTION_LAYOUT);
@@ -127,17 +147,7 @@ export function renderFirstBoot(plan: Plan): string {
     const dirs = [...new Set(tlsFiles.map((f) => absolutePath("tls.certDir", dirOf(f))))];
     lines.push(`install -d -m 0750 -o ${user} -g ${user} ${dirs.join(" ")}`);
   }
-  if (typeof key === "string" && typeof cert === "string") {
-    // Clients use sslmode=require: TLS without verifying the name, so a certificate made on the
-    // host serves. verify-full would need a CA the services trust (see docs/deploying.md).
-    lines.push(
-      `if [ ! -s ${key} ]; then`,
-      `  openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=$ENDPOINT" -addext "subjectAltName=DNS:$ENDPOINT" -keyout ${key} -out ${cert}`,
-      `  chown ${user}:${user} ${key} ${cert}`,
-      `  chmod 0600 ${key}`,
-      "fi",
-    );
-  }
+  lines.push(...firstBootTls(plan));
   if (typeof ca === "string") {
     // verify-ca/verify-full to RDS: AWS's CA bundle for the region, over HTTPS from AWS.
     lines.push(
@@ -172,10 +182,12 @@ export interface ApplyParameters {
 /**
  * The apply script, POSIX sh (SSM's aws:runShellScript runs it with /bin/sh). SSM substitutes
  * `{{ action }}` and `{{ revision }}` after checking them against the document's allowed values.
- * `root` prefixes every path, so a test can run the real script in a scratch folder.
+ * It installs every file of hostFileTargets, the TLS pair included. `root` prefixes every path,
+ * so a test can run the real script in a scratch folder.
  */
-export function applyScript(root = ""): string[] {
-  const put = Object.entries(DELIVERED_FILES).map(
+export function applyScript(plan: Plan, root = ""): string[] {
+  const targets = hostFileTargets(plan);
+  const put = Object.entries(targets).map(
     ([name, f]) => `put ${name} ${root}${f.path} ${f.mode} ${f.owner}`,
   );
   return [
@@ -192,13 +204,9 @@ export function applyScript(root = ""): string[] {
     'finish() { status=$?; rm -rf "$stage"; if [ -n "$drained" ] && systemctl is-active --quiet pgbouncer.service; then elb register-targets || true; fi; exit $status; }',
     "trap finish EXIT",
     'aws ssm get-parameters-by-path --region "$REGION" --path "$PARAMETER_PATH" --with-decryption --output json > "$stage/parameters.json"',
-    "python3 -c 'import json, os, sys",
-    "stage = sys.argv[1]",
-    'for p in json.load(open(os.path.join(stage, "parameters.json")))["Parameters"]:',
-    '    with open(os.path.join(stage, p["Name"].rsplit("/", 1)[1]), "w") as f:',
-    '        f.write(p["Value"])\' "$stage"',
+    ...STAGE_PARAMETERS,
     // Every file present before anything is touched, the load balancer included.
-    `for f in ${Object.keys(DELIVERED_FILES).join(" ")}; do [ -f "$stage/$f" ] || { log "$f is missing under $PARAMETER_PATH"; exit 1; }; done`,
+    `for f in ${Object.keys(targets).join(" ")}; do [ -f "$stage/$f" ] || { log "$f is missing under $PARAMETER_PATH"; exit 1; }; done`,
     'changed=""',
     // Install next to the target and rename: PgBouncer never reads a half-written file.
     'put() { if ! cmp -s "$stage/$1" "$2"; then install -D -m "$3" -o "$4" -g "$4" "$stage/$1" "$2.pg-pooling~"; mv -f "$2.pg-pooling~" "$2"; changed="$changed $1"; fi; }',
@@ -235,7 +243,7 @@ export function applyScript(root = ""): string[] {
 }
 
 /** The SSM Command document (schema 2.2) the association runs. */
-export function applyDocument(): Record<string, unknown> {
+export function applyDocument(plan: Plan): Record<string, unknown> {
   return {
     schemaVersion: "2.2",
     description:
@@ -248,7 +256,7 @@ export function applyDocument(): Record<string, unknown> {
       {
         action: "aws:runShellScript",
         name: "apply",
-        inputs: { runCommand: applyScript(), timeoutSeconds: "1800" },
+        inputs: { runCommand: applyScript(plan), timeoutSeconds: "1800" },
       },
     ],
   };

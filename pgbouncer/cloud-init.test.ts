@@ -16,6 +16,7 @@ import { PRODUCTION_LAYOUT } from "./layout.js";
 import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { PGDG_KEY, PGDG_KEY_FINGERPRINT } from "./pgdg.js";
 import { renderHostFiles, userlistEntries } from "./render.js";
+import { tlsFileTargets } from "./tls-files.js";
 
 const exec = promisify(execFile);
 const scratch = await mkdtemp(join(tmpdir(), "pg-pooling-cloud-init-"));
@@ -134,7 +135,7 @@ describe("user-data", () => {
       written.find((w) => w.path === "/etc/apt/keyrings/apt.postgresql.org.asc")!.content,
     ).toBe(PGDG_KEY);
     const pin = written.find((w) => w.path === DELIVERED_FILES["pgbouncer.pref"].path)!.content;
-    expect(pin).toMatch(/^Pin: version 1\.25\.2-\*$/m);
+    expect(pin).toMatch(/^Pin: version 1\.26\.1-\*$/m);
     expect(doc.runcmd[0]).toBe("/usr/local/sbin/pg-pooling-first-boot");
     expect(text.startsWith("#cloud-config\n")).toBe(true);
   });
@@ -158,6 +159,22 @@ describe("user-data", () => {
       expect(entry.permissions).toBe(f.mode);
       expect(entry.owner).toBe("root:root");
     }
+  });
+
+  // GIVEN client TLS in prod WHEN a host's user-data is rendered THEN it writes neither TLS file
+  // and carries no key, and installs no OpenSSL tool: the pair comes from Parameter Store.
+  test("the TLS pair is not in the user-data: no key, no certificate file, no openssl", () => {
+    const { text } = render(prod);
+    const paths = writeFiles(text).map((w) => w.path);
+    for (const target of Object.values(tlsFileTargets(prod)!)) {
+      expect(paths).not.toContain(target.path);
+    }
+    expect(text).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|openssl/);
+    expect((parse(text) as { packages: string[] }).packages).not.toContain("openssl");
+    // the first boot it runs fetches the pair instead
+    expect(text).toContain(
+      '--names "$PARAMETER_PATH/pgbouncer.crt" "$PARAMETER_PATH/pgbouncer.key"',
+    );
   });
 
   test("without exporters, the host only runs its first boot", () => {

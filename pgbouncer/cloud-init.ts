@@ -17,7 +17,8 @@ import { absolutePath } from "./sanitize.js";
 /**
  * The user-data of one PgBouncer host: a #cloud-config that adds the PGDG apt repository (its key
  * embedded), pins the PgBouncer release the config is rendered for, installs it, writes exactly
- * the files the renderers made for this host, and runs the first-boot script that starts it.
+ * the files the renderers made for this host, and runs the first-boot script that starts it. The
+ * TLS key is never in it: the first boot fetches the TLS pair from Parameter Store (agent.ts).
  * Only the first boot reads it: later revisions arrive through SSM (agent.ts), so a changed
  * user-data never needs the host replaced.
  *
@@ -29,8 +30,11 @@ import { absolutePath } from "./sanitize.js";
 /** EC2 accepts at most 16 KiB of user-data, counted before base64. */
 export const USER_DATA_LIMIT = 16 * 1024;
 
-/** Packages besides PgBouncer: the SSM apply script calls the AWS CLI; TLS and downloads. */
-const PACKAGES = ["awscli", "ca-certificates", "curl", "openssl", "pgbouncer"];
+/**
+ * Packages besides PgBouncer: the AWS CLI (the TLS pair at first boot, the SSM apply script), CA
+ * roots and curl for the downloads. No OpenSSL tool: the host makes no certificate of its own.
+ */
+const PACKAGES = ["awscli", "ca-certificates", "curl", "pgbouncer"];
 
 export interface CloudInitInput {
   plan: Plan;

@@ -50,11 +50,15 @@ describe("iniRollout: which keys RELOAD applies, from the capability table", () 
     ["a key the table does not know", withKey("brand_new_key", "1"), "rolling-restart"],
     ["a pool size", ini.replace(/^(orders = .*) pool_size=\d+/m, "$1 pool_size=99"), "reload"],
     ["an upstream host", ini.replaceAll("host=primary.db.internal", "host=other"), "reload"],
+    ["a new entry", ini.replace(/^(orders = .*)$/m, "$1\nextra = host=x dbname=extra"), "reload"],
     [
-      "a new entry",
-      ini.replace("[pgbouncer]", "extra = host=x dbname=extra\n\n[pgbouncer]"),
+      "a peer added (a host joins)",
+      ini.replace(/^(3 = .*)$/m, "$1\n4 = host=10.40.0.17 port=6432"),
       "reload",
     ],
+    ["a peer removed", ini.replace(/^3 = .*\n/m, ""), "reload"],
+    ["a peer's address", ini.replace("host=10.40.16.16", "host=10.40.16.17"), "reload"],
+    ["the host's peer_id", withKey("peer_id", "7"), "reload"],
     ["an entry removed", ini.replace(/^orders_ro = .*\n/m, ""), "reload"],
     [
       "a reload key and a restart key together",
@@ -63,6 +67,11 @@ describe("iniRollout: which keys RELOAD applies, from the capability table", () 
     ],
   ])("%s → %s", (_, after, action) => {
     expect(iniRollout(ini, after).action).toBe(action);
+  });
+
+  test("the cloud ini has [peers]; a change there is named by peer", () => {
+    expect(ini).toMatch(/^\[peers\]$/m);
+    expect(iniRollout(ini, ini.replace(/^3 = .*\n/m, "")).reasons).toEqual(["[peers] 3 removed"]);
   });
 
   test("reasons name each changed key and say why a restart is needed", () => {
@@ -88,7 +97,12 @@ describe("iniRollout: which keys RELOAD applies, from the capability table", () 
 });
 
 describe("hostRollout: every delivered file", () => {
-  const base: FileSet = { ...files, "pgbouncer.pref": "Pin: version 1.25.2-*\n" };
+  const base: FileSet = {
+    ...files,
+    "pgbouncer.pref": "Pin: version 1.26.1-*\n",
+    "pgbouncer.crt": "certificate\n",
+    "pgbouncer.key": "key\n",
+  };
   test.each([
     ["nothing", {}, "none"],
     ["the userlist", { "userlist.txt": "other" }, "reload"],
@@ -100,8 +114,14 @@ describe("hostRollout: every delivered file", () => {
     ],
     [
       "the package pin (a new PgBouncer)",
-      { "pgbouncer.pref": "Pin: version 1.25.3-*\n" },
+      { "pgbouncer.pref": "Pin: version 1.26.2-*\n" },
       "rolling-restart",
+    ],
+    ["the certificate (a renewal)", { "pgbouncer.crt": "other" }, "reload"],
+    [
+      "the certificate and its key (a new key)",
+      { "pgbouncer.crt": "a", "pgbouncer.key": "b" },
+      "reload",
     ],
     ["an unknown file", { "other.conf": "x" }, "rolling-restart"],
     [
@@ -149,6 +169,34 @@ describe("fleetRollout: one decision per revision", () => {
     );
     expect(decision.action).toBe("reload");
     expect(decision.reasons.join()).toMatch(/userlist/);
+  });
+
+  // GIVEN hosts serving a certificate WHEN only the key is new (not readable back: a
+  // SecureString) or the certificate is new THEN the fleet reloads, like a userlist change.
+  test("a TLS key or certificate rotation is a RELOAD, never a restart", () => {
+    const tls = (crt: string, key: string) =>
+      Object.fromEntries(
+        Object.entries(current).map(([h, f]) => [
+          h,
+          { ...f, "pgbouncer.crt": crt, "pgbouncer.key": key },
+        ]),
+      );
+    const readableTls = (fleet: Record<string, FileSet>) =>
+      Object.fromEntries(
+        Object.entries(readable(fleet)).map(([h, f]) => {
+          const { "pgbouncer.key": _secret, ...rest } = f;
+          return [h, rest];
+        }),
+      );
+    const before = tls("cert 1", "key 1");
+    const keyOnly = fleetRollout({ files: readableTls(before) }, tls("cert 1", "key 2"));
+    expect(keyOnly.action).toBe("reload");
+    expect(keyOnly.reasons.join()).toMatch(/pgbouncer\.key, userlist\.txt may have changed/);
+    const renewed = fleetRollout({ files: readableTls(before) }, tls("cert 2", "key 1"));
+    expect(renewed).toMatchObject({
+      action: "reload",
+      reasons: ["pgbouncer.crt changed: RELOAD loads the new certificate"],
+    });
   });
 
   test("a host added to the fleet boots with the new files; the others reload", () => {

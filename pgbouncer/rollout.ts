@@ -74,6 +74,12 @@ export function iniRollout(before: string, after: string): RolloutDecision {
       const section = k.slice(0, dot);
       const key = k.slice(dot + 1);
       if (section === "pgbouncer") return [keyDecision("pgbouncer", key, `[pgbouncer] ${key}`)];
+      // RELOAD re-reads [peers] whole: every peer is marked dead, those still listed come back
+      // (main.c load_config, loader.c parse_peer), as for [databases].
+      if (section === "peers") {
+        const how = !a.has(k) ? "added" : !b.has(k) ? "removed" : "changed";
+        return [{ action: "reload", reasons: [`[peers] ${key} ${how}`] }];
+      }
       if (section !== "databases") {
         return [{ action: "rolling-restart", reasons: [`[${section}] ${key} changed: restart`] }];
       }
@@ -104,6 +110,16 @@ const FILE_RULES: Record<string, RolloutDecision> = {
   "userlist.txt": {
     action: "reload",
     reasons: ["userlist.txt changed: RELOAD re-reads auth_file"],
+  },
+  // RELOAD loads the TLS files again (main.c handle_sighup → sbuf_tls_setup): new connections
+  // get the new certificate, open ones keep theirs. A rotation drops no client.
+  "pgbouncer.crt": {
+    action: "reload",
+    reasons: ["pgbouncer.crt changed: RELOAD loads the new certificate"],
+  },
+  "pgbouncer.key": {
+    action: "reload",
+    reasons: ["pgbouncer.key changed: RELOAD loads the new key"],
   },
   "pgbouncer.service": {
     action: "rolling-restart",
@@ -146,14 +162,11 @@ export function fleetRevision(next: Readonly<Record<string, FileSet>>): string {
   return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
 }
 
-const USERLIST_UNSEEN =
-  "userlist.txt may have changed (it is stored encrypted): RELOAD re-reads it";
-
 /**
  * From what the hosts run now to the next revision. `previous.files` holds the files that can be
- * compared (those stored readable; the userlist is stored encrypted and is left out), and
- * `previous.rollout` the decision recorded with them. The same revision keeps its recorded
- * decision, so a second `pulumi up` with nothing changed changes nothing (no re-run of a
+ * compared (those stored readable; the userlist and the TLS key are stored encrypted and are left
+ * out), and `previous.rollout` the decision recorded with them. The same revision keeps its
+ * recorded decision, so a second `pulumi up` with nothing changed changes nothing (no re-run of a
  * restart, no flip back to "none"). A new revision is at least a RELOAD, since the userlist is
  * not comparable. Hosts with no previous files are new and boot with the new files.
  */
@@ -167,6 +180,13 @@ export function fleetRollout(
   if (known.length === 0) {
     return { revision, action: "none", reasons: ["new hosts boot with this revision"] };
   }
+  const unseen = [
+    ...new Set(
+      known.flatMap((host) =>
+        Object.keys(next[host]!).filter((n) => !(n in previous.files[host]!)),
+      ),
+    ),
+  ].sort();
   const decision = combine(
     known.map((host) => {
       const before = previous.files[host]!;
@@ -176,10 +196,11 @@ export function fleetRollout(
       return hostRollout(before, comparable);
     }),
   );
-  if (decision.action !== "none") return { revision, ...decision };
-  // Nothing readable needs more, yet the revision moved: the userlist may be what changed, and
-  // a RELOAD is cheap and drops no client.
-  return { revision, action: "reload", reasons: [...decision.reasons, USERLIST_UNSEEN] };
+  if (decision.action !== "none" || unseen.length === 0) return { revision, ...decision };
+  // Nothing readable needs more, yet the revision moved: a file that cannot be compared (stored
+  // encrypted, or new to the hosts) may be what changed, and a RELOAD is cheap and drops no client.
+  const why = `${unseen.join(", ")} may have changed (not readable back: stored encrypted, or new to the hosts): RELOAD re-reads ${unseen.length > 1 ? "them" : "it"}`;
+  return { revision, action: "reload", reasons: [...decision.reasons, why] };
 }
 
 /** Parse a recorded FleetRollout; anything else (a hand edit, an older format) is no record. */

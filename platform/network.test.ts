@@ -2,7 +2,9 @@ import { describe, expect, test } from "vitest";
 import {
   ec2Architecture,
   endpointDns,
+  hostAddressBlock,
   hostAz,
+  hostPrivateIps,
   isVpcCidr,
   parseCidr,
   replicaAz,
@@ -58,6 +60,80 @@ describe("placement", () => {
 
   test("hosts fill every AZ before any AZ gets a second", () => {
     expect([0, 1, 2, 3, 4].map((i) => hostAz(i, 3))).toEqual([0, 1, 2, 0, 1]);
+  });
+});
+
+describe("PgBouncer hosts' fixed addresses", () => {
+  test.each([
+    ["10.40.0.0/20", "10.40.0.16/28"],
+    ["10.40.16.0/20", "10.40.16.16/28"],
+    ["172.16.1.0/24", "172.16.1.16/28"],
+  ])("the private subnet %s reserves %s for the hosts", (subnet, block) => {
+    expect(hostAddressBlock(subnet)).toBe(block);
+  });
+
+  test("the block sits past AWS's four reserved addresses and before the broadcast, in every AZ", () => {
+    for (const subnet of subnetCidrs("172.16.0.0/20", 6).private) {
+      const s = parseCidr(subnet)!;
+      const b = parseCidr(hostAddressBlock(subnet))!;
+      expect(b.base).toBeGreaterThanOrEqual(s.base + 4);
+      expect(b.base + 16).toBeLessThan(s.base + 2 ** (32 - s.prefix) - 1);
+    }
+  });
+
+  test.each([
+    // [vpc, azs, hosts, addresses]
+    ["10.40.0.0/16", 3, 3, ["10.40.0.16", "10.40.16.16", "10.40.32.16"]],
+    [
+      "10.40.0.0/16",
+      3,
+      5,
+      ["10.40.0.16", "10.40.16.16", "10.40.32.16", "10.40.0.17", "10.40.16.17"],
+    ],
+    ["10.41.0.0/16", 2, 1, ["10.41.0.16"]],
+    ["10.41.0.0/16", 2, 3, ["10.41.0.16", "10.41.16.16", "10.41.0.17"]],
+    ["172.16.0.0/20", 2, 2, ["172.16.0.16", "172.16.1.16"]],
+  ])("%s over %i AZs, %i hosts", (vpcCidr, azs, hosts, addresses) => {
+    expect(hostPrivateIps({ vpcCidr, azs }, hosts)).toEqual(addresses);
+  });
+
+  test("each host lands in its AZ's private subnet, and no two share an address", () => {
+    const network = { vpcCidr: "10.40.0.0/16", azs: 3 };
+    const subnets = subnetCidrs(network.vpcCidr, network.azs).private.map((c) => parseCidr(c)!);
+    const ips = hostPrivateIps(network, 32);
+    expect(new Set(ips).size).toBe(32);
+    ips.forEach((ip, i) => {
+      const n = ip.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+      const s = subnets[hostAz(i, network.azs)]!;
+      expect(Math.floor(n / 2 ** (32 - s.prefix))).toBe(s.base / 2 ** (32 - s.prefix));
+    });
+  });
+
+  test.each([
+    [
+      { vpcCidr: "10.40.0.0/16", azs: 2 },
+      33,
+      "pgbouncer.hosts must be 1 to 32 with network.azs = 2 (16 fixed addresses per AZ), got 33",
+    ],
+    [
+      { vpcCidr: "10.40.0.0/16", azs: 1 },
+      17,
+      "pgbouncer.hosts must be 1 to 16 with network.azs = 1 (16 fixed addresses per AZ), got 17",
+    ],
+    [
+      { vpcCidr: "10.40.0.0/16", azs: 3 },
+      0,
+      "pgbouncer.hosts must be 1 to 48 with network.azs = 3 (16 fixed addresses per AZ), got 0",
+    ],
+  ])(
+    "more hosts than an AZ's block holds is refused, naming the field: %j, %i",
+    (network, hosts, message) => {
+      expect(() => hostPrivateIps(network, hosts)).toThrow(message);
+    },
+  );
+
+  test("a subnet too small for the block is refused, naming it", () => {
+    expect(() => hostAddressBlock("10.40.0.0/27")).toThrow(/got 10\.40\.0\.0\/27/);
   });
 });
 

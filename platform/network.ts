@@ -39,9 +39,13 @@ export function isVpcCidr(text: string): boolean {
   return cidr !== undefined && cidr.prefix >= VPC_PREFIX.min && cidr.prefix <= VPC_PREFIX.max;
 }
 
+/** A 32-bit unsigned integer as a dotted IPv4 address. */
+function ipv4(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".");
+}
+
 function format({ base, prefix }: Cidr): string {
-  const octets = [24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256);
-  return `${octets.join(".")}/${prefix}`;
+  return `${ipv4(base)}/${prefix}`;
 }
 
 function subnet(vpc: Cidr, index: number): string {
@@ -76,6 +80,52 @@ export function replicaAz(replicaIndex: number, azs: number): number {
 /** PgBouncer host i (0-based) goes to AZ i mod azs: hosts spread before any AZ gets a second. */
 export function hostAz(hostIndex: number, azs: number): number {
   return hostIndex % azs;
+}
+
+/**
+ * Where the PgBouncer hosts' fixed addresses are in each private subnet: the subnet's second /28
+ * (x.x.x.16–31 of a /20), held by an explicit subnet CIDR reservation (components/network.ts) so
+ * that AWS hands none of them out on its own, to the load balancer's nodes, RDS's interfaces or
+ * any other ENI. Fixed addresses make every host's address known at render time, so each host's
+ * [peers] can name all the others. Why there: a reservation must be a CIDR block; the first /28
+ * holds AWS's four reserved addresses (network, router, DNS, future use) and the last address
+ * (broadcast) is at the far end; 16 addresses per AZ cover the largest fleet the schema allows
+ * (`pgbouncer.hosts` ≤ 32 over at least 2 AZs).
+ */
+export const HOST_ADDRESS_BLOCK = { offset: 16, prefix: 28 } as const;
+const HOST_BLOCK_SIZE = 2 ** (32 - HOST_ADDRESS_BLOCK.prefix);
+
+/** The reserved block of one private subnet: "10.40.16.0/20" → "10.40.16.16/28". */
+export function hostAddressBlock(subnetCidr: string): string {
+  const subnet = parseCidr(subnetCidr);
+  // the block, plus the broadcast address AWS keeps at the end
+  if (!subnet || 2 ** (32 - subnet.prefix) < HOST_ADDRESS_BLOCK.offset + HOST_BLOCK_SIZE + 1) {
+    throw new Error(
+      `a private subnet must hold the PgBouncer hosts' block (.${HOST_ADDRESS_BLOCK.offset}/${HOST_ADDRESS_BLOCK.prefix}), got ${subnetCidr}`,
+    );
+  }
+  return format({
+    base: subnet.base + HOST_ADDRESS_BLOCK.offset,
+    prefix: HOST_ADDRESS_BLOCK.prefix,
+  });
+}
+
+/**
+ * The private IPv4 of every PgBouncer host, in host order: host i sits in its AZ's (hostAz)
+ * private subnet, the k-th host of that AZ at the block's k-th address.
+ */
+export function hostPrivateIps(network: { vpcCidr: string; azs: number }, hosts: number): string[] {
+  const subnets = subnetCidrs(network.vpcCidr, network.azs).private;
+  const perAz = Math.ceil(hosts / network.azs);
+  if (!Number.isInteger(hosts) || hosts < 1 || perAz > HOST_BLOCK_SIZE) {
+    throw new Error(
+      `pgbouncer.hosts must be 1 to ${HOST_BLOCK_SIZE * network.azs} with network.azs = ${network.azs} (${HOST_BLOCK_SIZE} fixed addresses per AZ), got ${hosts}`,
+    );
+  }
+  return Array.from({ length: hosts }, (_, i) => {
+    const block = parseCidr(hostAddressBlock(subnets[hostAz(i, network.azs)]!))!;
+    return ipv4(block.base + Math.floor(i / network.azs));
+  });
 }
 
 export type Architecture = "arm64" | "x86_64";

@@ -58,6 +58,71 @@ describe("pooling-no-plaintext-secrets", () => {
     ]);
   });
 
+  // GIVEN the fleet's TLS resources (@pulumi/tls keeps their key fields as secrets) and the key
+  // as a SecureString WHEN the rule runs THEN they pass; the key anywhere else does not.
+  const KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE...\n-----END EC PRIVATE KEY-----\n";
+  const tlsResources = (): PlainResource[] => {
+    const r = (type: string, name: string, props: Record<string, unknown>): PlainResource => ({
+      type,
+      name,
+      urn: `urn:pulumi:prod::pg-pooling::${type}::${name}`,
+      props,
+    });
+    return [
+      ...fixtureResources(),
+      r("tls:index/privateKey:PrivateKey", "tls-key", {
+        privateKeyPem: KEY,
+        privateKeyPemPkcs8: KEY,
+      }),
+      r("tls:index/selfSignedCert:SelfSignedCert", "tls-ca", { privateKeyPem: KEY }),
+      r("tls:index/certRequest:CertRequest", "tls-csr", { privateKeyPem: KEY }),
+      r("tls:index/locallySignedCert:LocallySignedCert", "tls-cert", { caPrivateKeyPem: KEY }),
+      r("aws:ssm/parameter:Parameter", "tls-key-param", {
+        name: "/pg-pooling/prod/pgbouncer-1/pgbouncer.key",
+        type: "SecureString",
+        value: KEY,
+      }),
+    ];
+  };
+
+  test("a private key in the TLS provider's key fields or a SecureString passes", () => {
+    expect(check(tlsResources())).toEqual([]);
+  });
+
+  test.each([
+    [
+      "a readable (String) parameter",
+      "tls-key-param",
+      (p: Record<string, unknown>) => {
+        p.type = "String";
+        p.insecureValue = p.value;
+        delete p.value;
+      },
+      "aws:ssm/parameter:Parameter tls-key-param: insecureValue",
+    ],
+    [
+      "the certificate's subject",
+      "tls-csr",
+      (p: Record<string, unknown>) => (p.subject = { commonName: KEY }),
+      "tls:index/certRequest:CertRequest tls-csr: subject.commonName",
+    ],
+  ])("a private key in %s", (_, name, change, at) => {
+    expect(check(editResource(tlsResources(), name, change))).toEqual([
+      `${at} ${PLAIN} a private key`,
+    ]);
+  });
+
+  test("a private key written by user-data is found once decoded", () => {
+    const userData = gzipSync(
+      Buffer.from(
+        `#cloud-config\nwrite_files:\n  - path: /etc/pgbouncer/tls/pgbouncer.key\n    content: |\n      ${KEY.split("\n").join("\n      ")}\n`,
+      ),
+    );
+    expect(edit("pgbouncer-1", (p) => (p.userDataBase64 = userData.toString("base64")))).toEqual([
+      `aws:ec2/instance:Instance pgbouncer-1: userDataBase64 (decoded) ${PLAIN} a private key`,
+    ]);
+  });
+
   test("a verifier is the role's password and may be in user-data, nowhere else", () => {
     expect(edit("template", (p) => (p.tags = { v: FIXTURE_VERIFIER }))).toEqual([
       `aws:ec2/launchTemplate:LaunchTemplate template: tags.v ${PLAIN} a SCRAM-SHA-256 verifier`,

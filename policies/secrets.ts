@@ -5,9 +5,10 @@ import { refText, type Facts, type Finding, type PlainResource } from "./types.j
  * No secret in plain text in any resource input. A policy sees secrets unwrapped, so this rule
  * judges values, not markers: the passwords the stack generated (RandomPassword results) may
  * appear only where a provider stores them encrypted; SCRAM verifiers (password equivalents for
- * PgBouncer) only there, in a role's password or in an instance's user-data; md5 hashes,
- * connection strings with a password and private keys nowhere. Messages say what was found and
- * where, never the value.
+ * PgBouncer) only there, in a role's password or in an instance's user-data; private keys only
+ * there (the TLS provider's key fields, a SecureString parameter), never in user-data; md5 hashes
+ * and connection strings with a password nowhere. Messages say what was found and where, never
+ * the value.
  */
 
 /** Fields a provider keeps secret in the state, by resource type. */
@@ -16,6 +17,11 @@ export const SECRET_FIELDS: Record<string, readonly string[]> = {
   "pulumi:providers:postgresql": ["password"],
   "postgresql:index/role:Role": ["password"],
   "aws:secretsmanager/secretVersion:SecretVersion": ["secretString", "secretBinary"],
+  // @pulumi/tls marks every private key field sensitive: the state keeps them as secrets.
+  "tls:index/privateKey:PrivateKey": ["privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"],
+  "tls:index/selfSignedCert:SelfSignedCert": ["privateKeyPem"],
+  "tls:index/certRequest:CertRequest": ["privateKeyPem"],
+  "tls:index/locallySignedCert:LocallySignedCert": ["caPrivateKeyPem"],
 };
 
 /** Where a verifier may be: secret fields, and the user-data that writes the userlist. */

@@ -34,7 +34,7 @@ describe("npm run plan", () => {
   test("--stack prod prints the budget per node, pools per host and pool modes with reasons", async () => {
     const { code, stdout } = await cli("plan.ts", ["--stack", "prod"]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/PgBouncer 1\.25\.\d on 3 hosts, .* 1\d{3} clients at peak/);
+    expect(stdout).toMatch(/PgBouncer 1\.26\.\d on 3 hosts, .* 1\d{3} clients at peak/);
     expect(stdout).toMatch(/^ {2}primary +1000 /m);
     expect(stdout).toMatch(/^ {2}replica2 /m);
     expect(stdout).toMatch(/notifications +session +LISTEN\/NOTIFY/);
@@ -66,13 +66,13 @@ describe("npm run plan", () => {
 });
 
 describe("npm run render", () => {
-  test("--stack prod writes every file per host for PgBouncer 1.25, no secret in them", async () => {
+  test("--stack prod writes every file per host for PgBouncer 1.26, no secret in them", async () => {
     const out = join(scratch, "prod");
     const { code } = await cli("render.ts", ["--stack", "prod", "--out", out]);
     expect(code).toBe(0);
     expect((await readdir(out)).sort()).toEqual(["pgbouncer-1", "pgbouncer-2", "pgbouncer-3"]);
     const ini = await readFile(join(out, "pgbouncer-1", "pgbouncer.ini"), "utf8");
-    expect(ini).toMatch(/PgBouncer 1\.25\.\d, prod/);
+    expect(ini).toMatch(/PgBouncer 1\.26\.\d, prod/);
     expect(ini).toMatch(/^max_prepared_statements = /m);
     const userlist = await readFile(join(out, "pgbouncer-1", "userlist.txt"), "utf8");
     expect(userlist).not.toMatch(/SCRAM-SHA-256\$\d+:/);

@@ -12,6 +12,7 @@ import {
   runProgram,
   T,
 } from "./program-checks.js";
+import { checkCaOutput, checkFleetCa, checkNoPrivateKeyInClear } from "./program-tls.js";
 
 // GIVEN the dev stack config WHEN the program runs under mocks THEN …
 const { mocked, program, plan } = await runProgram("dev");
@@ -69,4 +70,18 @@ test("dev: Prometheus's range (monitoring.scrapeFrom) reaches every exporter por
     "10.41.0.0/16 9187-9187",
     "10.41.0.0/16 9188-9188",
   ]);
+});
+
+// GIVEN dev's client TLS WHEN the program runs THEN the stack makes a CA and one certificate
+// for the endpoint, hands the services the CA as an output, and no private key is in the clear.
+test("dev: a CA of the stack's own signs PgBouncer's certificate for the endpoint", () => {
+  checkFleetCa(mocked, plan);
+});
+
+test("dev: the CA certificate is the output pgbouncerCaCertificate, a PEM, not secret", async () => {
+  await checkCaOutput(program);
+});
+
+test("dev: no private key in plain text in any input, user-data or plain output", async () => {
+  await checkNoPrivateKeyInClear(mocked, program);
 });

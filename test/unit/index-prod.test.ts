@@ -12,6 +12,7 @@ import {
   runProgram,
   T,
 } from "./program-checks.js";
+import { checkCaOutput, checkFleetCa, checkNoPrivateKeyInClear } from "./program-tls.js";
 
 // GIVEN the prod stack config WHEN the program runs under mocks THEN …
 const { mocked, program, plan } = await runProgram("prod");
@@ -37,7 +38,7 @@ test("prod: a Multi-AZ primary and 2 replicas in the 2 other AZs, all of the con
   const primary = named(mocked, T.rds, "pooling-postgres-primary").inputs;
   expect(primary).toMatchObject({
     engine: "postgres",
-    engineVersion: "16.4",
+    engineVersion: "18.4",
     instanceClass: "db.r6g.2xlarge",
     multiAz: true,
     storageEncrypted: true,
@@ -47,6 +48,8 @@ test("prod: a Multi-AZ primary and 2 replicas in the 2 other AZs, all of the con
     autoMinorVersionUpgrade: false,
   });
   expect(primary.finalSnapshotIdentifier).toBeDefined();
+  // the parameter group's family follows the engine's major version
+  expect(mocked.of(T.params)[0]!.inputs.family).toBe("postgres18");
   const replicas = nodes.filter((n) => n.inputs.replicateSourceDb);
   expect(replicas.map((r) => r.inputs.replicateSourceDb)).toEqual([
     "pooling-postgres-primary",
@@ -142,4 +145,46 @@ test("prod: Prometheus's range (monitoring.scrapeFrom) reaches every exporter po
     "10.40.0.0/16 9127-9127",
     "10.40.0.0/16 9187-9187",
   ]);
+});
+
+// GIVEN prod's client TLS WHEN the program runs THEN the stack makes a CA and one certificate
+// for the endpoint, hands the services the CA as an output, and no private key is in the clear.
+test("prod: a CA of the stack's own signs PgBouncer's certificate for the endpoint", () => {
+  checkFleetCa(mocked, plan);
+});
+
+test("prod: the CA certificate is the output pgbouncerCaCertificate, a PEM, not secret", async () => {
+  await checkCaOutput(program);
+});
+
+test("prod: no private key in plain text in any input, user-data or plain output", async () => {
+  await checkNoPrivateKeyInClear(mocked, program);
+});
+
+// GIVEN prod's 3 hosts over 3 AZs WHEN the program runs THEN each private subnet reserves the hosts'
+// block explicitly (AWS assigns none of it to RDS or the NLB), and each host is at the address
+// every host's [peers] names for it, inside its own AZ's block.
+test("prod: the hosts' fixed addresses, reserved in each private subnet, are the ones [peers] names", () => {
+  const reservations = mocked.of("aws:ec2/subnetCidrReservation:SubnetCidrReservation");
+  expect(reservations.map((r) => [r.name, r.inputs.cidrBlock, r.inputs.reservationType])).toEqual([
+    ["pooling-private-1-pgbouncer", "10.40.0.16/28", "explicit"],
+    ["pooling-private-2-pgbouncer", "10.40.16.16/28", "explicit"],
+    ["pooling-private-3-pgbouncer", "10.40.32.16/28", "explicit"],
+  ]);
+  const subnetOf = (r: (typeof reservations)[number]) => r.inputs.subnetId;
+  const hosts = mocked.of(T.ec2);
+  expect(hosts.map((h) => h.inputs.privateIp)).toEqual([
+    "10.40.0.16",
+    "10.40.16.16",
+    "10.40.32.16",
+  ]);
+  hosts.forEach((h, i) => expect(h.inputs.subnetId).toBe(subnetOf(reservations[i]!)));
+  const ini = mocked
+    .of(T.ssmParameter)
+    .find((p) => String(p.inputs.name).endsWith("pgbouncer-2/pgbouncer.ini"))!;
+  const text = unwrap(ini.inputs.insecureValue) as string;
+  expect(text).toMatch(/^peer_id = 2$/m);
+  for (const [i, h] of hosts.entries()) {
+    expect(text).toContain(`\n${i + 1} = host=${h.inputs.privateIp as string} port=6432\n`);
+  }
 });

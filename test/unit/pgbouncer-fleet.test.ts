@@ -4,6 +4,7 @@ import { rawStack, withField } from "../../platform/fixtures.js";
 import { buildPlan } from "../../platform/plan.js";
 import { validateStackConfig } from "../../platform/validate.js";
 import { fixtureVerifiers } from "../../pgbouncer/fixtures.js";
+import { cloudPeers } from "../../pgbouncer/render.js";
 import { factsFromResources } from "../../policies/resources.js";
 import { DEFAULT_POLICY_CONFIG, RULES } from "../../policies/rules.js";
 import type { PlainResource } from "../../policies/types.js";
@@ -12,12 +13,19 @@ import { mockStack, unwrap } from "./pulumi-mocks.js";
 
 // GIVEN the fleet component alone, with a transformation that records each child's options
 // WHEN it is built for prod THEN a changed user-data or template can never touch a running host.
-// prod's stack file with a second Prometheus range (a shared-address pod range) besides the VPC.
+// prod's stack file with a second Prometheus range (a shared-address pod range) besides the VPC,
+// over two AZs (the two subnets given), so the third host shares the first AZ.
 const SCRAPE_FROM = ["10.40.0.0/16", "100.64.0.0/16"];
 const mocked = await mockStack("prod");
 const { PgBouncerFleet } = await import("../../components/pgbouncer-fleet.js");
 const plan = buildPlan(
-  validateStackConfig(withField(rawStack("prod"), "monitoring.scrapeFrom", SCRAPE_FROM)),
+  validateStackConfig(
+    [
+      ["monitoring.scrapeFrom", SCRAPE_FROM],
+      ["network.azs", 2],
+      ["network.natGateways", 2],
+    ].reduce((raw, [field, value]) => withField(raw, field as string, value), rawStack("prod")),
+  ),
 );
 const options = new Map<string, pulumi.CustomResourceOptions>();
 const record: pulumi.ResourceTransformation = ({ type, name, opts }) => {
@@ -52,6 +60,7 @@ new PgBouncerFleet("bare", fleetArgs);
 await mocked.settle();
 
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
 const scrapeRules = (fleet: string) =>
   mocked.of(INGRESS).filter((r) => r.name.startsWith(`${fleet}-scrape-`));
 
@@ -75,6 +84,41 @@ test("hosts spread over the subnets given, round the AZs", () => {
     .filter((h) => h.name.startsWith("fleet-"))
     .map((h) => unwrap(h.inputs.subnetId));
   expect(subnets).toEqual(["subnet-a", "subnet-b", "subnet-a"]);
+});
+
+// GIVEN three hosts over two AZs WHEN the fleet is built THEN each instance gets the fixed address
+// its peers name: the first of its AZ's reserved block, then the next.
+test("each host gets the fixed private address [peers] names for it", () => {
+  const hosts = mocked.of("aws:ec2/instance:Instance").filter((h) => h.name.startsWith("fleet-"));
+  expect(hosts.map((h) => h.inputs.privateIp)).toEqual(["10.40.0.16", "10.40.16.16", "10.40.0.17"]);
+  expect(hosts.map((h) => h.inputs.privateIp)).toEqual(cloudPeers(plan).map((p) => p.host));
+  // a replaced host frees its address first
+  for (const host of hosts) {
+    expect(options.get(`aws:ec2/instance:Instance::${host.name}`)?.deleteBeforeReplace).toBe(true);
+  }
+});
+
+test("a subnet list that is not one per network.azs is refused, naming both", () => {
+  expect(() => new PgBouncerFleet("wrong", { ...fleetArgs, subnetIds: ["subnet-a"] })).toThrow(
+    "subnetIds must hold one private subnet per network.azs (2), got 1",
+  );
+});
+
+// GIVEN a fleet of several hosts WHEN it is built THEN the hosts' group admits PgBouncer's port
+// from itself, and lets it out to itself: a cancel request forwarded to the host that owns it.
+test("peers: PgBouncer's port from and to the hosts' own security group, no range", () => {
+  const peerRule = (type: string, name: string) =>
+    mocked.of(type).find((r) => r.name === name)?.inputs;
+  const rule = {
+    securityGroupId: "fleet-hosts-id",
+    referencedSecurityGroupId: "fleet-hosts-id",
+    ipProtocol: "tcp",
+    fromPort: 6432,
+    toPort: 6432,
+    description: "PgBouncer peers: cancel requests passed between hosts",
+  };
+  expect(peerRule(INGRESS, "fleet-peers-in")).toEqual(rule);
+  expect(peerRule(EGRESS, "fleet-peers-out")).toEqual(rule);
 });
 
 test("an x86_64 type gets the amd64 Debian image", () => {
@@ -129,5 +173,29 @@ test("the world-open ingress policy passes on the fleet, and fails when a scrape
   });
   expect(check(opened)).toEqual([
     `${INGRESS} fleet-scrape-100.64.0.0-16-9127: cidrIpv4 must not admit the internet to 9127 (pgbouncer_exporter), got 0.0.0.0/0 on port 9127`,
+  ]);
+});
+
+// GIVEN the peers rule WHEN the policies run THEN a self-reference passes (no range in it), and the
+// same rule edited to a range open to the world is refused.
+test("the peers rule passes the ingress and exposure policies; opened to the world, it does not", () => {
+  const rules = RULES.filter((r) =>
+    ["pooling-no-world-ingress", "pooling-private-addresses"].includes(r.name),
+  );
+  expect(rules.length).toBe(2);
+  const check = (list: PlainResource[]) =>
+    rules.flatMap((rule) =>
+      rule
+        .check(factsFromResources(list, { stack: "prod" }), plan, DEFAULT_POLICY_CONFIG)
+        .map((f) => f.message),
+    );
+  const resources = plainResources(mocked, "prod");
+  expect(check(resources)).toEqual([]);
+  const opened = edited(resources, "fleet-peers-in", (p) => {
+    delete p.referencedSecurityGroupId;
+    p.cidrIpv4 = "0.0.0.0/0";
+  });
+  expect(check(opened)).toEqual([
+    `${INGRESS} fleet-peers-in: cidrIpv4 must not admit the internet to 6432 (PgBouncer), got 0.0.0.0/0 on port 6432`,
   ]);
 });

@@ -4,9 +4,20 @@ import { loadStack } from "../../platform/config.js";
 import { buildPlan, type Plan } from "../../platform/plan.js";
 import { scrapeIngress } from "../../monitoring/scrape.js";
 import { MONITORING_ROLE } from "../../platform/roles.js";
-import { DELIVERED_FILES, type DeliveredFiles } from "../../pgbouncer/agent.js";
+import {
+  DELIVERED_FILES,
+  hostFileTargets,
+  SECRET_FILES,
+  type DeliveredFiles,
+} from "../../pgbouncer/agent.js";
 import { pgbouncerAccounts } from "../../pgbouncer/render.js";
-import { expectedHostFiles, generatedSecrets, userData } from "./program-files.js";
+import { tlsFileTargets } from "../../pgbouncer/tls-files.js";
+import {
+  expectedHostFiles,
+  generatedSecrets,
+  userData,
+  type StoredFiles,
+} from "./program-files.js";
 import {
   isSecretInput,
   mockStack,
@@ -91,14 +102,19 @@ export function checkUserData(mocked: MockedStack, plan: Plan): void {
         want[name as keyof DeliveredFiles],
       );
     }
-    // and Parameter Store holds the very same files for later revisions
-    for (const name of Object.keys(DELIVERED_FILES) as (keyof DeliveredFiles)[]) {
+    // the TLS pair is not in it: the first boot fetches it from Parameter Store
+    for (const target of Object.values(tlsFileTargets(plan) ?? {})) {
+      expect(files.has(target.path), `${host.name} user-data writes ${target.path}`).toBe(false);
+    }
+    // and Parameter Store holds the very same files for later revisions, and the TLS pair
+    for (const name of Object.keys(hostFileTargets(plan)) as (keyof StoredFiles)[]) {
       const param = mocked
         .of(T.ssmParameter)
         .find((p) => p.inputs.name === `/pg-pooling/${plan.environment}/${host.name}/${name}`)!;
       const value = param.inputs.value ?? param.inputs.insecureValue;
       expect(unwrap(value), `parameter ${host.name}/${name}`).toBe(want[name]);
-      expect(isSecretInput(value), `parameter ${name} secret`).toBe(name === "userlist.txt");
+      expect(isSecretInput(value), `parameter ${name} secret`).toBe(SECRET_FILES.includes(name));
+      expect(param.inputs.type).toBe(SECRET_FILES.includes(name) ? "SecureString" : "String");
     }
   }
 }
@@ -212,16 +228,20 @@ export function checkSecurityGroups(mocked: MockedStack, plan: Plan): void {
       toPort: plan.config.database.port,
     }),
   ]);
-  // PgBouncer: its port, from the load balancer only; the exporters' ports from the stack's
-  // Prometheus ranges only; the load balancer: from the clients only
+  // PgBouncer: its port, from the load balancer and, with more than one host, from the hosts'
+  // own group (cancel requests between peers); the exporters' ports from the stack's Prometheus
+  // ranges only; the load balancer: from the clients only
   const pgbouncerPort = plan.config.pgbouncer.port;
   const hostRules = into("pooling-pgbouncer-hosts");
-  expect(hostRules.filter((r) => r.inputs.cidrIpv4 === undefined).map((r) => r.inputs)).toEqual([
+  const fromGroup = (group: string) =>
     expect.objectContaining({
-      referencedSecurityGroupId: sgId("pooling-pgbouncer-lb-sg"),
+      referencedSecurityGroupId: sgId(group),
       fromPort: pgbouncerPort,
       toPort: pgbouncerPort,
-    }),
+    });
+  expect(hostRules.filter((r) => r.inputs.cidrIpv4 === undefined).map((r) => r.inputs)).toEqual([
+    fromGroup("pooling-pgbouncer-lb-sg"),
+    ...(plan.hosts.length > 1 ? [fromGroup("pooling-pgbouncer-hosts")] : []),
   ]);
   expect(hostsRangeIngress(mocked)).toEqual(
     scrapeIngress(plan)

@@ -1,15 +1,17 @@
 import { parse } from "yaml";
 import type { Plan } from "../../platform/plan.js";
 import { MONITORING_ROLE } from "../../platform/roles.js";
-import { deliveredFiles, type DeliveredFiles } from "../../pgbouncer/agent.js";
+import { deliveredFiles, SECRET_FILES, type DeliveredFiles } from "../../pgbouncer/agent.js";
 import { decodeUserData } from "../../pgbouncer/cloud-init.js";
 import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
 import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
 import { pgbouncerAccounts, renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
 import { scramVerifier } from "../../pgbouncer/scram.js";
+import { tlsFileTargets, type TlsFileName } from "../../pgbouncer/tls-files.js";
 import {
   mockBytes,
   mockPassword,
+  mockPem,
   unwrap,
   type MockedStack,
   type MockOptions,
@@ -23,6 +25,16 @@ import {
  */
 
 export const RDS = "aws:rds/instance:Instance";
+
+/** A host's files as Parameter Store holds them: the delivered files and, with TLS, the pair. */
+export type StoredFiles = DeliveredFiles & Partial<Record<TlsFileName, string>>;
+
+/** The TLS pair the mocked provider makes for the fleet (components/pgbouncer-tls.ts). */
+export const MOCK_TLS = {
+  caCertificate: mockPem("CERTIFICATE", "pooling-pgbouncer-tls-ca"),
+  "pgbouncer.crt": mockPem("CERTIFICATE", "pooling-pgbouncer-tls-cert"),
+  "pgbouncer.key": mockPem("EC PRIVATE KEY", "pooling-pgbouncer-tls-key"),
+};
 export const RANDOM_BYTES = "random:index/randomBytes:RandomBytes";
 
 function named(mocked: MockedStack, type: string, name: string): RecordedResource {
@@ -49,7 +61,7 @@ export function generatedSecrets(mocked: MockedStack): {
 }
 
 /** What the renderers make for each host, given the mocked RDS addresses and credentials. */
-export function expectedHostFiles(mocked: MockedStack, plan: Plan): Map<string, DeliveredFiles> {
+export function expectedHostFiles(mocked: MockedStack, plan: Plan): Map<string, StoredFiles> {
   const address = (name: string) => named(mocked, RDS, name).state.address as string;
   const { verifiers } = generatedSecrets(mocked);
   return hostFilesFor(plan, address, verifiers);
@@ -59,7 +71,7 @@ export function expectedHostFiles(mocked: MockedStack, plan: Plan): Map<string, 
  * The files the program will render for each host, predicted before it runs: the mocks make RDS
  * addresses and randomness deterministic. Lets a test stage what Parameter Store held before.
  */
-export function predictedHostFiles(plan: Plan): Map<string, DeliveredFiles> {
+export function predictedHostFiles(plan: Plan): Map<string, StoredFiles> {
   const address = (name: string) => `${name}.c0ffee.eu-west-1.rds.amazonaws.com`;
   const verifiers = new Map(
     [...pgbouncerAccounts(plan), MONITORING_ROLE].map((account) => [
@@ -73,16 +85,16 @@ export function predictedHostFiles(plan: Plan): Map<string, DeliveredFiles> {
   return hostFilesFor(plan, address, verifiers);
 }
 
-/** Parameter Store as a previous deploy left it: readable files, encrypted userlist, record. */
+/** Parameter Store as a previous deploy left it: readable files, encrypted secrets, record. */
 export function storedParameters(
   stack: string,
-  files: Map<string, DeliveredFiles>,
+  files: Map<string, StoredFiles>,
   record?: unknown,
 ): NonNullable<MockOptions["parameters"]> {
   const params: NonNullable<MockOptions["parameters"]> = [];
   for (const [host, f] of files) {
     for (const [name, value] of Object.entries(f)) {
-      const secure = name === "userlist.txt";
+      const secure = SECRET_FILES.includes(name);
       params.push({
         name: `/pg-pooling/${stack}/${host}/${name}`,
         type: secure ? "SecureString" : "String",
@@ -113,27 +125,33 @@ function hostFilesFor(
   plan: Plan,
   address: (resource: string) => string,
   verifiers: ReadonlyMap<string, string>,
-): Map<string, DeliveredFiles> {
+): Map<string, StoredFiles> {
+  const tls = tlsFileTargets(plan)
+    ? { "pgbouncer.crt": MOCK_TLS["pgbouncer.crt"], "pgbouncer.key": MOCK_TLS["pgbouncer.key"] }
+    : {};
   return new Map(
-    plan.hosts.map((host) => [
+    plan.hosts.map((host): [string, StoredFiles] => [
       host.name,
-      deliveredFiles(
-        plan,
-        renderHostFiles({
+      {
+        ...tls,
+        ...deliveredFiles(
           plan,
-          host,
-          upstreams: {
-            primary: address("pooling-postgres-primary"),
-            replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
-              address(`pooling-postgres-replica-${i + 1}`),
-            ),
-            port: plan.config.database.port,
-          },
-          layout: PRODUCTION_LAYOUT,
-          users: userlistEntries(plan, verifiers),
-          reloadCommand: SYSTEMD_RELOAD,
-        }),
-      ),
+          renderHostFiles({
+            plan,
+            host,
+            upstreams: {
+              primary: address("pooling-postgres-primary"),
+              replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
+                address(`pooling-postgres-replica-${i + 1}`),
+              ),
+              port: plan.config.database.port,
+            },
+            layout: PRODUCTION_LAYOUT,
+            users: userlistEntries(plan, verifiers),
+            reloadCommand: SYSTEMD_RELOAD,
+          }),
+        ),
+      },
     ]),
   );
 }

@@ -61,6 +61,15 @@ export function mockBytes(name: string, length = 16): Buffer {
   return createHash("sha256").update(`bytes:${name}`).digest().subarray(0, length);
 }
 
+/**
+ * A deterministic PEM block standing in for what the TLS provider makes: a key's block says
+ * PRIVATE KEY, as a real one does, so the scans for a key in the clear have something to find.
+ */
+export function mockPem(label: string, name: string): string {
+  const body = createHash("sha256").update(`${label}:${name}`).digest("base64");
+  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+}
+
 export const MOCK_ACCOUNT = "123456789012";
 export const MOCK_AZS = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 
@@ -94,7 +103,19 @@ function outputs(
         zoneId: "Z2IFOLAFXWLO4F",
       };
     case "aws:ec2/instance:Instance":
-      return { ...base, privateIp: `10.0.0.${10 + (name.length % 200)}` };
+      return { ...base, privateIp: inputs.privateIp ?? `10.0.0.${10 + (name.length % 200)}` };
+    case "tls:index/privateKey:PrivateKey":
+      return {
+        ...inputs,
+        privateKeyPem: mockPem("EC PRIVATE KEY", name),
+        privateKeyPemPkcs8: mockPem("PRIVATE KEY", name),
+        publicKeyPem: mockPem("PUBLIC KEY", name),
+      };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { ...inputs, certPem: mockPem("CERTIFICATE", name) };
+    case "tls:index/certRequest:CertRequest":
+      return { ...inputs, certRequestPem: mockPem("CERTIFICATE REQUEST", name) };
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return { ...base, latestVersion: 1 };
     case "aws:route53/zone:Zone":

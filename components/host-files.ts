@@ -1,0 +1,54 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan } from "../platform/plan.js";
+import { deliveredFiles, type PublicFiles } from "../pgbouncer/agent.js";
+import { PRODUCTION_LAYOUT, type Upstreams } from "../pgbouncer/layout.js";
+import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
+import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
+
+/**
+ * What each host boots with (written by cloud-init), but the userlist, by host name: from the
+ * upstream addresses only, so not secret. The userlist carries the verifiers: secret, and so is
+ * every user-data that embeds it.
+ */
+export function bootFiles(
+  plan: Plan,
+  upstreams: pulumi.Output<Upstreams>,
+): pulumi.Output<Record<string, PublicFiles>> {
+  return upstreams.apply((addresses) =>
+    Object.fromEntries(
+      plan.hosts.map((host): [string, PublicFiles] => {
+        const files = renderHostFiles({
+          plan,
+          host,
+          upstreams: addresses,
+          layout: PRODUCTION_LAYOUT,
+          users: userlistEntries(plan, "redacted"),
+          reloadCommand: SYSTEMD_RELOAD,
+        });
+        const { "userlist.txt": _redacted, ...rest } = deliveredFiles(plan, files);
+        return [host.name, rest];
+      }),
+    ),
+  );
+}
+
+/**
+ * The readable files Parameter Store keeps per host: the boot files and, with client TLS, the
+ * certificate (`pgbouncer.crt`, public). The TLS key is secret and never in user-data: the hosts
+ * fetch it from Parameter Store, a SecureString.
+ */
+export function storedFiles(
+  boot: pulumi.Output<Record<string, PublicFiles>>,
+  certificate: pulumi.Output<string> | undefined,
+): pulumi.Output<Record<string, Record<string, string>>> {
+  return pulumi
+    .all([boot, certificate])
+    .apply(([files, cert]) =>
+      Object.fromEntries(
+        Object.entries(files).map(([host, f]): [string, Record<string, string>] => [
+          host,
+          cert ? { ...f, "pgbouncer.crt": cert } : f,
+        ]),
+      ),
+    );
+}
