@@ -1,8 +1,8 @@
 import pg from "pg";
-import { clientProfiles } from "../platform/profiles.js";
+import { localProfiles } from "../local/tls.js";
 import { readSecrets } from "../local/secrets.js";
 import { stackDown, stackStatus, stackUp } from "../local/stack.js";
-import { createDatabase } from "../resilience/index.js";
+import { createDatabase, tlsOptions } from "../resilience/index.js";
 import { localPlan } from "../local/lines.js";
 
 /**
@@ -38,7 +38,7 @@ export async function benchResilience(): Promise<void> {
   if (startedHere) await stackUp(plan);
   try {
     const secrets = await readSecrets();
-    const profile = clientProfiles(plan).find((p) => p.service === "orders")!;
+    const profile = localProfiles(plan).find((p) => p.service === "orders")!;
     const password = secrets.accounts.orders!.password;
     const workers = profile.rw.poolMax;
     const raw = new pg.Pool({
@@ -48,6 +48,7 @@ export async function benchResilience(): Promise<void> {
       user: profile.rw.user,
       password,
       max: workers,
+      ssl: tlsOptions(profile),
     });
     const db = createDatabase(profile, { password });
     const rawQuery: Query = () => raw.query("SELECT 1");

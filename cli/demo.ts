@@ -5,7 +5,8 @@ import { runLoad, type LoadResult } from "../local/load.js";
 import { clusterNodes, superuserQuery } from "../local/postgres.js";
 import { readSecrets, type LocalSecrets } from "../local/secrets.js";
 import { clusterOptions, stackDown, stackUp } from "../local/stack.js";
-import { pgbouncerAddress, PRIMARY_ADDRESS, replicaAddress } from "../local/topology.js";
+import { PRIMARY_ADDRESS, replicaAddress } from "../local/topology.js";
+import { localSsl } from "../local/tls.js";
 import { main } from "./args.js";
 import { printStatus } from "./local.js";
 import { localPlan } from "../local/lines.js";
@@ -23,13 +24,14 @@ function clientTargets(plan: Plan, secrets: LocalSecrets, via: "pgbouncer" | "po
     const password = secrets.accounts[e.service]!.password;
     for (let i = 0; i < e.clients; i++) {
       if (via === "pgbouncer") {
-        const host = plan.hosts[i % plan.hosts.length]!;
+        // The endpoint (HAProxy locally, the NLB in the cloud) spreads clients over the hosts.
         targets.push({
-          host: pgbouncerAddress(host.index),
+          host: plan.config.pgbouncer.endpoint,
           port: plan.config.pgbouncer.port,
           database: e.name,
           user: e.service,
           password,
+          ssl: localSsl(),
         });
       } else {
         const host =
@@ -42,6 +44,7 @@ function clientTargets(plan: Plan, secrets: LocalSecrets, via: "pgbouncer" | "po
           database: e.dbname,
           user: e.service,
           password,
+          ssl: localSsl(),
         });
       }
     }

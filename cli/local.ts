@@ -12,6 +12,11 @@ export async function printStatus(plan: Plan): Promise<boolean> {
     `Running here: PostgreSQL ${v.postgres ?? "(not running)"}, PgBouncer ${v.pgbouncer ?? "(not installed)"}; ` +
       `the plan targets PgBouncer ${plan.config.pgbouncer.version}, RDS PostgreSQL ${plan.config.database.engineVersion}`,
   );
+  console.log(
+    `Production-line root: ${v.root}\n  ${Object.entries(v.packages)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(", ")}`,
+  );
   console.log("\nPostgres nodes");
   console.log(
     table(
@@ -48,6 +53,11 @@ export async function printStatus(plan: Plan): Promise<boolean> {
       ),
     );
   }
+  console.log(
+    status.balancer
+      ? `\nLoad balancer: HAProxy on ${status.balancer}, the endpoint every client uses (pgbouncer.endpoint)`
+      : "\nLoad balancer: HAProxy not running",
+  );
   console.log(
     status.prometheus
       ? `\nPrometheus: ${status.prometheus} (alerts: ${status.prometheus}/alerts, targets: ${status.prometheus}/targets)`

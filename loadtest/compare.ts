@@ -1,10 +1,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN_USER } from "../pgbouncer/layout.js";
 import { connect, processTarget } from "../local/connect.js";
-import { run } from "../local/exec.js";
-import { pgbouncerAddress } from "../local/topology.js";
+import { findPostgresBinDir, run } from "../local/exec.js";
+import { libpqConninfo } from "../local/tls.js";
+import { pgbouncerAddress, STATE_DIR } from "../local/topology.js";
 import { roEntryName } from "../platform/plan.js";
 import { fleet, readers } from "./fleet.js";
 import { runHarness, type HarnessOptions } from "./harness.js";
@@ -127,7 +127,8 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
   const connections = fleet(o.plan, options, endpoints).reduce((n, s) => n + readers(s), 0);
   const harnessTps = round(totalTps(harness.record), 0);
 
-  const dir = await mkdtemp(join(tmpdir(), "pgbench-"));
+  // The root's pgbench (the production line's libpq); its script in the folder the root shares.
+  const dir = await mkdtemp(join(STATE_DIR, "pgbench-"));
   try {
     const script = join(dir, "catalog-read.sql");
     await writeFile(
@@ -136,15 +137,24 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
         CATALOG_READ.sql.replace("$1", ":category") +
         ";\n",
     );
+    const target = {
+      host: pgbouncerAddress(host.index),
+      port: o.plan.config.pgbouncer.port,
+      user: "catalog",
+      database: roEntryName("catalog"),
+    };
     const out = await run(
-      "pgbench",
+      join(findPostgresBinDir(), "pgbench"),
       [
         "-n",
-        ...["-h", pgbouncerAddress(host.index), "-p", String(o.plan.config.pgbouncer.port)],
-        ...["-U", "catalog", "-d", roEntryName("catalog")],
         ...["-c", String(connections), "-j", "2", "-T", String(SHORT_MS / 1000), "-f", script],
+        libpqConninfo(target),
       ],
-      { env: { PGPASSWORD: o.secrets.accounts.catalog!.password }, timeoutMs: SHORT_MS + 30_000 },
+      {
+        env: { PGPASSWORD: o.secrets.accounts.catalog!.password },
+        timeoutMs: SHORT_MS + 30_000,
+        inRoot: true,
+      },
     );
     const tps = Number(/tps = ([\d.]+)/.exec(out.stdout)?.[1]);
     if (!Number.isFinite(tps)) throw new Error(`pgbench printed no tps:\n${out.stdout}`);

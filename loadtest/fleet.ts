@@ -1,5 +1,6 @@
 import type { Plan } from "../platform/plan.js";
-import { clientProfiles, type ClientProfile } from "../platform/profiles.js";
+import type { ClientProfile } from "../platform/profiles.js";
+import { localProfiles } from "../local/tls.js";
 
 /**
  * The simulated fleet: the plan's service instances, scaled so their pools add up to the client
@@ -49,7 +50,7 @@ export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): 
   const perInstance = (s: (typeof chosen)[number]) => s.app.rwPoolMax + s.app.roPoolMax;
   const planned = chosen.reduce((sum, s) => sum + perInstance(s) * s.instances, 0);
   const scale = options.clients / planned;
-  const profiles = new Map(clientProfiles(plan).map((p) => [p.service, p]));
+  const profiles = new Map(localProfiles(plan).map((p) => [p.service, p]));
   const specs: InstanceSpec[] = [];
   let spread = 0;
   for (const s of chosen) {

@@ -5,7 +5,7 @@ import { superuserQuery, superuserScript } from "../local/postgres.js";
 import { primaryNode } from "../local/stack.js";
 import type { LocalSecrets } from "../local/secrets.js";
 import { SERVICE_METRICS } from "../local/monitoring.js";
-import { PRIMARY_ADDRESS, pgbouncerAddress, replicaAddress } from "../local/topology.js";
+import { PRIMARY_ADDRESS, replicaAddress } from "../local/topology.js";
 import { fleet, partition, type Endpoints } from "./fleet.js";
 import type { CallError, FromWorker, WorkerInit } from "./protocol.js";
 import type { RunRecord, ThroughputSample } from "./report/types.js";
@@ -77,7 +77,8 @@ async function prepare(o: HarnessOptions): Promise<string> {
 
 function endpoints(o: HarnessOptions): Endpoints {
   if (o.endpoints) return o.endpoints;
-  if (!o.direct) return { pgbouncerHosts: o.plan.hosts.map((h) => pgbouncerAddress(h.index)) };
+  // Through the endpoint, the local HAProxy, as services reach the tier in production.
+  if (!o.direct) return { pgbouncerHosts: [o.plan.config.pgbouncer.endpoint] };
   return {
     postgres: {
       primary: PRIMARY_ADDRESS,

@@ -1,5 +1,3 @@
-import { BALANCER_ADDRESS, pgbouncerAddress } from "../local/topology.js";
-import { Balancer } from "./balancer.js";
 import { restoreStack, slo, type Drill, type DrillContext } from "./drills.js";
 import { runHarness, type HarnessOptions } from "./harness.js";
 import type { RunRecord } from "./report/types.js";
@@ -29,25 +27,13 @@ export async function runDrill(
 ): Promise<RunRecord> {
   const say = o.progress ?? (() => {});
   await restoreStack(ctx);
-  const balancer = new Balancer(
-    BALANCER_ADDRESS,
-    ctx.plan.config.pgbouncer.port,
-    ctx.plan.hosts.map((h) => ({
-      host: pgbouncerAddress(h.index),
-      port: ctx.plan.config.pgbouncer.port,
-    })),
-  );
-  await balancer.start();
-  const withBalancer: DrillContext = { ...ctx, balancer };
   const faultLabel = `fault: ${drill.name}`;
   say(`drill ${drill.name}: ${drill.description}`);
   try {
-    const hooks = [
-      { atMs: drill.faultAtMs, label: faultLabel, run: () => drill.fault(withBalancer) },
-    ];
+    const hooks = [{ atMs: drill.faultAtMs, label: faultLabel, run: () => drill.fault(ctx) }];
     if (drill.heal && drill.healAtMs !== undefined) {
       const heal = drill.heal;
-      hooks.push({ atMs: drill.healAtMs, label: "heal", run: () => heal(withBalancer) });
+      hooks.push({ atMs: drill.healAtMs, label: "heal", run: () => heal(ctx) });
     }
     const run = await runHarness({
       ...o,
@@ -56,7 +42,6 @@ export async function runDrill(
       durationMs: drill.durationMs,
       direct: false,
       memory: false,
-      endpoints: { pgbouncerHosts: [BALANCER_ADDRESS] },
       hooks,
     });
     const r = run.record;
@@ -99,7 +84,7 @@ export async function runDrill(
             ),
           ]
         : []),
-      ...((await drill.extraSlos?.(withBalancer, r)) ?? []),
+      ...((await drill.extraSlos?.(ctx, r)) ?? []),
     ];
     r.drill = {
       name: drill.name,
@@ -120,7 +105,6 @@ export async function runDrill(
     );
     return r;
   } finally {
-    await balancer.stop();
     await restoreStack(ctx);
   }
 }

@@ -3,7 +3,12 @@ import { createServer, type Server } from "node:http";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { mergedExposition } from "../resilience/metrics.js";
-import { createDatabase, isDatabaseCallError, type Database } from "../resilience/index.js";
+import {
+  createDatabase,
+  isDatabaseCallError,
+  tlsOptions,
+  type Database,
+} from "../resilience/index.js";
 import { listens, readers, type InstanceSpec } from "./fleet.js";
 import type { CallError, FromWorker, ServiceTick, ToWorker, WorkerInit } from "./protocol.js";
 import { workloadOf, type AckedWrite } from "./workloads.js";
@@ -105,6 +110,7 @@ async function listener(spec: InstanceSpec): Promise<pg.Client | undefined> {
     database: spec.profile.rw.database,
     user: spec.profile.rw.user,
     password: init.passwords[spec.service],
+    ssl: tlsOptions(spec.profile),
   });
   c.on("error", () => {});
   c.on("notification", () => notificationsReceived++);

@@ -2,6 +2,7 @@ import pg from "pg";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { ADMIN_USER } from "../pgbouncer/layout.js";
 import type { LocalSecrets } from "./secrets.js";
+import { localSsl } from "./tls.js";
 import { localLayout, pgbouncerAddress } from "./topology.js";
 
 /** Connections to the local stack, as services and operators make them. */
@@ -11,6 +12,8 @@ export interface Target {
   database: string;
   user: string;
   password: string;
+  /** TLS, verified against the local CA; false over a unix socket (PgBouncer offers none there). */
+  ssl?: false | { ca: string };
 }
 
 export function pgbouncerTarget(
@@ -28,6 +31,20 @@ export function pgbouncerTarget(
     database,
     user,
     password: account.password,
+    ssl: plan.config.pgbouncer.tls.client === "disable" ? false : localSsl(),
+  };
+}
+
+/** Through the load balancer (pgbouncer.endpoint), as the services connect. */
+export function endpointTarget(
+  plan: Plan,
+  secrets: LocalSecrets,
+  user: string,
+  database: string,
+): Target {
+  return {
+    ...pgbouncerTarget(plan, plan.hosts[0]!, secrets, user, database),
+    host: plan.config.pgbouncer.endpoint,
   };
 }
 
@@ -46,6 +63,7 @@ export function processTarget(
   return {
     ...pgbouncerTarget(plan, host, secrets, user, database),
     host: localLayout(host, undefined, k).unixSocketDir,
+    ssl: false,
   };
 }
 

@@ -11,10 +11,13 @@ import { accessSync, constants, readdirSync } from "node:fs";
 import { chmod, chown, lchown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
+import { chrootArgs, inRootPath } from "./runtime.js";
 
 export interface RunOptions {
   /** Run as this OS user (via runuser) when we are root; ignored otherwise. */
   asUser?: string;
+  /** Run inside the production-line root (local/runtime.ts) instead of on this machine. */
+  inRoot?: boolean;
   /** Extra variables merged over process.env. Never printed, so secrets belong here. */
   env?: NodeJS.ProcessEnv;
   /** Written to the child's stdin; stdin is /dev/null when absent. */
@@ -50,7 +53,13 @@ export function asUserArgs(
   user: string | undefined,
   cmd: string,
   args: string[],
+  inRoot = false,
 ): [string, string[]] {
+  if (inRoot) {
+    if (!isRoot())
+      throw new Error(`${cmd} runs inside the production-line root: that needs root (chroot)`);
+    return chrootArgs(user ? lookupUser(user) : undefined, cmd, args);
+  }
   if (user && isRoot()) return ["runuser", ["-u", user, "--", cmd, ...args]];
   return [cmd, args];
 }
@@ -65,7 +74,7 @@ export function run(
   args: string[],
   opts: RunOptions = {},
 ): Promise<{ stdout: string; stderr: string }> {
-  const [file, argv] = asUserArgs(opts.asUser, cmd, args);
+  const [file, argv] = asUserArgs(opts.asUser, cmd, args, opts.inRoot);
   const shown = displayCommand(file, argv);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
@@ -151,17 +160,18 @@ export async function waitFor(
 }
 
 const PG_ROOT = "/usr/lib/postgresql";
-const PG_REQUIRED = ["initdb", "pg_ctl", "postgres", "pg_basebackup", "psql"];
+const PG_REQUIRED = ["initdb", "pg_ctl", "postgres", "pg_basebackup", "psql", "pgbench"];
 
 /**
- * Locate the newest Debian-packaged PostgreSQL (/usr/lib/postgresql/<major>/bin). The server
- * binaries are not on PATH on Debian, and mixing majors (e.g. psql 16 vs server 15) is fine
- * but initdb/pg_ctl/pg_basebackup must match, so we take all of them from one directory.
+ * The newest PostgreSQL in the production-line root (/usr/lib/postgresql/<major>/bin there), as
+ * a path inside the root: initdb, pg_ctl and pg_basebackup must come from one major, so all of
+ * them are taken from one folder. Run them with `inRoot`.
  */
 export function findPostgresBinDir(): string {
+  const base = inRootPath(PG_ROOT);
   let versions: string[] = [];
   try {
-    versions = readdirSync(PG_ROOT).filter((v) => /^\d+(\.\d+)?$/.test(v));
+    versions = readdirSync(base).filter((v) => /^\d+(\.\d+)?$/.test(v));
   } catch {
     // fall through to the error below
   }
@@ -170,7 +180,7 @@ export function findPostgresBinDir(): string {
     const dir = path.join(PG_ROOT, v, "bin");
     const ok = PG_REQUIRED.every((b) => {
       try {
-        accessSync(path.join(dir, b), constants.X_OK);
+        accessSync(inRootPath(path.join(dir, b)), constants.X_OK);
         return true;
       } catch {
         return false;
@@ -180,8 +190,8 @@ export function findPostgresBinDir(): string {
   }
   throw new Error(
     `PostgreSQL server binaries not found: looked for ${PG_REQUIRED.join(", ")} in ` +
-      `${PG_ROOT}/<version>/bin${versions.length ? ` (found incomplete: ${versions.join(", ")})` : ""}. ` +
-      `Install them with: apt-get install postgresql`,
+      `${base}/<version>/bin${versions.length ? ` (found incomplete: ${versions.join(", ")})` : ""}. ` +
+      `Build the production-line root with: bash scripts/production-root.sh`,
   );
 }
 
@@ -269,6 +279,7 @@ export async function startDaemon(
   args: string[],
   opts: {
     asUser?: string;
+    inRoot?: boolean;
     logFile: string;
     pidFile: string;
     env?: NodeJS.ProcessEnv;
@@ -277,7 +288,7 @@ export async function startDaemon(
 ): Promise<number> {
   const { open } = await import("node:fs/promises");
   const log = await open(opts.logFile, "a");
-  const [file, argv] = asUserArgs(opts.asUser, cmd, args);
+  const [file, argv] = asUserArgs(opts.asUser, cmd, args, opts.inRoot);
   const child = spawn(file, argv, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },

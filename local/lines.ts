@@ -4,28 +4,34 @@ import { parse as parseYaml } from "yaml";
 import { projectConfig, stackFile } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { validateStackConfig } from "../platform/validate.js";
+import { inRootPath } from "./runtime.js";
 import { STATE_DIR } from "./topology.js";
 
 /**
- * The PgBouncer lines the local stack runs: Debian 12's package, and the production line built
- * from Debian trixie's source package by scripts/pgbouncer-build.sh. Pulumi.local.yaml names the
- * default; `--pgbouncer <line>` (or PG_POOLING_PGBOUNCER) picks another, and the line an `up`
- * started is remembered in the state folder, so `status` and a later `up` see the same one.
+ * The PgBouncer lines the local stack runs: the production line, Debian sid's package in the
+ * production-line root (local/runtime.ts), and Debian 12's package, the oldest line supported.
+ * Pulumi.local.yaml names the default; `--pgbouncer <line>` (or PG_POOLING_PGBOUNCER) picks the
+ * other, and the line an `up` started is remembered in the state folder, so `status` and a later
+ * `up` see the same one.
  */
-const CACHE = process.env.PG_POOLING_CACHE || "/var/cache/pg-pooling";
-
 export const LOCAL_LINES = {
   "1.18": {
     version: "1.18.0",
     binary: "/usr/sbin/pgbouncer",
+    inRoot: false,
     from: "Debian 12's pgbouncer package",
     processesPerHost: 1, // no [peers] before 1.19: a cancel could reach the wrong process
+    // TLS to Postgres without verifying its name: before 1.25 verify-full fails on a multi-host
+    // entry (pgbouncer/capabilities.ts MULTI_HOST_VERIFY_SINCE).
+    serverTls: "require",
   },
-  "1.24": {
-    version: "1.24.1",
-    binary: join(CACHE, "pgbouncer-1.24.1", "bin", "pgbouncer"),
-    from: "bash scripts/pgbouncer-build.sh (Debian trixie's source package)",
+  "1.26": {
+    version: "1.26.1",
+    binary: "/usr/sbin/pgbouncer",
+    inRoot: true,
+    from: "Debian sid's pgbouncer package in the production-line root",
     processesPerHost: 2, // so_reuseport + [peers], restarted one process at a time
+    serverTls: "verify-full",
   },
 } as const;
 export type LocalLine = keyof typeof LOCAL_LINES;
@@ -76,13 +82,35 @@ export function localPlan(): Plan {
     const pgbouncer = raw.pgbouncer as Record<string, unknown>;
     pgbouncer.version = LOCAL_LINES[line].version;
     pgbouncer.processesPerHost = LOCAL_LINES[line].processesPerHost;
+    (pgbouncer.tls as Record<string, unknown>).server = LOCAL_LINES[line].serverTls;
   }
   return buildPlan(
     validateStackConfig(raw, line ? `Pulumi.local.yaml (PgBouncer ${line})` : "Pulumi.local.yaml"),
   );
 }
 
-/** The binary for the selected line; PGBOUNCER_BIN names any other build. */
+/** The line the local stack runs when neither the flag nor Pulumi.local.yaml names one. */
+export const DEFAULT_LINE: LocalLine = "1.26";
+
+/**
+ * The selected line's binary: its path where it runs (inside the root for the production line),
+ * whether it runs in the root, and its path as seen from here. PGBOUNCER_BIN names any other
+ * build on this machine.
+ */
+export function selectedPgbouncer(): { binary: string; inRoot: boolean; hostPath: string } {
+  if (process.env.PGBOUNCER_BIN) {
+    const binary = process.env.PGBOUNCER_BIN;
+    return { binary, inRoot: false, hostPath: binary };
+  }
+  const line = LOCAL_LINES[selectedLine() ?? DEFAULT_LINE];
+  return {
+    binary: line.binary,
+    inRoot: line.inRoot,
+    hostPath: line.inRoot ? inRootPath(line.binary) : line.binary,
+  };
+}
+
+/** The selected line's binary, by the path it runs under. */
 export function selectedBinary(): string {
-  return process.env.PGBOUNCER_BIN || LOCAL_LINES[selectedLine() ?? "1.18"].binary;
+  return selectedPgbouncer().binary;
 }

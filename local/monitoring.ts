@@ -9,13 +9,21 @@ import { chownToUser, daemonPid, run, startDaemon, stopDaemon, waitFor } from ".
 import { clusterNodes } from "./postgres.js";
 import { clusterOptions } from "./stack.js";
 import type { LocalSecrets } from "./secrets.js";
-import { pgbouncerAddress, SERVICE_USER, STATE_DIR } from "./topology.js";
+import {
+  monitoringDir,
+  pgbouncerExporterAddress,
+  startPgbouncerExporter,
+  stopPgbouncerExporter,
+  writeExporterPassfile,
+} from "./pgbouncer-exporter.js";
+import { processIds } from "./pgbouncer.js";
+import { SERVICE_USER } from "./topology.js";
 
 /**
- * The local stack's monitoring: Prometheus (Debian) with the generated rules and scrape config,
- * postgres_exporter (Debian) for each Postgres node with the generated custom queries, and the
- * project's own small PgBouncer exporter (Debian's crashes on 1.18) serving pgbouncer_exporter's
- * metric names for every PgBouncer process. All on loopback addresses; state under .stack.
+ * The local stack's monitoring, the parts production runs, from the production-line root:
+ * Prometheus 3 with the generated rules and scrape config, postgres_exporter for each Postgres
+ * node with the generated custom queries, and pgbouncer_exporter for every PgBouncer process
+ * (local/pgbouncer-exporter.ts). All on loopback addresses; state under the state folder.
  */
 export const PROMETHEUS = { address: "127.0.0.20", port: 9090 } as const;
 export const prometheusUrl = () => `http://${PROMETHEUS.address}:${PROMETHEUS.port}`;
@@ -25,11 +33,9 @@ export const prometheusUrl = () => `http://${PROMETHEUS.address}:${PROMETHEUS.po
  */
 export const SERVICE_METRICS = { address: "127.0.0.30", firstPort: 9401, slots: 4 } as const;
 
-const dir = () => join(STATE_DIR, "monitoring");
+const dir = monitoringDir;
 const file = (name: string) => join(dir(), name);
-/** Each process k of a host serves on the exporter port + k − 1, at the host's address. */
-export const pgbouncerExporterAddress = (hostIndex: number, k: number) =>
-  `${pgbouncerAddress(hostIndex)}:${EXPORTERS.pgbouncer.port + k - 1}`;
+export { pgbouncerExporterAddress };
 
 export function localScrapeTargets(plan: Plan, secrets: LocalSecrets): ScrapeTargets {
   const nodes = clusterNodes(clusterOptions(plan, secrets.replicationPassword));
@@ -79,8 +85,9 @@ export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<v
   await writeFile(file("alerts.yml"), renderAlertRules(plan));
   await writeFile(file("prometheus.yml"), renderPrometheusConfig(plan, jobs, ["alerts.yml"]));
   await writeFile(file("postgres-queries.yml"), postgresExporterQueries());
-  await run("promtool", ["check", "config", file("prometheus.yml")]);
+  await run("promtool", ["check", "config", file("prometheus.yml")], { inRoot: true });
   await chownToUser(dir(), SERVICE_USER);
+  await writeExporterPassfile(secrets);
 
   for (const n of clusterNodes(clusterOptions(plan, secrets.replicationPassword))) {
     if (await daemonPid(file(`postgres-exporter-${n.name}.pid`))) continue;
@@ -95,6 +102,7 @@ export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<v
         // The superuser over the node's socket (trust): no password to hand the exporter here.
         // Production uses the pg_monitor role with its password from a credential file.
         asUser: SERVICE_USER,
+        inRoot: true,
         env: {
           DATA_SOURCE_NAME: `host=${n.socketDir} port=${n.port} user=postgres dbname=postgres sslmode=disable`,
         },
@@ -103,12 +111,8 @@ export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<v
       },
     );
   }
-  if (!(await daemonPid(file("pgbouncer-exporter.pid")))) {
-    await startDaemon(
-      process.execPath,
-      ["--import", "tsx", join(import.meta.dirname, "pgbouncer-exporter.ts")],
-      { logFile: file("pgbouncer-exporter.log"), pidFile: file("pgbouncer-exporter.pid") },
-    );
+  for (const host of plan.hosts) {
+    for (const k of processIds(host)) await startPgbouncerExporter(plan, host, k);
   }
   if (!(await daemonPid(file("prometheus.pid")))) {
     await startDaemon(
@@ -121,7 +125,7 @@ export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<v
       ],
       {
         asUser: SERVICE_USER,
-        cwd: dir(),
+        inRoot: true,
         logFile: file("prometheus.log"),
         pidFile: file("prometheus.pid"),
       },
@@ -132,8 +136,9 @@ export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<v
 
 export async function monitoringDown(plan: Plan): Promise<void> {
   const nodes = clusterNodes(clusterOptions(plan, "")).map((n) => `postgres-exporter-${n.name}`);
-  for (const name of ["prometheus", "pgbouncer-exporter", ...nodes]) {
-    await stopDaemon(file(`${name}.pid`));
+  for (const name of ["prometheus", ...nodes]) await stopDaemon(file(`${name}.pid`));
+  for (const host of plan.hosts) {
+    for (const k of processIds(host)) await stopPgbouncerExporter(host, k);
   }
 }
 

@@ -1,65 +1,72 @@
-import { createServer } from "node:http";
-import {
-  pgbouncerDownExposition,
-  pgbouncerExposition,
-  SHOW_COMMANDS,
-  versionText,
-  type ShowResults,
-} from "../monitoring/pgbouncer-metrics.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { HostPlan, Plan } from "../platform/plan.js";
+import { EXPORTERS } from "../platform/exporters.js";
 import { STATS_USER } from "../pgbouncer/layout.js";
-import { connect, processTarget } from "./connect.js";
-import { localPlan } from "./lines.js";
-import { pgbouncerExporterAddress } from "./monitoring.js";
-import { readSecrets } from "./secrets.js";
+import { daemonPid, startDaemon, stopDaemon, writePrivateFile } from "./exec.js";
+import type { LocalSecrets } from "./secrets.js";
+import { localLayout, pgbouncerAddress, SERVICE_USER, STATE_DIR } from "./topology.js";
 
 /**
- * The local stack's PgBouncer exporter (a daemon started by monitoringUp): one HTTP endpoint per
- * PgBouncer process, answering /metrics with that process's SHOW output under
- * pgbouncer_exporter's names (monitoring/pgbouncer-metrics.ts). It logs in as the stats-only user
- * over the process's own unix socket for each scrape. When the process is down it serves
- * `pgbouncer_up 0`.
+ * prometheus-community's pgbouncer_exporter (Debian sid's package, in the production-line root),
+ * one per PgBouncer process as production runs one per host process: it logs in as the stats-only
+ * user over the process's own unix socket (so_reuseport would hand a TCP login to any process).
+ * The connection string travels in the environment and the password in a 0600 passfile, as the
+ * production unit does it (monitoring/exporter-units.ts); neither shows on a command line.
+ *
+ * It holds its connection, and PgBouncer 1.23+ on SIGTERM waits for every client: like the
+ * production unit's PartOf=pgbouncer.service, the exporter of a process stops before the process
+ * does and starts again after it (local/pgbouncer.ts).
  */
-const plan = localPlan();
-const secrets = await readSecrets();
+export const monitoringDir = () => join(STATE_DIR, "monitoring");
+const file = (name: string) => join(monitoringDir(), name);
+const PASSFILE = () => file("pgpass");
+const name = (host: HostPlan, k: number) => `pgbouncer-exporter-${host.name}-${k}`;
 
-for (const host of plan.hosts) {
-  for (let k = 1; k <= host.processes; k++) {
-    // A connection per scrape, closed after it: PgBouncer 1.23+ on SIGTERM waits until every
-    // client is gone, and a held stats connection would keep it from ever exiting.
-    const scrape = async (): Promise<string> => {
-      const c = await connect(
-        processTarget(plan, host, k, secrets, STATS_USER, "pgbouncer"),
-        2_000,
-      );
-      try {
-        const rows = async (sql: string) => (await c.query(sql)).rows;
-        const show: ShowResults = {
-          version: versionText(await rows(SHOW_COMMANDS.version)),
-          config: await rows(SHOW_COMMANDS.config),
-          databases: await rows(SHOW_COMMANDS.databases),
-          pools: await rows(SHOW_COMMANDS.pools),
-          stats: await rows(SHOW_COMMANDS.stats),
-          lists: await rows(SHOW_COMMANDS.lists),
-        };
-        return pgbouncerExposition(show);
-      } finally {
-        await c.end().catch(() => {});
-      }
-    };
-    const [address, port] = pgbouncerExporterAddress(host.index, k).split(":");
-    createServer((req, res) => {
-      if (req.url !== "/metrics") {
-        res.writeHead(404).end();
-        return;
-      }
-      scrape()
-        .catch((e: Error) => {
-          process.stderr.write(`${host.name}/${k}: ${e.message}\n`);
-          return pgbouncerDownExposition();
-        })
-        .then((body) => {
-          res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(body);
-        });
-    }).listen(Number(port), address);
-  }
+/** Each process k of a host serves on the exporter port + k − 1, at the host's address. */
+export const pgbouncerExporterAddress = (hostIndex: number, k: number) =>
+  `${pgbouncerAddress(hostIndex)}:${EXPORTERS.pgbouncer.port + k - 1}`;
+
+/** A .pgpass line: `:` and `\` are escaped in every field. */
+const passLine = (...fields: string[]) =>
+  fields.map((f) => f.replace(/([\\:])/g, "\\$1")).join(":") + "\n";
+
+/** The stats user's passfile, for every process socket of the stack. */
+export async function writeExporterPassfile(secrets: LocalSecrets): Promise<void> {
+  const password = secrets.accounts[STATS_USER]?.password;
+  if (!password) throw new Error(`no local account ${STATS_USER} for pgbouncer_exporter`);
+  await writePrivateFile(
+    PASSFILE(),
+    passLine("*", "*", "pgbouncer", STATS_USER, password),
+    SERVICE_USER,
+  );
+}
+
+/** Starts the exporter of process k when monitoring is set up and it does not run already. */
+export async function startPgbouncerExporter(plan: Plan, host: HostPlan, k: number): Promise<void> {
+  if (!existsSync(PASSFILE())) return; // monitoring not up (yet): monitoringUp starts them all
+  if (await daemonPid(file(`${name(host, k)}.pid`))) return;
+  const socket = localLayout(host, undefined, k).unixSocketDir;
+  const port = plan.config.pgbouncer.port;
+  await startDaemon(
+    "prometheus-pgbouncer-exporter",
+    [
+      `--web.listen-address=${pgbouncerExporterAddress(host.index, k)}`,
+      `--pgBouncer.pid-file=${localLayout(host, undefined, k).pidFile}`,
+    ],
+    {
+      asUser: SERVICE_USER,
+      inRoot: true,
+      env: {
+        PGBOUNCER_EXPORTER_CONNECTION_STRING: `postgres:///pgbouncer?host=${socket}&port=${port}&user=${STATS_USER}&sslmode=disable`,
+        PGPASSFILE: PASSFILE(),
+      },
+      logFile: file(`${name(host, k)}.log`),
+      pidFile: file(`${name(host, k)}.pid`),
+    },
+  );
+}
+
+export function stopPgbouncerExporter(host: HostPlan, k: number): Promise<void> {
+  return stopDaemon(file(`${name(host, k)}.pid`));
 }

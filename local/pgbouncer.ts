@@ -1,13 +1,15 @@
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { compareVersions, type Version } from "../pgbouncer/capabilities.js";
-import { renderIni, type HostProcess } from "../pgbouncer/ini.js";
+import { renderIni, type HostProcess, type PeerAddress } from "../pgbouncer/ini.js";
 import { renderLogrotate } from "../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { iniRollout } from "../pgbouncer/rollout.js";
-import { chownToUser, isPortFree, processAlive, run, waitFor } from "./exec.js";
+import { chownToUser, isPortFree, processAlive, run, tail, waitFor } from "./exec.js";
+import { selectedPgbouncer } from "./lines.js";
+import { startPgbouncerExporter, stopPgbouncerExporter } from "./pgbouncer-exporter.js";
 import { verifierMap, type LocalSecrets } from "./secrets.js";
 import {
   hostDir,
@@ -64,16 +66,33 @@ export function renderLocalHost(
       reloadCommand: localReloadCommand(...layouts),
     }),
   };
+  const peers = localPeers(plan);
+  for (const [i, layout] of layouts.entries()) {
+    const process: HostProcess = { id: localPeerId(host, i + 1), peers };
+    files[basename(layout.iniFile)] = renderIni(plan, host, upstreams, layout, process);
+  }
   if (layouts.length > 1) {
-    const peers = layouts.map((l, i) => ({ id: i + 1, unixSocketDir: l.unixSocketDir }));
-    for (const [i, layout] of layouts.entries()) {
-      const process: HostProcess = { id: i + 1, peers };
-      files[basename(layout.iniFile)] = renderIni(plan, host, upstreams, layout, process);
-    }
     const others = layouts.slice(1).map((l) => l.logFile);
     files["logrotate.conf"] = renderLogrotate(layouts[0]!, localReloadCommand(...layouts), others);
   }
   return files;
+}
+
+/** A process's peer_id: unique across the fleet, numbered host by host from 1. */
+export const localPeerId = (host: HostPlan, k: number) => host.index * host.processes + k;
+
+/**
+ * Every process of every host, by its unix socket: the balancer hands a cancel request to any
+ * process of any host, and all of them run on this machine, so each reaches every other's socket.
+ */
+export function localPeers(plan: Plan): PeerAddress[] {
+  return plan.hosts.flatMap((host) =>
+    processIds(host).map((k) => ({
+      id: localPeerId(host, k),
+      host: localLayout(host, undefined, k).unixSocketDir,
+      port: plan.config.pgbouncer.port,
+    })),
+  );
 }
 
 /** The PgBouncer version a host was started with (the binary a restart would change). */
@@ -135,15 +154,16 @@ export async function upHost(
 export async function startProblem(plan: Plan, host: HostPlan): Promise<string | undefined> {
   const layout = localLayout(host);
   const port = plan.config.pgbouncer.port;
-  if (!existsSync(layout.binary)) {
-    return `PgBouncer is not installed (${layout.binary}): run \`bash scripts/ensure-deps.sh\` or apt-get install pgbouncer`;
+  const pgbouncer = selectedPgbouncer();
+  if (!existsSync(pgbouncer.hostPath)) {
+    return `PgBouncer is not installed (${pgbouncer.hostPath}): run \`bash scripts/ensure-deps.sh\``;
   }
   // The host's own processes share the port (so_reuseport); anyone else holding it is a conflict.
   if ((await runningPids(host)).length === 0 && !(await isPortFree(layout.listenAddr, port))) {
     return `${layout.listenAddr}:${port} is already in use: stop what listens there or change pgbouncer.port in Pulumi.local.yaml`;
   }
   // An older binary than the render targets refuses the keys it does not know, and stops.
-  const installed = await installedVersion(layout.binary);
+  const installed = await installedVersion(pgbouncer);
   if (compareVersions(installed, plan.pgbouncerVersion) < 0) {
     return (
       `${layout.binary} is PgBouncer ${installed.join(".")} but pgbouncer.version in Pulumi.local.yaml ` +
@@ -154,8 +174,10 @@ export async function startProblem(plan: Plan, host: HostPlan): Promise<string |
 }
 
 /** `pgbouncer -V` → [1, 18, 0]. */
-export async function installedVersion(binary: string): Promise<Version> {
-  const { stdout } = await run(binary, ["-V"], { timeoutMs: 10_000 });
+export async function installedVersion(
+  { binary, inRoot }: { binary: string; inRoot: boolean } = selectedPgbouncer(),
+): Promise<Version> {
+  const { stdout } = await run(binary, ["-V"], { timeoutMs: 10_000, inRoot });
   const m = /PgBouncer (\d+)\.(\d+)\.(\d+)/.exec(stdout);
   if (!m)
     throw new Error(`${binary} -V did not print a PgBouncer version: ${stdout.split("\n")[0]}`);
@@ -178,13 +200,23 @@ export async function startProcess(plan: Plan, host: HostPlan, k: number): Promi
   // runuser resets the open-files soft limit to 1024; raise it in the same shell that execs
   // PgBouncer, to the plan's LimitNOFILE (what systemd gives it in production).
   const script = `ulimit -n ${host.openFilesLimit} && exec ${layout.binary} -d -q ${layout.iniFile}`;
-  await run("sh", ["-c", script], { asUser: SERVICE_USER, timeoutMs: 15_000 });
+  // A killed process leaves its pidfile, and its zombie (nothing reaps it here) still answers
+  // kill(pid, 0): PgBouncer would take it for a running instance and refuse to start.
+  if ((await processPid(host, k)) === undefined) await rm(layout.pidFile, { force: true });
+  const { inRoot } = selectedPgbouncer();
+  await run("sh", ["-c", script], { asUser: SERVICE_USER, timeoutMs: 15_000, inRoot }).catch(
+    async (e: Error) => {
+      const log = await readFile(layout.logFile, "utf8").catch(() => "(no log)");
+      throw new Error(`${host.name} process ${k} did not start: ${e.message}\n${tail(log, 5)}`);
+    },
+  );
   await waitFor(
     `${host.name} process ${k} to accept connections on ${layout.listenAddr}:${port}`,
     async () =>
       (await processPid(host, k)) !== undefined && !(await isPortFree(layout.listenAddr, port)),
     15_000,
   );
+  await startPgbouncerExporter(plan, host, k);
 }
 
 /**
@@ -200,6 +232,9 @@ export async function stopProcess(
 ): Promise<void> {
   const pid = await processPid(host, k);
   if (pid === undefined) return;
+  // A stop takes its exporter first (it holds a connection SIGTERM would wait for), as PartOf=
+  // does it; a kill is a crash, which leaves the exporter running to report it.
+  if (signals[0] !== "SIGKILL") await stopPgbouncerExporter(host, k);
   for (const signal of signals) {
     try {
       process.kill(pid, signal);

@@ -1,6 +1,7 @@
 /**
  * Local Postgres for the "local stack": one primary and N streaming replicas on loopback
- * addresses (127.0.0.1, 127.0.0.2, ...) sharing one port, built from Debian's server binaries.
+ * addresses (127.0.0.1, 127.0.0.2, ...) sharing one port, run by the production-line root's
+ * PostgreSQL (local/runtime.ts: the major production runs).
  *
  * Layout under stateDir: cluster.json (settings fingerprint) and one folder per node holding
  * data/, socket/ (its own unix_socket_directories, so equal ports don't clash), postgres.log
@@ -35,6 +36,11 @@ export interface PgClusterOptions {
   maxWalSenders: number;
   /** For the `replicator` role; stored only as a SCRAM verifier and never logged. */
   replicationPassword: string;
+  /**
+   * TLS for every TCP connection (clients, PgBouncer, replication), plain text refused as RDS's
+   * rds.force_ssl does: each node's certificate and key, and the CA replicas verify the primary by.
+   */
+  tls?: { caFile: string; nodeCert: (node: string) => { cert: string; key: string } };
   extraSettings?: Record<string, string>;
 }
 
@@ -134,20 +140,26 @@ function sharedConf(opts: PgClusterOptions): string {
 }
 
 /** Per-node identity, rewritten in each replica after cloning (the clone copies the primary's). */
-function nodeConf(n: PgNode): string {
+function nodeConf(opts: PgClusterOptions, n: PgNode): string {
+  const tls = opts.tls ? opts.tls.nodeCert(n.name) : undefined;
   return confLines({
     listen_addresses: n.address,
     port: n.port,
     unix_socket_directories: n.socketDir,
     cluster_name: n.name, // shows in `ps` and becomes the walreceiver's application_name
+    ...(tls ? { ssl: "on", ssl_cert_file: tls.cert, ssl_key_file: tls.key } : {}),
   });
 }
 
-const HBA = `# pg-pooling local stack: sockets are trusted (folder is 0700), TCP needs SCRAM.
-local all         all                      trust
-host  replication replicator 127.0.0.0/8   scram-sha-256
-host  all         all        127.0.0.0/8   scram-sha-256
+/** Sockets are trusted (their folder is 0700); TCP needs SCRAM, and TLS when the stack has it. */
+const hba = (opts: PgClusterOptions) => {
+  const host = opts.tls ? "hostssl" : "host";
+  return `# pg-pooling local stack: sockets are trusted (folder is 0700), TCP needs SCRAM${opts.tls ? " over TLS" : ""}.
+local     all         all                      trust
+${host.padEnd(9)} replication replicator 127.0.0.0/8   scram-sha-256
+${host.padEnd(9)} all         all        127.0.0.0/8   scram-sha-256
 `;
+};
 
 /** Fresh node folder owned by postgres, with a private socket folder. */
 async function makeNodeDir(n: PgNode): Promise<void> {
@@ -174,7 +186,11 @@ async function psql(n: PgNode, args: string[], input?: string): Promise<string> 
   const conn = ["-h", n.socketDir, "-p", String(n.port), "-U", "postgres", "-d", "postgres"];
   const flags = ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"];
   const env = { PGCONNECT_TIMEOUT: "5" };
-  const { stdout } = await run(pgBin("psql"), [...flags, ...conn, ...args], { input, env });
+  const { stdout } = await run(pgBin("psql"), [...flags, ...conn, ...args], {
+    input,
+    env,
+    inRoot: true,
+  });
   return stdout.trim();
 }
 
@@ -198,7 +214,7 @@ async function startNode(n: PgNode): Promise<void> {
     );
   const args = ["start", "-D", n.dataDir, "-l", n.logFile, "-w", "-t", START_TIMEOUT_S, "-s"];
   try {
-    await run(pgBin("pg_ctl"), args, { asUser: PG_USER, cwd: nodeDir(n) });
+    await run(pgBin("pg_ctl"), args, { asUser: PG_USER, inRoot: true });
   } catch (e) {
     const log = tail(await readFile(n.logFile, "utf8").catch(() => "(no log)"));
     throw new Error(
@@ -212,7 +228,7 @@ async function stopDataDir(label: string, dataDir: string): Promise<void> {
   const pid = await runningPid(dataDir);
   if (pid === undefined) return;
   const args = ["stop", "-D", dataDir, "-m", "fast", "-w", "-t", "60", "-s"];
-  await run(pgBin("pg_ctl"), args, { asUser: PG_USER, cwd: path.dirname(dataDir) }).catch(() => {
+  await run(pgBin("pg_ctl"), args, { asUser: PG_USER, inRoot: true }).catch(() => {
     try {
       process.kill(pid, "SIGQUIT"); // immediate shutdown
     } catch {
@@ -226,12 +242,12 @@ async function initPrimary(opts: PgClusterOptions, p: PgNode): Promise<void> {
   await makeNodeDir(p);
   // pg_hba.conf is replaced below, so initdb's auth defaults don't matter.
   const args = ["-D", p.dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"];
-  await run(pgBin("initdb"), args, { asUser: PG_USER, cwd: nodeDir(p) }).catch((e: Error) => {
+  await run(pgBin("initdb"), args, { asUser: PG_USER, inRoot: true }).catch((e: Error) => {
     throw new Error(`initdb of the primary at ${p.dataDir} failed: ${e.message}`);
   });
   await appendFile(path.join(p.dataDir, "postgresql.conf"), sharedConf(opts));
-  await writePrivateFile(path.join(p.dataDir, "node.conf"), nodeConf(p), PG_USER);
-  await writePrivateFile(path.join(p.dataDir, "pg_hba.conf"), HBA, PG_USER);
+  await writePrivateFile(path.join(p.dataDir, "node.conf"), nodeConf(opts, p), PG_USER);
+  await writePrivateFile(path.join(p.dataDir, "pg_hba.conf"), hba(opts), PG_USER);
 }
 
 /**
@@ -259,15 +275,19 @@ SELECT pg_create_physical_replication_slot(s) FROM unnest(ARRAY[${slots}]::text[
 /** Clone the primary over TCP as `replicator`; the password travels only via PGPASSWORD. */
 async function buildReplica(opts: PgClusterOptions, p: PgNode, r: PgNode): Promise<void> {
   await makeNodeDir(r);
-  const conn = ["-h", p.address, "-p", String(p.port), "-U", "replicator", "-w"];
+  // The replica verifies the primary (its primary_conninfo, written by -R, keeps these).
+  const verify = opts.tls
+    ? ["-d", `sslmode=verify-full sslrootcert=${opts.tls.caFile} sslcertmode=disable`]
+    : [];
+  const conn = [...verify, "-h", p.address, "-p", String(p.port), "-U", "replicator", "-w"];
   const args = ["-D", r.dataDir, ...conn, "-R", "-X", "stream", "-S", r.name, "-c", "fast"];
   await run(pgBin("pg_basebackup"), args, {
     asUser: PG_USER,
-    cwd: nodeDir(r),
+    inRoot: true,
     env: { PGPASSWORD: opts.replicationPassword },
     timeoutMs: 300_000,
   });
-  await writePrivateFile(path.join(r.dataDir, "node.conf"), nodeConf(r), PG_USER);
+  await writePrivateFile(path.join(r.dataDir, "node.conf"), nodeConf(opts, r), PG_USER);
 }
 
 async function isStreaming(p: PgNode, r: PgNode): Promise<boolean> {

@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { adminQuery, type PoolRow } from "./connect.js";
-import { lineFile, selectedBinary } from "./lines.js";
+import { DEFAULT_LINE, LOCAL_LINES, lineFile, selectedLine, selectedPgbouncer } from "./lines.js";
+import { rootPackages, shareWithRoot, unshareFromRoot } from "./runtime.js";
 import { isPortFree } from "./exec.js";
 import {
   installedVersion,
@@ -25,7 +26,15 @@ import {
 } from "./postgres.js";
 import { serviceRolesSql } from "./roles.js";
 import { loadOrCreateSecrets, readSecrets, SECRETS_FILE, type LocalSecrets } from "./secrets.js";
-import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
+import { haproxyDown, haproxyRunning, haproxyUp } from "./haproxy.js";
+import { caFile, ensureLocalTls, nodeCert } from "./tls.js";
+import {
+  BALANCER_ADDRESS,
+  localLayout,
+  PRIMARY_ADDRESS,
+  replicaAddress,
+  STATE_DIR,
+} from "./topology.js";
 import { monitoringDown, monitoringRunning, monitoringUp, prometheusUrl } from "./monitoring.js";
 
 /**
@@ -44,6 +53,7 @@ export function clusterOptions(plan: Plan, replicationPassword: string): PgClust
     superuserReservedConnections: db.superuserReservedConnections,
     maxWalSenders: db.replicas + 2,
     replicationPassword,
+    tls: { caFile: caFile(), nodeCert },
   };
 }
 
@@ -62,10 +72,12 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
     if (problem) problems.push(`${host.name}: ${problem}`);
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));
+  await shareWithRoot(STATE_DIR);
   const secrets = await loadOrCreateSecrets(plan);
   await writeFile(lineFile(), plan.pgbouncerVersion.slice(0, 2).join(".") + "\n");
   const options = clusterOptions(plan, secrets.replicationPassword);
   try {
+    await ensureLocalTls(plan, clusterNodes(options));
     const nodes = await clusterUp(options);
     log(`postgres: ${nodes.map((n) => `${n.name} ${n.address}:${n.port}`).join(", ")}`);
     const primary = nodes.find((n) => n.role === "primary")!;
@@ -75,6 +87,10 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
       const action: HostAction = await upHost(plan, host, secrets);
       log(`${host.name} ${localLayout(host).listenAddr}:${plan.config.pgbouncer.port}: ${action}`);
     }
+    await haproxyUp(plan);
+    log(
+      `haproxy ${BALANCER_ADDRESS}:${plan.config.pgbouncer.port}: the endpoint, in front of every host`,
+    );
     await monitoringUp(plan, secrets);
     log(
       `prometheus: ${prometheusUrl()} (alerts, exporters for every Postgres node and PgBouncer process)`,
@@ -87,11 +103,12 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
 }
 
 export async function stackDown(plan: Plan): Promise<void> {
+  await haproxyDown();
   await monitoringDown(plan);
   for (const host of plan.hosts) await stopHost(host);
   const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
   await clusterDown(clusterOptions(plan, secrets?.replicationPassword ?? ""));
-  await rm(STATE_DIR, { recursive: true, force: true });
+  await unshareFromRoot(STATE_DIR);
   const taken = [];
   for (const host of plan.hosts) {
     const { listenAddr } = localLayout(host);
@@ -121,20 +138,33 @@ export async function stackStatus(plan: Plan) {
     hosts.push({ host: host.name, address: localLayout(host).listenAddr, pid, pools });
   }
   const primary = nodes.find((n) => n.role === "primary" && n.running);
-  const binary = selectedBinary();
+  const pgbouncer = selectedPgbouncer();
+  const line = selectedLine() ?? DEFAULT_LINE;
+  const root = rootPackages();
   return {
     nodes,
     hosts,
-    /** What actually runs here, which may differ from the cloud's pins. */
+    /** What actually runs here, and from where; it may differ from the cloud's pins. */
     versions: {
       postgres: primary ? await superuserQuery(primary, "SHOW server_version") : undefined,
-      pgbouncer: existsSync(binary)
-        ? `${(await installedVersion(binary)).join(".")} (${binary})`
+      pgbouncer: existsSync(pgbouncer.hostPath)
+        ? `${(await installedVersion(pgbouncer)).join(".")} (${
+            process.env.PGBOUNCER_BIN ? pgbouncer.binary : LOCAL_LINES[line].from
+          })`
         : undefined,
+      root: `${root.root} (${root.built})`,
+      packages: root.packages,
     },
+    /** The load balancer's address, while HAProxy runs. */
+    balancer: (await haproxyRunning())
+      ? `${BALANCER_ADDRESS}:${plan.config.pgbouncer.port}`
+      : undefined,
     /** Where the local Prometheus answers, while it runs. */
     prometheus: (await monitoringRunning()) ? prometheusUrl() : undefined,
-    up: nodes.every((n) => n.running) && hosts.every((h) => h.pid !== undefined),
+    up:
+      nodes.every((n) => n.running) &&
+      hosts.every((h) => h.pid !== undefined) &&
+      (await haproxyRunning()),
   };
 }
 

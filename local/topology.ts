@@ -17,7 +17,7 @@ export const STATE_DIR = chooseStateDir();
 export const PRIMARY_ADDRESS = "127.0.0.1";
 export const replicaAddress = (i: number) => `127.0.0.${2 + i}`;
 export const pgbouncerAddress = (i: number) => `127.0.0.${11 + i}`;
-/** The load tests' stand-in for the cloud's load balancer in front of the PgBouncer hosts. */
+/** HAProxy, the local load balancer in front of the PgBouncer hosts (pgbouncer.endpoint). */
 export const BALANCER_ADDRESS = "127.0.0.10";
 
 /**
@@ -43,6 +43,9 @@ export function localUpstreams(plan: Plan): Upstreams {
   };
 }
 
+/** The local stack's CA and certificates (local/tls.ts makes them). */
+export const tlsDir = (stateDir = STATE_DIR) => join(stateDir, "tls");
+
 export function hostDir(host: HostPlan, stateDir = STATE_DIR): string {
   return join(stateDir, host.name);
 }
@@ -65,6 +68,7 @@ export function localLayout(host: HostPlan, stateDir = STATE_DIR, process = 1): 
     unixSocketDir: join(dir, `socket${suffix}`),
     user: SERVICE_USER,
     binary: selectedBinary(),
+    certDir: tlsDir(stateDir),
   };
 }
 

@@ -1,8 +1,7 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { rootScratchDir, runInRoot } from "../local/runtime.js";
 import { loadStack } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { RenderError } from "../pgbouncer/sanitize.js";
@@ -20,19 +19,26 @@ import { SCRAPE_JOBS } from "./labels.js";
 import { checkExpression } from "./promql.js";
 import { NODE_JOB } from "./scrape.js";
 
-const PROMTOOL = "/usr/bin/promtool";
 const plans = Object.fromEntries(
   ["local", "prod"].map((s) => [s, buildPlan(loadStack(s))]),
 ) as Record<string, Plan>;
 
-/** Runs promtool on the plan's rules and the given cases; returns its output, throws on failure. */
+/**
+ * Runs promtool (the production line's, Prometheus 3, from the production-line root) on the plan's
+ * rules and the given cases; returns its output, throws on failure.
+ */
 function promtool(plan: Plan, cases = alertCases(plan)): string {
-  const dir = mkdtempSync(join(tmpdir(), "pgpooling-alerts-"));
-  writeFileSync(join(dir, "rules.yml"), renderAlertRules(plan));
-  writeFileSync(join(dir, "tests.yml"), renderAlertTests(plan, "rules.yml", cases));
-  const run = (...args: string[]) =>
-    execFileSync(PROMTOOL, args, { cwd: dir, encoding: "utf8", stdio: "pipe" });
-  return run("check", "rules", "rules.yml") + run("test", "rules", "tests.yml");
+  const dir = rootScratchDir("pgpooling-alerts-");
+  writeFileSync(join(dir.host, "rules.yml"), renderAlertRules(plan));
+  writeFileSync(join(dir.host, "tests.yml"), renderAlertTests(plan, "rules.yml", cases));
+  try {
+    return (
+      runInRoot("promtool", ["check", "rules", join(dir.inner, "rules.yml")]) +
+      runInRoot("promtool", ["test", "rules", join(dir.inner, "tests.yml")])
+    );
+  } finally {
+    rmSync(dir.host, { recursive: true, force: true });
+  }
 }
 
 describe.each(["local", "prod"])("the %s alert rules", (stack) => {

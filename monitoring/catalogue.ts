@@ -15,8 +15,8 @@ export { postgresExporterQueries, POSTGRES_METRICS } from "./postgres-queries.js
 /**
  * Every metric the project's PromQL may name: what the production exporters serve (at the pinned
  * versions below), what the resilience library serves, and Prometheus's own series. Alert rules and
- * dashboard queries are checked against it (promql.ts), and the local PgBouncer exposition is
- * tested to serve exactly its PgBouncer entries.
+ * dashboard queries are checked against it (promql.ts), and the real pgbouncer_exporter of the
+ * local stack is tested to serve every one of its PgBouncer entries.
  */
 
 export type MetricSource =
@@ -33,6 +33,8 @@ export interface MetricSpec {
   labels: readonly string[];
   help: string;
   source: MetricSource;
+  /** The first release of its exporter that serves it, when that is newer than the first we know. */
+  exporterSince?: string;
 }
 
 /**
@@ -76,6 +78,7 @@ function pgbouncerMetrics(): MetricSpec[] {
         labels: s.labels,
         help: m.help,
         source,
+        ...(m.exporterSince ? { exporterSince: m.exporterSince } : {}),
       })),
     ),
     ...Object.values(LIST_METRICS).map(unlabelled),

@@ -2,7 +2,7 @@
  * How prometheus-community/pgbouncer_exporter (v0.11+, pinned in catalogue.ts) turns PgBouncer's
  * admin console into metrics: which SHOW command, which columns become labels, which become
  * samples under which name, and the unit factor. The catalogue derives its PgBouncer entries from
- * this table and the local exposition (pgbouncer-metrics.ts) applies it, so the two cannot drift.
+ * this table; a live test checks that the real exporter of the local stack serves every one.
  *
  * Names are `pgbouncer_<section>_<suffix>`; every sample of a section carries all the section's
  * label columns (NULL → ""). Columns a PgBouncer version lacks emit nothing, as in the exporter.
@@ -17,6 +17,8 @@ export interface ColumnMetric {
   /** Multiplier into the metric's unit: PgBouncer reports times in microseconds. */
   factor: number;
   help: string;
+  /** The first pgbouncer_exporter release that serves it with the PgBouncer lines we run. */
+  exporterSince?: string;
 }
 
 export interface SectionMapping {
@@ -53,11 +55,15 @@ export const SECTIONS: readonly SectionMapping[] = [
     labels: ["name", "host", "port", "database", "force_user", "pool_mode"],
     metrics: [
       gauge("pool_size", "pool_size", "Server connections the entry's pool may open"),
-      gauge(
-        "reserve_pool",
-        ["reserve_pool", "reserve_pool_size"],
-        "Extra server connections after reserve_pool_timeout",
-      ),
+      {
+        // PgBouncer 1.24 renamed the column; 0.12.0 then serves nothing, 0.12.1 reads the new name.
+        ...gauge(
+          "reserve_pool",
+          ["reserve_pool", "reserve_pool_size"],
+          "Extra server connections after reserve_pool_timeout",
+        ),
+        exporterSince: "0.12.1",
+      },
       gauge("max_connections", "max_connections", "Server connection cap of the entry"),
       gauge("current_connections", "current_connections", "Server connections of the entry now"),
       gauge("paused", "paused", "1 while the entry is paused"),

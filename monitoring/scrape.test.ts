@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
@@ -8,6 +7,7 @@ import { parse } from "yaml";
 import { loadStack } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { localScrapeTargets } from "../local/monitoring.js";
+import { productionRoot, rootScratchDir } from "../local/runtime.js";
 import { renderAlertRules } from "./alerts.js";
 import { SCRAPE_JOBS, TARGET_LABELS } from "./labels.js";
 import {
@@ -21,8 +21,12 @@ import {
   type ScrapeTargets,
 } from "./scrape.js";
 
+/** promtool of the production line (Prometheus 3, the production-line root) on files in `scratch`. */
 const run = promisify(execFile);
-const scratch = await mkdtemp(join(tmpdir(), "pg-pooling-scrape-"));
+const promtool = (...args: string[]) => run("chroot", [productionRoot(), "promtool", ...args]);
+const root = rootScratchDir("pg-pooling-scrape-");
+const scratch = root.host;
+const inner = (path: string) => root.inner + path.slice(scratch.length);
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 const prod = buildPlan(loadStack("prod"));
@@ -50,9 +54,9 @@ async function promtoolCheck(plan: Plan, targets: ScrapeTargets): Promise<string
   const rules = join(dir, "rules.yml");
   await writeFile(rules, renderAlertRules(plan));
   const config = join(dir, "prometheus.yml");
-  await writeFile(config, renderPrometheusConfig(plan, scrapeJobs(plan, targets), [rules]));
+  await writeFile(config, renderPrometheusConfig(plan, scrapeJobs(plan, targets), [inner(rules)]));
   try {
-    const { stdout, stderr } = await run("promtool", ["check", "config", config]);
+    const { stdout, stderr } = await promtool("check", "config", inner(config));
     return stdout + stderr;
   } catch (e) {
     const { stdout, stderr } = e as { stdout: string; stderr: string };
@@ -94,7 +98,7 @@ describe("prometheus.yml", () => {
     const config = join(dir, "prometheus.yml");
     const text = renderPrometheusConfig(prod, scrapeJobs(prod, loopbackTargets(prod)), []);
     await writeFile(config, text.replace(/scrape_interval: 15s/, "scrape_interval: soon"));
-    await expect(run("promtool", ["check", "config", config])).rejects.toThrow();
+    await expect(promtool("check", "config", inner(config))).rejects.toThrow();
   });
 
   test("every job an alert rule selects on is scraped, node_exporter's included", () => {

@@ -1,17 +1,18 @@
 /**
- * Checks the capability table against the real PgBouncer on this machine (Debian 12: 1.18.0). The
- * binary must start with every key the table says it knows. It must refuse every key the table says
- * it does not know. Either way a wrong row shows up here, not in a rollout. No machine with a
- * PgBouncer that parseVersion accepts? Then the suite fails: the test stack installs one.
+ * Checks the capability table against the real PgBouncer of the line under test: Debian 12's
+ * 1.18.0, or the production line's 1.26.1 in its root. The binary must start with every key the
+ * table says it knows, and refuse every key the table says it does not know: a wrong row shows up
+ * here, not in a rollout. No PgBouncer that parseVersion accepts? Then the suite fails: the test
+ * stack installs one.
  *
- * PgBouncer refuses to run as root, so as root it runs as `postgres` (spawn with uid/gid, which
- * also lets us signal the process directly). It uses a free 127.0.0.1 port, keeps all its files
- * in a fresh temporary directory owned by that user, and is stopped before each test ends.
+ * PgBouncer refuses to run as root, so as root it runs as `postgres` (spawn with uid/gid, or
+ * chroot --userspec in the root: the same process, so we signal it directly). It uses a free
+ * 127.0.0.1 port, keeps all its files in a fresh folder of the local stack's state folder (which
+ * the root shares) owned by that user, and is stopped before each test ends.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -25,16 +26,30 @@ import {
   type Version,
   PROVEN_LIVE_LINES,
 } from "./capabilities.js";
-import { selectedBinary } from "../local/lines.js";
+import { selectedPgbouncer } from "../local/lines.js";
+import { productionRoot } from "../local/runtime.js";
+import { STATE_DIR } from "../local/topology.js";
 
-/** The binary of the PgBouncer line this integration run uses (npm test runs each line). */
-const BINARY = selectedBinary();
+/**
+ * The binary of the PgBouncer line this integration run uses (npm test runs each line): Debian
+ * 12's on this machine, or the production line's inside its root (run there with chroot).
+ */
+const PGBOUNCER = selectedPgbouncer();
+const BINARY = PGBOUNCER.binary;
+/** argv that runs the binary, as `ids` when given (chroot --userspec inside the root). */
+const command = (args: string[], ids?: { uid: number; gid: number }): [string, string[]] =>
+  PGBOUNCER.inRoot
+    ? [
+        "chroot",
+        [...(ids ? [`--userspec=${ids.uid}:${ids.gid}`] : []), productionRoot(), BINARY, ...args],
+      ]
+    : [BINARY, args];
 const UNKNOWN = /unknown parameter: pgbouncer\/|unrecognized connection parameter: /;
 
 function installedVersion(): Version | undefined {
-  if (!existsSync(BINARY)) return undefined;
+  if (!existsSync(PGBOUNCER.hostPath)) return undefined;
   try {
-    const out = execFileSync(BINARY, ["--version"], { encoding: "utf8" });
+    const out = execFileSync(...command(["--version"]), { encoding: "utf8" });
     const match = /^PgBouncer (\S+)/m.exec(out);
     return match ? parseVersion(match[1]!) : undefined;
   } catch {
@@ -68,12 +83,14 @@ function liveValues(dir: string, port: number): Record<string, string> {
     application_name_add_host: "1",
     auth_dbname: "postgres",
     auth_file: join(dir, "userlist.txt"),
+    auth_ldap_options: "",
     auth_query: authQuery,
     auth_type: "trust",
     auth_user: "postgres",
     cancel_wait_timeout: "10",
     client_idle_timeout: "0",
     client_login_timeout: "60",
+    client_tls13_ciphers: "TLS_AES_256_GCM_SHA384",
     client_tls_ca_file: "",
     client_tls_cert_file: "",
     client_tls_ciphers: "default",
@@ -92,6 +109,7 @@ function liveValues(dir: string, port: number): Record<string, string> {
     log_pooler_errors: "1",
     log_stats: "1",
     logfile: join(dir, "pgbouncer.log"),
+    login_notify_message: "capcheck",
     max_client_conn: "100",
     max_db_client_connections: "0",
     max_db_connections: "0",
@@ -103,12 +121,15 @@ function liveValues(dir: string, port: number): Record<string, string> {
     peer_id: "1",
     pidfile: join(dir, "pgbouncer.pid"),
     pkt_buf: "4096",
+    pool_idle_timeout: "0",
     pool_mode: "transaction",
     query_timeout: "0",
+    query_wait_notify: "5",
     query_wait_timeout: "120",
     reserve_pool_size: "0",
     reserve_pool_timeout: "5",
     sbuf_loopcnt: "5",
+    scram_iterations: "4096",
     server_check_delay: "30",
     server_check_query: "select 1",
     server_connect_timeout: "15",
@@ -119,12 +140,14 @@ function liveValues(dir: string, port: number): Record<string, string> {
     server_reset_query: "DISCARD ALL",
     server_reset_query_always: "0",
     server_round_robin: "0",
+    server_tls13_ciphers: "TLS_AES_256_GCM_SHA384",
     server_tls_ca_file: "",
     server_tls_protocols: "secure",
     server_tls_sslmode: "disable",
     so_reuseport: "0",
     stats_period: "60",
     stats_users: "postgres",
+    suspend_timeout: "10",
     syslog: "0",
     tcp_keepalive: "1",
     tcp_keepcnt: "3",
@@ -154,6 +177,7 @@ function liveValues(dir: string, port: number): Record<string, string> {
     pool_mode: "transaction",
     pool_size: "2",
     port: "5432",
+    query_wait_timeout: "5",
     reserve_pool: "1",
     reserve_pool_size: "1",
     timezone: "UTC",
@@ -217,7 +241,13 @@ function runPgbouncer(dir: string, ini: string): Promise<Run> {
   const path = join(dir, "pgbouncer.ini");
   writeFileSync(path, ini);
   chownSync(path, USER!.uid, USER!.gid);
-  const child = spawn(BINARY, [path], { ...USER, cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  // Inside the root chroot itself drops to the user; on this machine spawn does.
+  const [file, argv] = command([path], PGBOUNCER.inRoot ? USER : undefined);
+  const child = spawn(file, argv, {
+    ...(PGBOUNCER.inRoot ? {} : USER),
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   let up = false;
   return new Promise((resolve) => {
@@ -257,7 +287,8 @@ describe("real PgBouncer on this machine", () => {
   let values: Record<string, string> = {};
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "pgb-capabilities-"));
+    // In the local stack's state folder: the root sees it under the same path.
+    dir = mkdtempSync(join(STATE_DIR, "pgb-capabilities-"));
     chownSync(dir, USER!.uid, USER!.gid);
     const userlist = join(dir, "userlist.txt");
     writeFileSync(userlist, '"postgres" ""\n');

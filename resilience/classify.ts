@@ -39,7 +39,34 @@ const PGBOUNCER_MESSAGES: [RegExp, ErrorClass, string][] = [
   [/idle transaction timeout/, "outcome-unknown", "pooler-idle-transaction-timeout"],
   [/query_timeout/, "outcome-unknown", "pooler-query-timeout"],
   [/(SASL|password) authentication failed|no such user|not allowed/, "permanent", "pooler-auth"],
+  // client_tls_sslmode = require, and the client came without TLS.
+  [/SSL required/, "permanent", "pooler-tls-required"],
 ];
+
+/**
+ * Node's certificate verification failures (OpenSSL's names) and TLS offered by neither side:
+ * configuration, not a passing fault, so no retry and no breaker.
+ */
+const TLS_CODES = new Set([
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+/** What node-postgres says when it asked for TLS and the server offers none. */
+const NO_TLS = /does not support SSL connections/;
+
+/** Is this a TLS failure (a certificate that did not verify, or no TLS offered)? */
+export function isTlsFailure(error: unknown): boolean {
+  const e = (typeof error === "object" && error !== null ? error : {}) as PgLikeError;
+  return TLS_CODES.has(e.code ?? "") || NO_TLS.test(e.message ?? "");
+}
 
 /** Node socket errors: before the statement was sent they are safe, after it they are not. */
 const NETWORK_CODES = new Set([
@@ -70,6 +97,8 @@ export function classifyError(error: unknown, phase: Phase): Classification {
     return lost("protocol-violation");
   }
   if (NETWORK_CODES.has(code)) return lost(`network-${code.toLowerCase()}`);
+  if (TLS_CODES.has(code)) return { class: "permanent", reason: `tls-${code.toLowerCase()}` };
+  if (NO_TLS.test(message)) return { class: "permanent", reason: "tls-not-offered" };
   switch (code) {
     case "40001":
       return { class: "retry-transaction", reason: "serialization-failure" };

@@ -47,6 +47,27 @@ export class PoolExhaustedError extends ResilienceError {
   }
 }
 
+/**
+ * TLS to PgBouncer failed: its certificate did not verify against the profile's CA (wrong CA,
+ * expired, another name), or one side offers no TLS. Retrying cannot help: it is configuration.
+ */
+export class TlsError extends ResilienceError {
+  readonly code: string | undefined;
+  constructor(
+    readonly target: string,
+    readonly caFile: string | undefined,
+    cause: unknown,
+  ) {
+    const why = (cause as Error)?.message ?? String(cause);
+    super(
+      "TlsError",
+      `${target}: TLS to PgBouncer failed${caFile ? ` (verified against ${caFile})` : ""}: ${why}`,
+      { cause },
+    );
+    this.code = (cause as { code?: string })?.code;
+  }
+}
+
 /** The call failed after its retries (or was not retryable); `classification` says why. */
 export class DatabaseCallError extends ResilienceError {
   constructor(
@@ -76,6 +97,7 @@ export const isQueryTimeoutError = is("QueryTimeoutError") as (
 export const isPoolExhaustedError = is("PoolExhaustedError") as (
   e: unknown,
 ) => e is PoolExhaustedError;
+export const isTlsError = is("TlsError") as (e: unknown) => e is TlsError;
 export const isDatabaseCallError = is("DatabaseCallError") as (
   e: unknown,
 ) => e is DatabaseCallError;

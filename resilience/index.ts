@@ -17,7 +17,9 @@ export {
   isDatabaseCallError,
   isPoolExhaustedError,
   isQueryTimeoutError,
+  isTlsError,
+  TlsError,
 } from "./errors.js";
 export { METRIC_NAMES } from "./metrics.js";
-export type { ResilienceOptions } from "./options.js";
+export { tlsOptions, type ResilienceOptions } from "./options.js";
 export type { ResilienceEvents } from "./events.js";

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Registry } from "prom-client";
 import type { ClientProfile } from "../platform/profiles.js";
 
@@ -41,6 +42,8 @@ export interface ResilienceOptions {
 
 export interface ResolvedOptions {
   password: string;
+  /** TLS as the profile says: node-postgres's `ssl` with the CA read from profile.tls.caFile. */
+  tls: { ssl: false | { ca: string; rejectUnauthorized: true }; caFile?: string };
   maxAttempts: number;
   initialDelayMs: number;
   maxDelayMs: number;
@@ -59,8 +62,10 @@ export interface ResolvedOptions {
 }
 
 export function resolveOptions(profile: ClientProfile, o: ResilienceOptions): ResolvedOptions {
+  const problems: string[] = [];
   const resolved: ResolvedOptions = {
     password: o.password,
+    tls: resolveTls(profile, problems),
     maxAttempts: o.retry?.maxAttempts ?? profile.retry.maxAttempts,
     initialDelayMs: o.retry?.initialDelayMs ?? 25,
     maxDelayMs: o.retry?.maxDelayMs ?? 1000,
@@ -77,7 +82,6 @@ export function resolveOptions(profile: ClientProfile, o: ResilienceOptions): Re
     idleTimeoutMs: profile.idleTimeoutMs,
     maxReplicaLagSeconds: profile.maxReplicaLagSeconds,
   };
-  const problems: string[] = [];
   const positive = (name: string, value: number | undefined, min = 1) => {
     if (value !== undefined && !(Number.isFinite(value) && value >= min)) {
       problems.push(`${name} must be a number ≥ ${min}, got ${value}`);
@@ -104,4 +108,46 @@ export function resolveOptions(profile: ClientProfile, o: ResilienceOptions): Re
     );
   }
   return resolved;
+}
+
+/**
+ * node-postgres's `ssl` for a profile, for a connection of the service's own beside the library's
+ * (a LISTEN session): the same verification, the same clear error for a bad CA file.
+ */
+export function tlsOptions(profile: ClientProfile): ResolvedOptions["tls"]["ssl"] {
+  const problems: string[] = [];
+  const tls = resolveTls(profile, problems);
+  if (problems.length > 0) throw new Error(`TLS for ${profile.service}: ${problems.join("; ")}`);
+  return tls.ssl;
+}
+
+/**
+ * verify-full: PgBouncer's certificate must chain to the CA in profile.tls.caFile and name the host
+ * connected to (node's default check), so a missing or unreadable CA file is an error here, at
+ * creation, not a failing connection later.
+ */
+function resolveTls(profile: ClientProfile, problems: string[]): ResolvedOptions["tls"] {
+  const { sslmode, caFile } = profile.tls;
+  if (sslmode === "disable") return { ssl: false };
+  if (sslmode !== "verify-full") {
+    problems.push(`tls.sslmode must be disable or verify-full, got ${JSON.stringify(sslmode)}`);
+    return { ssl: false };
+  }
+  if (!caFile) {
+    problems.push("tls.caFile is required with sslmode verify-full, got none");
+    return { ssl: false };
+  }
+  try {
+    const ca = readFileSync(caFile, "utf8");
+    if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+      problems.push(`tls.caFile ${caFile} holds no PEM certificate`);
+      return { ssl: false, caFile };
+    }
+    return { ssl: { ca, rejectUnauthorized: true }, caFile };
+  } catch (e) {
+    problems.push(
+      `tls.caFile ${caFile} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+    return { ssl: false, caFile };
+  }
 }

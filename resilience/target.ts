@@ -9,8 +9,8 @@ import pg from "pg";
 import type { Counter, Gauge } from "prom-client";
 import type { ClientEndpoint } from "../platform/profiles.js";
 import { targetBreaker } from "./breaker.js";
-import { classifyError, type Phase } from "./classify.js";
-import { PoolExhaustedError, QueryTimeoutError } from "./errors.js";
+import { classifyError, isTlsFailure, type Phase } from "./classify.js";
+import { PoolExhaustedError, QueryTimeoutError, TlsError } from "./errors.js";
 import type { TypedEvents } from "./events.js";
 import { BREAKER_STATE_VALUE, type Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
@@ -91,6 +91,7 @@ export class Target {
       connectionTimeoutMillis: options.connectTimeoutMs,
       idleTimeoutMillis: options.idleTimeoutMs,
       application_name: service,
+      ssl: options.tls.ssl,
     });
     // An idle client whose server went away emits here; the pool drops it. Not the caller's error.
     this.pool.on("error", () => {});
@@ -162,7 +163,8 @@ export class Target {
           try {
             client = await this.pool.connect();
           } catch (e) {
-            throw tag(e, "connect");
+            const error = isTlsFailure(e) ? new TlsError(this.name, this.options.tls.caFile, e) : e;
+            throw tag(error, "connect");
           }
           let broken: Error | undefined;
           try {

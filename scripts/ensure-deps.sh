@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what `npm run demo` and `npm test` need, only when it is missing: the npm packages
-# (which bring the pinned Node 22 through the `node` devDependency) and the Debian packages the
-# local stack runs (PostgreSQL server, PgBouncer, Prometheus, postgres_exporter) and the checkers the tests call (systemd-analyze,
-# logrotate, cloud-init schema).
+# (which bring the pinned Node 22 through the `node` devDependency), the Debian 12 packages (the
+# oldest PgBouncer line supported, HAProxy, mmdebstrap, and the checkers the tests call:
+# systemd-analyze, logrotate, cloud-init schema), and the production-line root with the PgBouncer,
+# PostgreSQL, exporters and Prometheus production runs (scripts/production-root.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,20 +14,22 @@ if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] |
 fi
 
 missing=()
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
-ls /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1 || missing+=(postgresql-client)
+# Debian 12's PgBouncer 1.18 (the oldest line supported; its package creates the postgres user).
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v logrotate >/dev/null 2>&1 || [ -x /usr/sbin/logrotate ] || missing+=(logrotate)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v cloud-init >/dev/null 2>&1 || missing+=(cloud-init)
 command -v gpg >/dev/null 2>&1 || missing+=(gpg)
 [ -f /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc ] || missing+=(postgresql-common)
-# Monitoring: the local stack's Prometheus (promtool checks and unit-tests the generated rules) and
-# postgres_exporter for each local Postgres node.
-command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
-command -v prometheus-postgres-exporter >/dev/null 2>&1 || missing+=(prometheus-postgres-exporter)
+# The local load balancer (the NLB's stand-in) and the clients the integration tests drive:
+# Debian's Python with psycopg2 and psycopg 3, and PostgreSQL JDBC on a JDK.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+/usr/bin/python3 -c 'import psycopg2' 2>/dev/null || missing+=(python3-psycopg2)
+/usr/bin/python3 -c 'import psycopg' 2>/dev/null || missing+=(python3-psycopg)
+[ -f /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
+command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless) # java Jdbc.java compiles in memory
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
@@ -37,6 +40,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The production PgBouncer line (1.24, built from Debian trixie's source package), cached outside
-# the repository: the integration tests run against it as well as against Debian 12's 1.18.
-bash scripts/pgbouncer-build.sh >/dev/null
+# The production line's runtime, cached outside the repository; built only when it is missing.
+bash scripts/production-root.sh >/dev/null

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # Outside .stack: the integration teardown removes that folder.
 report=$(mktemp -t pg-pooling-vitest.XXXXXX.json)
-report124=$(mktemp -t pg-pooling-vitest-124.XXXXXX.json)
-trap 'rm -f "$report" "$report124"' EXIT
+report118=$(mktemp -t pg-pooling-vitest-118.XXXXXX.json)
+trap 'rm -f "$report" "$report118"' EXIT
 
 checks_passed=0
 checks_failed=0
@@ -35,15 +35,15 @@ demo_leaves_nothing() {
 check "typecheck (tsc --noEmit)" tsc --noEmit
 check "format (prettier --check)" prettier --check --log-level warn .
 
-echo "== vitest (unit, and integration on Debian 12's PgBouncer 1.18)"
+echo "== vitest (unit, and integration on the production line: PgBouncer 1.26, PostgreSQL 18)"
 vitest run --reporter=default --reporter=json --outputFile.json="$report"
 vitest_status=$?
 
-# The same integration suite on the production line, built from trixie's source package.
-echo "== vitest (integration on PgBouncer 1.24, scripts/pgbouncer-build.sh)"
-PG_POOLING_PGBOUNCER=1.24 vitest run --project integration --reporter=default --reporter=json \
-  --outputFile.json="$report124"
-vitest124_status=$?
+# The oldest line supported, Debian 12's PgBouncer 1.18: the tests of what differs per line.
+echo "== vitest (integration, line-specific, on Debian 12's PgBouncer 1.18)"
+PG_POOLING_PGBOUNCER=1.18 vitest run --project integration --reporter=default --reporter=json \
+  --outputFile.json="$report118" test/integration/pgbouncer-line.test.ts pgbouncer/capabilities.live.test.ts
+vitest118_status=$?
 
 check "demo (short run, leaves nothing running)" demo_leaves_nothing
 
@@ -64,4 +64,4 @@ for (let i = 0; i < runs.length; i += 2) {
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
-' "$checks_passed" "$checks_failed" "$report" "$vitest_status" "$report124" "$vitest124_status"
+' "$checks_passed" "$checks_failed" "$report" "$vitest_status" "$report118" "$vitest118_status"

@@ -6,7 +6,7 @@ import { expect, test } from "vitest";
 import { buildPlan } from "../../platform/plan.js";
 import { isPortFree } from "../../local/exec.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
-import { LOCAL_LINES, localPlan, selectedLine } from "../../local/lines.js";
+import { LOCAL_LINES, localPlan } from "../../local/lines.js";
 import { startProblem, upHost } from "../../local/pgbouncer.js";
 import { rawStack, withField } from "../../platform/fixtures.js";
 import { validateStackConfig } from "../../platform/validate.js";
@@ -100,14 +100,20 @@ test("down leaves no process, port or state; a taken port or a missing binary is
 
 test("a PgBouncer older than the version the render targets is refused before it starts", async () => {
   const raw = withField(
-    withField(rawStack("local"), "pgbouncer.version", "1.25.2"),
+    withField(rawStack("local"), "pgbouncer.version", "1.26.1"),
     "pgbouncer.port",
     56499,
   );
   const newer = buildPlan(validateStackConfig(raw));
-  const running = LOCAL_LINES[selectedLine() ?? "1.18"];
-  expect(await startProblem(newer, newer.hosts[0]!)).toBe(
-    `${running.binary} is PgBouncer ${running.version} but pgbouncer.version in Pulumi.local.yaml is 1.25.2: ` +
-      "set the version it runs, or PGBOUNCER_BIN to a newer build",
-  );
+  // Debian 12's binary, the oldest line, as a build the render is too new for.
+  const old = LOCAL_LINES["1.18"];
+  process.env.PGBOUNCER_BIN = old.binary;
+  try {
+    expect(await startProblem(newer, newer.hosts[0]!)).toBe(
+      `${old.binary} is PgBouncer ${old.version} but pgbouncer.version in Pulumi.local.yaml is 1.26.1: ` +
+        "set the version it runs, or PGBOUNCER_BIN to a newer build",
+    );
+  } finally {
+    delete process.env.PGBOUNCER_BIN;
+  }
 });

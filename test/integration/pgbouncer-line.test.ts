@@ -8,13 +8,15 @@ import { admin, as, plan, secrets, viaProcess } from "./helpers.js";
 
 /**
  * What the config of each PgBouncer line relies on, proven on the real binary that runs it: this
- * file passes on Debian's 1.18 and on the 1.24 line built from trixie's source, asserting each
- * line's own behaviour (npm test runs the integration suite once per line).
+ * file passes on Debian 12's 1.18 and on the production line (Debian sid's 1.26), asserting each
+ * line's own behaviour (npm test runs it once per line).
  */
 const version = plan.pgbouncerVersion;
 const line = version.slice(0, 2).join(".");
 const tracksPrepared = knows(version, "pgbouncer", "max_prepared_statements");
 const gracefulTerm = compareVersions(version, [1, 23, 0]) >= 0;
+/** 1.26 tracks every parameter the server reports; PostgreSQL 18 reports search_path. */
+const tracksSearchPath = compareVersions(version, [1, 26, 0]) >= 0;
 
 describe(`PgBouncer ${version.join(".")}`, () => {
   test("max_prepared_statements: named prepared statements work in transaction pooling from 1.21; before, the render keeps them in session pooling", async () => {
@@ -92,6 +94,34 @@ describe(`PgBouncer ${version.join(".")}`, () => {
       await Promise.all(clients.map((c) => c.end()));
     }
   });
+
+  test(
+    tracksSearchPath
+      ? "from 1.26 on PostgreSQL 18: a session-level SET search_path stays with its client in a transaction pool"
+      : "before 1.26: a session-level SET search_path leaks to the next client of the server connection",
+    async () => {
+      // orders is a transaction pool on every line. PgBouncer hands out the server connection
+      // used last (LIFO), so the next client of process 1 gets the one the SET ran on.
+      expect(plan.entries.find((e) => e.name === "orders")!.poolMode).toBe("transaction");
+      const host = plan.hosts[0]!;
+      const setter = await viaProcess(host, 1, "orders");
+      const other = await viaProcess(host, 1, "orders");
+      try {
+        type Row = { pid: number; search_path: string };
+        const sql = "SELECT pg_backend_pid() AS pid, current_setting('search_path') AS search_path";
+        await setter.query("SET search_path TO leaked_schema, public");
+        const mine = (await setter.query<Row>(sql)).rows[0]!;
+        const theirs = (await other.query<Row>(sql)).rows[0]!;
+        expect(theirs.pid).toBe(mine.pid); // the same server connection
+        expect(mine.search_path).toBe("leaked_schema, public");
+        expect(theirs.search_path).toBe(
+          tracksSearchPath ? '"$user", public' : "leaked_schema, public",
+        );
+      } finally {
+        await Promise.all([setter.end(), other.end()]);
+      }
+    },
+  );
 
   describe("SIGTERM", () => {
     const host = plan.hosts[1]!;

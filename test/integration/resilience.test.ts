@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, test } from "vitest";
-import { clientProfiles, type ClientProfile } from "../../platform/profiles.js";
+import type { ClientProfile } from "../../platform/profiles.js";
+import { localProfiles } from "../../local/tls.js";
 import { pgbouncerPid, stopHost, upHost } from "../../local/pgbouncer.js";
 import {
   clusterNodes,
@@ -22,7 +23,7 @@ const options = clusterOptions(plan, secrets.replicationPassword);
 const nodes = clusterNodes(options);
 const [primaryNode, replica1] = [nodes[0]!, nodes[1]!];
 const profileOf = (service: string, host = plan.hosts[0]!): ClientProfile => {
-  const p = clientProfiles(plan, pgbouncerAddress(host.index)).find((x) => x.service === service)!;
+  const p = localProfiles(plan, pgbouncerAddress(host.index)).find((x) => x.service === service)!;
   return structuredClone(p);
 };
 const open: Database[] = [];

@@ -1,14 +1,14 @@
 import pg from "pg";
 import { afterAll, expect, test } from "vitest";
 import { knows } from "../../pgbouncer/capabilities.js";
-import { clientProfiles } from "../../platform/profiles.js";
+import { localProfiles } from "../../local/tls.js";
 import { processPid, startProcess, stopProcess, upHost } from "../../local/pgbouncer.js";
 import { localLayout, pgbouncerAddress } from "../../local/topology.js";
 import { createDatabase } from "../../resilience/index.js";
 import { plan, secrets, viaProcess } from "./helpers.js";
 
 /**
- * Several PgBouncer processes per host (so_reuseport, [peers]): the 1.24 line runs two. A
+ * Several PgBouncer processes per host (so_reuseport, [peers]): the production line runs two. A
  * process restarts while the others take its clients, and a cancel request that reaches the
  * wrong process is passed on to the right one. Debian's 1.18 has no [peers], so the local stack
  * runs one process per host there, and this file checks that is why.
@@ -28,7 +28,7 @@ test(
       expect(knows(plan.pgbouncerVersion, "pgbouncer", "peer_id")).toBe(false);
       return;
     }
-    const profile = clientProfiles(plan, pgbouncerAddress(host.index)).find(
+    const profile = localProfiles(plan, pgbouncerAddress(host.index)).find(
       (p) => p.service === "orders",
     )!;
     const db = createDatabase(profile, {

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { queryOnce, type PoolRow } from "../../local/connect.js";
-import { localLayout, PRIMARY_ADDRESS, replicaAddress } from "../../local/topology.js";
+import { PRIMARY_ADDRESS, replicaAddress } from "../../local/topology.js";
 import { adminViaProcess, as, connectError, plan, secrets } from "./helpers.js";
-import { pgbouncerTarget } from "../../local/connect.js";
+import { pgbouncerTarget, processTarget } from "../../local/connect.js";
 
 /**
  * GIVEN the local stack from Pulumi.local.yaml
@@ -52,12 +52,8 @@ test("a service cannot reach another service's database", async () => {
 test("pool modes live in SHOW POOLS as planned", async () => {
   const host = plan.hosts[1]!;
   // a pool row appears once a client has used the entry: use it, and ask, on one process
-  const socket = localLayout(host, undefined, 1).unixSocketDir;
   for (const e of plan.entries) {
-    await queryOnce(
-      { ...pgbouncerTarget(plan, host, secrets, e.service, e.name), host: socket },
-      "select 1",
-    );
+    await queryOnce(processTarget(plan, host, 1, secrets, e.service, e.name), "select 1");
   }
   const pools = await adminViaProcess<PoolRow>(host, 1, "SHOW POOLS");
   for (const e of plan.entries) {
