@@ -17,6 +17,15 @@ export async function printStatus(plan: Plan): Promise<boolean> {
       .map(([name, version]) => `${name} ${version}`)
       .join(", ")}`,
   );
+  const { tls, exporters } = status;
+  console.log(
+    `TLS: clients → PgBouncer ${tls.client} (the services verify-full against ${tls.caFile ?? "(no CA yet)"}), ` +
+      `PgBouncer → Postgres ${tls.server}`,
+  );
+  console.log(
+    `Exporters: pgbouncer_exporter ${exporters.pgbouncer.join(" of ")} processes, ` +
+      `postgres_exporter ${exporters.postgres.join(" of ")} nodes`,
+  );
   console.log("\nPostgres nodes");
   console.log(
     table(

@@ -12,6 +12,7 @@ import type { LocalSecrets } from "./secrets.js";
 import {
   monitoringDir,
   pgbouncerExporterAddress,
+  pgbouncerExporterPid,
   startPgbouncerExporter,
   stopPgbouncerExporter,
   writeExporterPassfile,
@@ -140,6 +141,23 @@ export async function monitoringDown(plan: Plan): Promise<void> {
   for (const host of plan.hosts) {
     for (const k of processIds(host)) await stopPgbouncerExporter(host, k);
   }
+}
+
+/** How many of the exporters run (for `status`): one per PgBouncer process, one per node. */
+export async function exportersRunning(
+  plan: Plan,
+): Promise<{ pgbouncer: [number, number]; postgres: [number, number] }> {
+  const processes = plan.hosts.flatMap((h) => processIds(h).map((k) => ({ h, k })));
+  const nodes = clusterNodes(clusterOptions(plan, ""));
+  const pgb = await Promise.all(processes.map(({ h, k }) => pgbouncerExporterPid(h, k)));
+  const pg = await Promise.all(
+    nodes.map((n) => daemonPid(file(`postgres-exporter-${n.name}.pid`))),
+  );
+  const running = (pids: (number | undefined)[]) => pids.filter((p) => p !== undefined).length;
+  return {
+    pgbouncer: [running(pgb), processes.length],
+    postgres: [running(pg), nodes.length],
+  };
 }
 
 /** Whether Prometheus runs (for `status`). */

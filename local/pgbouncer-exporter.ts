@@ -67,6 +67,10 @@ export async function startPgbouncerExporter(plan: Plan, host: HostPlan, k: numb
   );
 }
 
+/** The exporter's pid while it runs (for `status`). */
+export const pgbouncerExporterPid = (host: HostPlan, k: number) =>
+  daemonPid(file(`${name(host, k)}.pid`));
+
 export function stopPgbouncerExporter(host: HostPlan, k: number): Promise<void> {
   return stopDaemon(file(`${name(host, k)}.pid`));
 }

@@ -25,7 +25,6 @@ let cachedRoot: string | undefined;
  */
 export function productionRoot(): string {
   if (cachedRoot) return cachedRoot;
-  if (process.env.PG_POOLING_ROOT) return (cachedRoot = process.env.PG_POOLING_ROOT);
   let out: string;
   try {
     out = execFileSync("bash", [BUILD_SCRIPT], {

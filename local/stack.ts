@@ -35,7 +35,13 @@ import {
   replicaAddress,
   STATE_DIR,
 } from "./topology.js";
-import { monitoringDown, monitoringRunning, monitoringUp, prometheusUrl } from "./monitoring.js";
+import {
+  exportersRunning,
+  monitoringDown,
+  monitoringRunning,
+  monitoringUp,
+  prometheusUrl,
+} from "./monitoring.js";
 
 /**
  * The local stack from the plan: Postgres primary + streaming replicas, the service roles, and the
@@ -161,6 +167,9 @@ export async function stackStatus(plan: Plan) {
       : undefined,
     /** Where the local Prometheus answers, while it runs. */
     prometheus: (await monitoringRunning()) ? prometheusUrl() : undefined,
+    exporters: await exportersRunning(plan),
+    /** TLS on both hops, as the plan renders it, and the CA the clients verify PgBouncer with. */
+    tls: { ...plan.config.pgbouncer.tls, caFile: existsSync(caFile()) ? caFile() : undefined },
     up:
       nodes.every((n) => n.running) &&
       hosts.every((h) => h.pid !== undefined) &&
