@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { ConfigError, isConfigError } from "./errors.js";
-import { rawStack, withField } from "./fixtures.js";
+import { atVersion, rawStack, withField } from "./fixtures.js";
 import { validateStackConfig } from "./validate.js";
 
 const base = rawStack("local");
@@ -16,6 +16,15 @@ function problemsOf(raw: unknown): string[] {
       .map((l) => l.replace(/^ {2}- /, ""));
   }
   throw new Error("config was accepted");
+}
+
+/** The config is refused with a problem that contains `message`. */
+function expectRefused(raw: unknown, message: string): void {
+  const problems = problemsOf(raw);
+  expect(
+    problems.some((p) => p.includes(message)),
+    problems.join("\n"),
+  ).toBe(true);
 }
 
 describe("validateStackConfig", () => {
@@ -238,19 +247,11 @@ describe("validateStackConfig", () => {
     ["services.orders\nx", {}, "is not a valid name"],
     ["services", {}, "services must declare at least one service"],
   ])("%s = %j is refused", (path, value, message) => {
-    const problems = problemsOf(withField(base, path, value));
-    expect(
-      problems.some((p) => p.includes(message)),
-      problems.join("\n"),
-    ).toBe(true);
+    expectRefused(withField(base, path, value), message);
   });
 
   // GIVEN the oldest line supported (Debian 12's 1.18) WHEN a field needs a newer one THEN it says so.
-  const oldest = withField(
-    withField(withField(base, "pgbouncer.version", "1.18.0"), "pgbouncer.processesPerHost", 1),
-    "pgbouncer.tls.server",
-    "require",
-  );
+  const oldest = atVersion(base, "1.18.0");
   test.each([
     [
       "pgbouncer.processesPerHost",
@@ -268,11 +269,7 @@ describe("validateStackConfig", () => {
       'pgbouncer.tls.server must be require for PgBouncer 1.18.0: before 1.25.0 it checks an ro entry\'s certificates against its whole host list (2 replicas), so no login succeeds, got "verify-full"',
     ],
   ])("on PgBouncer 1.18.0, %s = %j is refused", (path, value, message) => {
-    const problems = problemsOf(withField(oldest, path, value));
-    expect(
-      problems.some((p) => p.includes(message)),
-      problems.join("\n"),
-    ).toBe(true);
+    expectRefused(withField(oldest, path, value), message);
   });
 
   test("every problem is reported at once", () => {

@@ -120,7 +120,7 @@ export function checkUserData(mocked: MockedStack, plan: Plan): void {
 }
 
 /** Walk every non-secret string in a value. */
-function plainStrings(value: unknown, path: string, out: [string, string][]): void {
+export function plainStrings(value: unknown, path: string, out: [string, string][]): void {
   if (isSecretInput(value)) return;
   if (typeof value === "string") out.push([path, value]);
   else if (Array.isArray(value)) value.forEach((v, i) => plainStrings(v, `${path}[${i}]`, out));

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "vitest";
 import type { Plan } from "../../platform/plan.js";
 import { DEFAULTS } from "../../platform/defaults.js";
-import type { Program } from "./program-checks.js";
+import { plainStrings, type Program } from "./program-checks.js";
 import { MOCK_TLS, userData } from "./program-files.js";
 import { isSecretInput, unwrap, valueOf, type MockedStack } from "./pulumi-mocks.js";
 
@@ -63,16 +63,6 @@ export async function checkCaOutput(program: Program): Promise<void> {
   expect(pem).toBe(MOCK_TLS.caCertificate);
   // and it is the CA the services' profiles and connection strings point at
   for (const p of program.profiles) expect(p.tls.caFile).toBe(DEFAULTS.client.caFile);
-}
-
-/** Every string in a value that is not inside a secret. */
-function plainStrings(value: unknown, path: string, out: [string, string][]): void {
-  if (isSecretInput(value)) return;
-  if (typeof value === "string") out.push([path, value]);
-  else if (Array.isArray(value)) value.forEach((v, i) => plainStrings(v, `${path}[${i}]`, out));
-  else if (value && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) plainStrings(v, `${path}.${k}`, out);
-  }
 }
 
 /**
