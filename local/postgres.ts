@@ -1,6 +1,6 @@
 /**
  * Local Postgres for the "local stack": one primary and N streaming replicas on loopback
- * addresses (127.0.0.1, 127.0.0.2, ...) sharing one port, run by the production-line root's
+ * addresses (127.0.0.2, 127.0.0.3, ...) sharing one port, run by the production-line root's
  * PostgreSQL (local/runtime.ts: the major production runs).
  *
  * Layout under stateDir: cluster.json (settings fingerprint) and one folder per node holding

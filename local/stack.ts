@@ -28,6 +28,7 @@ import { serviceRolesSql } from "./roles.js";
 import { loadOrCreateSecrets, readSecrets, SECRETS_FILE, type LocalSecrets } from "./secrets.js";
 import { haproxyDown, haproxyRunning, haproxyUp } from "./haproxy.js";
 import { caFile, ensureLocalTls, nodeCert } from "./tls.js";
+import { removeNodeNames, writeNodeNames } from "./node-names.js";
 import {
   BALANCER_ADDRESS,
   localLayout,
@@ -84,6 +85,7 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
   const options = clusterOptions(plan, secrets.replicationPassword);
   try {
     await ensureLocalTls(plan, clusterNodes(options));
+    await writeNodeNames(clusterNodes(options));
     const nodes = await clusterUp(options);
     log(`postgres: ${nodes.map((n) => `${n.name} ${n.address}:${n.port}`).join(", ")}`);
     const primary = nodes.find((n) => n.role === "primary")!;
@@ -115,6 +117,7 @@ export async function stackDown(plan: Plan): Promise<void> {
   const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
   await clusterDown(clusterOptions(plan, secrets?.replicationPassword ?? ""));
   await unshareFromRoot(STATE_DIR);
+  await removeNodeNames();
   const taken = [];
   for (const host of plan.hosts) {
     const { listenAddr } = localLayout(host);

@@ -4,7 +4,14 @@ import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { clientProfiles, type ClientProfile } from "../platform/profiles.js";
 import { chownToUser, run } from "./exec.js";
-import { BALANCER_ADDRESS, pgbouncerAddress, SERVICE_USER, tlsDir } from "./topology.js";
+import {
+  BALANCER_ADDRESS,
+  NODE_DOMAIN,
+  nodeHostName,
+  pgbouncerAddress,
+  SERVICE_USER,
+  tlsDir,
+} from "./topology.js";
 
 /**
  * TLS on both hops of the local stack, as in production: `up` makes a CA of its own (the root's
@@ -86,7 +93,13 @@ export async function ensureLocalTls(
     await makeCa(caFile(), caKey(), "pg-pooling local stack CA");
   for (const n of nodes) {
     if (!existsSync(nodeCert(n.name).cert))
-      await issueCertificate(nodeCert(n.name), n.name, altNames([n.address], [n.name]));
+      // Every node also answers for the whole domain, as an RDS certificate covers its
+      // endpoints: a failover moves a name to another node, which must still verify.
+      await issueCertificate(
+        nodeCert(n.name),
+        nodeHostName(n.name),
+        altNames([n.address], [nodeHostName(n.name), `*.${NODE_DOMAIN}`]),
+      );
   }
   const pgbouncer = { cert: join(tlsDir(), PGBOUNCER.cert), key: join(tlsDir(), PGBOUNCER.key) };
   if (!existsSync(pgbouncer.cert)) {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../platform/config.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import type { HostLayout, Upstreams } from "../pgbouncer/layout.js";
-import { selectedBinary } from "./lines.js";
+import { selectedBinary, selectedPgbouncer } from "./lines.js";
 
 /**
  * Where the local stack puts things. Loopback only: Postgres nodes share one port on their own
@@ -14,8 +14,13 @@ import { selectedBinary } from "./lines.js";
 /** The OS user the local servers run as when we are root (they refuse root). */
 export const SERVICE_USER = "postgres";
 export const STATE_DIR = chooseStateDir();
-export const PRIMARY_ADDRESS = "127.0.0.1";
-export const replicaAddress = (i: number) => `127.0.0.${2 + i}`;
+/**
+ * Each node its own address, none of them 127.0.0.1: the root's resolver (c-ares) merges hosts-file
+ * entries that share an address or a name, so a node named at localhost's address would also
+ * resolve to ::1, where nothing listens.
+ */
+export const PRIMARY_ADDRESS = "127.0.0.2";
+export const replicaAddress = (i: number) => `127.0.0.${3 + i}`;
 export const pgbouncerAddress = (i: number) => `127.0.0.${11 + i}`;
 /** HAProxy, the local load balancer in front of the PgBouncer hosts (pgbouncer.endpoint). */
 export const BALANCER_ADDRESS = "127.0.0.10";
@@ -35,10 +40,28 @@ function chooseStateDir(): string {
   return `/var/tmp/pg-pooling-${createHash("sha256").update(REPO_ROOT).digest("hex").slice(0, 12)}`;
 }
 
+/**
+ * Every Postgres node has a DNS name, as each RDS node has an endpoint name: `primary.db.test`,
+ * `replica1.db.test`, … (`.test` is reserved for testing, RFC 6761), in the production-line
+ * root's own /etc/hosts (local/node-names.ts), so a failover can move a name as RDS moves its.
+ */
+export const NODE_DOMAIN = "db.test";
+export const nodeHostName = (node: string) => `${node}.${NODE_DOMAIN}`;
+export const replicaNodeName = (i: number) => `replica${i + 1}`;
+
+/**
+ * What PgBouncer's entries point at: the nodes' names when PgBouncer runs in the root, which
+ * resolves them; their addresses for Debian 12's binary, which must leave this machine's
+ * /etc/hosts alone.
+ */
 export function localUpstreams(plan: Plan): Upstreams {
+  const byName = selectedPgbouncer().inRoot;
+  const replicas = Array.from({ length: plan.config.database.replicas }, (_, i) =>
+    byName ? nodeHostName(replicaNodeName(i)) : replicaAddress(i),
+  );
   return {
-    primary: PRIMARY_ADDRESS,
-    replicas: Array.from({ length: plan.config.database.replicas }, (_, i) => replicaAddress(i)),
+    primary: byName ? nodeHostName("primary") : PRIMARY_ADDRESS,
+    replicas,
     port: plan.config.database.port,
   };
 }

@@ -153,6 +153,7 @@ function liveValues(dir: string, port: number): Record<string, string> {
     tcp_keepcnt: "3",
     tcp_keepidle: "60",
     tcp_keepintvl: "10",
+    tcp_user_timeout: "10000",
     track_extra_parameters: "IntervalStyle",
     transaction_timeout: "0",
     unix_socket_dir: dir,

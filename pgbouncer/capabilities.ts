@@ -214,6 +214,7 @@ export const CAPABILITIES: readonly KeyCapability[] = Object.freeze([
   pgb("tcp_keepcnt"),
   pgb("tcp_keepidle"),
   pgb("tcp_keepintvl"),
+  pgb("tcp_user_timeout"),
   pgb("track_extra_parameters", "1.20.0", RESTART, "changelog 1.20.0 (#867); main.c CF_NO_RELOAD"),
   pgb("transaction_timeout", "1.25.0", RELOAD, "changelog 1.25.0 (#1242); main.c flags 0"),
   fixed("unix_socket_dir"),

@@ -24,6 +24,7 @@ export const FORCED_KEYS = [
   "client_tls_key_file",
   "client_tls_sslmode",
   "default_pool_size",
+  "dns_max_ttl",
   "idle_transaction_timeout",
   "listen_addr",
   "listen_port",
@@ -43,6 +44,11 @@ export const FORCED_KEYS = [
   "server_tls_sslmode",
   "so_reuseport",
   "stats_users",
+  "tcp_keepalive",
+  "tcp_keepcnt",
+  "tcp_keepidle",
+  "tcp_keepintvl",
+  "tcp_user_timeout",
   "unix_socket_dir",
 ] as const;
 export type ForcedKey = (typeof FORCED_KEYS)[number];
@@ -102,6 +108,13 @@ export function forcedSettings(
     server_login_retry: t.serverLoginRetrySeconds,
     client_tls_sslmode: tls.client,
     server_tls_sslmode: tls.server,
+    // A failover moves the primary's name and a lost node goes silent: see DEFAULTS.pgbouncer.
+    dns_max_ttl: DEFAULTS.pgbouncer.dnsMaxTtlSeconds,
+    tcp_keepalive: 1,
+    tcp_keepidle: DEFAULTS.pgbouncer.tcpKeepIdleSeconds,
+    tcp_keepintvl: DEFAULTS.pgbouncer.tcpKeepIntervalSeconds,
+    tcp_keepcnt: DEFAULTS.pgbouncer.tcpKeepCount,
+    tcp_user_timeout: DEFAULTS.pgbouncer.tcpUserTimeoutMs,
   };
   const certDir = layout.certDir ?? tls.certDir;
   if (tls.client !== "disable") {
@@ -131,7 +144,6 @@ export function tunableSettings(): Record<string, IniValue> {
     reserve_pool_timeout: DEFAULTS.pgbouncer.reservePoolTimeoutSeconds,
     server_check_delay: DEFAULTS.pgbouncer.serverCheckDelaySeconds,
     stats_period: DEFAULTS.pgbouncer.statsPeriodSeconds,
-    tcp_keepalive: 1,
   };
 }
 

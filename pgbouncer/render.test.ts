@@ -117,8 +117,12 @@ describe("pgbouncer.ini invariants", () => {
     expect(v121).not.toMatch(/load_balance_hosts/);
     const v124 = renderLocal(at("1.24.0"))["pgbouncer.ini"];
     expect(v124).toMatch(/ reserve_pool_size=\d/);
+    const replicas = localUpstreams(at("1.24.0")).replicas.join(",");
     expect(v124).toMatch(
-      /_ro = host=127\.0\.0\.2,127\.0\.0\.3 .* load_balance_hosts=round-robin$/m,
+      new RegExp(
+        `_ro = host=${replicas.replaceAll(".", "\\.")} .* load_balance_hosts=round-robin$`,
+        "m",
+      ),
     );
     // 1.25 and 1.26 add keys (transaction_timeout, pool_idle_timeout, login_notify_message, ...)
     // that the render leaves at PgBouncer's defaults: only the header names the release.

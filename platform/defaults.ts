@@ -33,6 +33,22 @@ export const DEFAULTS = {
     statsPeriodSeconds: 60,
     /** systemd waits this long for the safe shutdown (SIGINT) before it kills the process. */
     stopTimeoutSeconds: 120,
+    /**
+     * dns_max_ttl: how long PgBouncer trusts a node's resolved address. RDS endpoint records have
+     * a 5 s TTL, and a failover moves the name: PgBouncer must look again as soon as it expires.
+     */
+    dnsMaxTtlSeconds: 5,
+    /**
+     * Dead-peer detection on every client and server socket: an idle connection to a vanished
+     * node is probed after 5 s and dropped after 3 unanswered probes 1 s apart; a connection
+     * whose sent data goes unacknowledged for 10 s is dropped (tcp_user_timeout, which also
+     * bounds the keepalive). Without them a connection to a node that is gone waits for the
+     * kernel's defaults: 2 hours idle, or about 15 minutes of retransmissions.
+     */
+    tcpKeepIdleSeconds: 5,
+    tcpKeepIntervalSeconds: 1,
+    tcpKeepCount: 3,
+    tcpUserTimeoutMs: 10_000,
   },
   timeouts: {
     queryWaitSeconds: 15,

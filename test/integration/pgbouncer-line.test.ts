@@ -3,7 +3,7 @@ import { compareVersions, databaseReserveKey, knows } from "../../pgbouncer/capa
 import { connect, pgbouncerTarget } from "../../local/connect.js";
 import { waitFor } from "../../local/exec.js";
 import { pgbouncerPid, upHost } from "../../local/pgbouncer.js";
-import { replicaAddress } from "../../local/topology.js";
+import { localUpstreams, replicaAddress } from "../../local/topology.js";
 import { admin, as, plan, secrets, viaProcess } from "./helpers.js";
 
 /**
@@ -69,7 +69,7 @@ describe(`PgBouncer ${version.join(".")}`, () => {
       Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? null : String(v)])),
     );
     const ro = rows.find((r) => r.name === "reporting_ro")!;
-    expect(ro.host).toBe(`${replicaAddress(0)},${replicaAddress(1)}`);
+    expect(ro.host).toBe(localUpstreams(plan).replicas.join(","));
     if (knows(version, "databases", "load_balance_hosts"))
       expect(ro.load_balance_hosts).toBe("round-robin");
     else expect(ro).not.toHaveProperty("load_balance_hosts");
