@@ -33,17 +33,20 @@ export function assessBudget(
   const hosts = hostNames(facts);
   const addresses = new Set(facts.nodes.flatMap((n) => (n.address ? [n.address] : [])));
 
-  // Per host, per entry: the largest cap over the host's copies, and the smallest pool_size.
+  // Per host, per entry: the largest cap over the host's copies, and the smallest pool_size, times
+  // the host's processes (so_reuseport: each process of a host runs the same ini's pools; the
+  // cloud validates one process per host, the local stack runs several).
+  const processes = (host: string) => plan.hosts.find((h) => h.name === host)?.processes ?? 1;
   const caps = new Map<string, Map<string, number>>();
   const pools = new Map<string, Map<string, number>>();
   const targets = new Map<string, string[]>();
   for (const c of copies) {
     for (const e of c.entries) {
       const cap = caps.get(c.host) ?? new Map<string, number>();
-      cap.set(e.name, Math.max(cap.get(e.name) ?? 0, entryCap(e)));
+      cap.set(e.name, Math.max(cap.get(e.name) ?? 0, entryCap(e) * processes(c.host)));
       caps.set(c.host, cap);
       const pool = pools.get(c.host) ?? new Map<string, number>();
-      pool.set(e.name, Math.min(pool.get(e.name) ?? Infinity, e.poolSize));
+      pool.set(e.name, Math.min(pool.get(e.name) ?? Infinity, e.poolSize * processes(c.host)));
       pools.set(c.host, pool);
       targets.set(e.name, [...new Set([...(targets.get(e.name) ?? []), ...e.hosts])]);
       const at = `${copyText(c.copy)}: databases.${e.name}`;

@@ -27,16 +27,20 @@ async function check(args: string[]): Promise<{ code: number; stdout: string; st
 }
 
 describe("npm run check", () => {
-  test.each(["dev", "prod"])("--stack %s passes, with the budget per node", async (stack) => {
-    const { code, stdout } = await check(["--stack", stack]);
-    expect(code).toBe(0);
-    expect(stdout).toMatch(/^ {2}primary +\d+ /m);
-    expect(stdout).toMatch(/^ {2}PASS {2}pooling-connection-budget +mandatory$/m);
-    expect(stdout).toMatch(
-      /^ {2}SKIP {2}pooling-no-world-ingress +mandatory needs the stack's resources/m,
-    );
-    expect(stdout).toMatch(/^passed: no mandatory violation$/m);
-  });
+  // local runs two processes per host: each runs the host's ini, and the budget counts both
+  test.each(["dev", "prod", "local"])(
+    "--stack %s passes, with the budget per node",
+    async (stack) => {
+      const { code, stdout } = await check(["--stack", stack]);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^ {2}primary +\d+ /m);
+      expect(stdout).toMatch(/^ {2}PASS {2}pooling-connection-budget +mandatory$/m);
+      expect(stdout).toMatch(
+        /^ {2}SKIP {2}pooling-no-world-ingress +mandatory needs the stack's resources/m,
+      );
+      expect(stdout).toMatch(/^passed: no mandatory violation$/m);
+    },
+  );
 
   test("an over-budget config: exit 1, each node's overrun naming every service's share", async () => {
     const file = join(scratch, "over.yaml");
