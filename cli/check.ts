@@ -1,4 +1,6 @@
-import { buildPlan } from "../platform/plan.js";
+import { renderLocalHost } from "../local/pgbouncer.js";
+import { localUpstreams } from "../local/topology.js";
+import { buildPlan, type HostPlan } from "../platform/plan.js";
 import { factsFromPlan } from "../policies/artifacts.js";
 import { checkReport, formatJson, formatMarkdown, formatText } from "../policies/report.js";
 import { runRules } from "../policies/rules.js";
@@ -18,7 +20,15 @@ await main(() => {
     throw new UsageError(`--format must be text, markdown or json, got ${JSON.stringify(format)}`);
   const { config, label } = configFromArgs(args);
   const plan = buildPlan(config, { enforceBudget: false });
-  const facts = factsFromPlan(plan, label, args.stack ?? plan.environment);
+  // The local stack's hosts render with its own layout and node names.
+  const localRender =
+    plan.environment === "local"
+      ? {
+          hostFiles: (host: HostPlan) => renderLocalHost(plan, host, "redacted"),
+          upstreams: localUpstreams(plan),
+        }
+      : undefined;
+  const facts = factsFromPlan(plan, label, args.stack ?? plan.environment, localRender);
   const report = checkReport(facts, plan, runRules(facts, plan));
   const print =
     format === "json" ? formatJson : format === "markdown" ? formatMarkdown : formatText;

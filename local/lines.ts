@@ -22,7 +22,7 @@ export const LOCAL_LINES = {
     from: "Debian 12's pgbouncer package",
     processesPerHost: 1, // no [peers] before 1.19: a cancel could reach the wrong process
     // TLS to Postgres without verifying its name: before 1.25 verify-full fails on a multi-host
-    // entry (pgbouncer/capabilities.ts MULTI_HOST_VERIFY_SINCE).
+    // entry (platform/capabilities.ts MULTI_HOST_VERIFY_SINCE).
     serverTls: "require",
   },
   "1.26": {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
-import { compareVersions, type Version } from "../pgbouncer/capabilities.js";
+import { compareVersions, type Version } from "../platform/capabilities.js";
 import { renderIni, type HostProcess, type PeerAddress } from "../pgbouncer/ini.js";
 import { renderLogrotate } from "../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";

@@ -1,6 +1,5 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { stringify } from "yaml";
-import type { ExporterHostFiles } from "../monitoring/exporter-units.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import {
   AGENT_ENV,
@@ -36,6 +35,16 @@ export const USER_DATA_LIMIT = 16 * 1024;
  */
 const PACKAGES = ["awscli", "ca-certificates", "curl", "pgbouncer"];
 
+/**
+ * Files and commands another part of the host brings to its first boot (the exporters'
+ * units and install script, monitoring/exporter-units.ts): written as root, run after
+ * PgBouncer's own first boot. Declared here so the renderer needs nothing of monitoring/.
+ */
+export interface BootExtras {
+  files: readonly { path: string; mode: string; content: string }[];
+  commands: readonly (string | readonly string[])[];
+}
+
 export interface CloudInitInput {
   plan: Plan;
   host: HostPlan;
@@ -47,7 +56,7 @@ export interface CloudInitInput {
    * files, installed and started after the first boot, whether or not PgBouncer started (its
    * exporter then reports it down). @default none: a host without exporters
    */
-  exporters?: ExporterHostFiles;
+  exporters?: BootExtras;
 }
 
 interface WriteFile {

@@ -1,6 +1,6 @@
 import { DEFAULTS } from "../platform/defaults.js";
 import type { HostPlan, Plan, PoolEntry } from "../platform/plan.js";
-import { capability, databaseReserveKey, knows } from "./capabilities.js";
+import { capability, databaseReserveKey, knows, type ForcedKey } from "../platform/capabilities.js";
 import { generatedHeader } from "./header.js";
 import { ADMIN_USER, STATS_USER, type HostLayout, type Upstreams } from "./layout.js";
 import { absolutePath, connstringValue, iniKey, iniValue } from "./sanitize.js";
@@ -12,46 +12,6 @@ import { absolutePath, connstringValue, iniKey, iniValue } from "./sanitize.js";
  * same for the same input, byte for byte.
  */
 export type IniValue = string | number | boolean;
-
-/** Keys pg-pooling owns. An override of one of these is a config error (see validate.ts). */
-export const FORCED_KEYS = [
-  "admin_users",
-  "auth_file",
-  "auth_type",
-  "client_idle_timeout",
-  "client_login_timeout",
-  "client_tls_cert_file",
-  "client_tls_key_file",
-  "client_tls_sslmode",
-  "default_pool_size",
-  "dns_max_ttl",
-  "idle_transaction_timeout",
-  "listen_addr",
-  "listen_port",
-  "logfile",
-  "max_client_conn",
-  "peer_id",
-  "max_prepared_statements",
-  "pidfile",
-  "pool_mode",
-  "query_timeout",
-  "query_wait_timeout",
-  "server_connect_timeout",
-  "server_idle_timeout",
-  "server_lifetime",
-  "server_login_retry",
-  "server_tls_ca_file",
-  "server_tls_sslmode",
-  "so_reuseport",
-  "stats_users",
-  "tcp_keepalive",
-  "tcp_keepcnt",
-  "tcp_keepidle",
-  "tcp_keepintvl",
-  "tcp_user_timeout",
-  "unix_socket_dir",
-] as const;
-export type ForcedKey = (typeof FORCED_KEYS)[number];
 
 /**
  * Where a peer process takes cancel requests: its unix socket folder (processes of one machine)

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Version } from "./capabilities.js";
+import type { Version } from "../platform/capabilities.js";
 import { generatedHeader } from "./header.js";
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { loadStack } from "../platform/config.js";
 import { buildPlan } from "../platform/plan.js";
-import { CAPABILITIES } from "./capabilities.js";
+import { CAPABILITIES } from "../platform/capabilities.js";
 import { PRODUCTION_LAYOUT } from "./layout.js";
 import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { renderHostFiles, userlistEntries } from "./render.js";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { CAPABILITIES, type Section } from "./capabilities.js";
+import { CAPABILITIES, type Section } from "../platform/capabilities.js";
 
 /**
  * How a config change reaches a running PgBouncer host. RELOAD (SIGHUP) applies most keys without

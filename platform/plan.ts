@@ -11,7 +11,7 @@ import {
   type EntrySizing,
   type PoolMode,
 } from "./sizing.js";
-import { knows, parseVersion, type Version } from "../pgbouncer/capabilities.js";
+import { knows, parseVersion, type Version } from "./capabilities.js";
 
 /**
  * The Plan: everything derived from a validated StackConfig. Renderers, the local stack, the

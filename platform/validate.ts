@@ -6,12 +6,12 @@ import { parseCidr } from "./network.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
 import {
   compareVersions,
+  FORCED_KEYS,
   knows,
   MULTI_HOST_VERIFY_SINCE,
   parseVersion,
   SUPPORTED_VERSIONS,
-} from "../pgbouncer/capabilities.js";
-import { FORCED_KEYS } from "../pgbouncer/ini.js";
+} from "./capabilities.js";
 
 /**
  * Config → validated StackConfig, or one ConfigError with every problem. Shape errors come from the

@@ -1,7 +1,5 @@
 import { rdsParameters } from "../components/rds-parameters.js";
-import { localUpstreams } from "../local/topology.js";
-import { renderLocalHost } from "../local/pgbouncer.js";
-import type { Plan } from "../platform/plan.js";
+import type { HostPlan, Plan } from "../platform/plan.js";
 import { enforcesTls } from "../platform/schema.js";
 import {
   DELIVERED_FILES,
@@ -10,9 +8,9 @@ import {
   type DeliveredFileName,
 } from "../pgbouncer/agent.js";
 import { renderCloudInit } from "../pgbouncer/cloud-init.js";
-import { PRODUCTION_LAYOUT, reviewUpstreams } from "../pgbouncer/layout.js";
+import { PRODUCTION_LAYOUT, reviewUpstreams, type Upstreams } from "../pgbouncer/layout.js";
 import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
-import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
+import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { filesFromCloudConfig } from "./user-data.js";
 import type { Facts, HostConfig, ParameterGroup, PostgresNode } from "./types.js";
 
@@ -24,27 +22,38 @@ import type { Facts, HostConfig, ParameterGroup, PostgresNode } from "./types.js
  * group is the one PostgresCluster would create. What only resources carry (security groups,
  * public addresses, encryption, secrets in inputs) is left to the pack.
  */
-export function factsFromPlan(plan: Plan, label: string, stack: string = plan.environment): Facts {
+export function factsFromPlan(
+  plan: Plan,
+  label: string,
+  stack: string = plan.environment,
+  /**
+   * How the stack renders a host's files, and where its Postgres nodes are. @default the cloud
+   * render (production layout) and review upstreams; the local stack's come from the caller
+   * (cli/check.ts), which may use local/: policies do not.
+   */
+  stackRender?: { hostFiles: (host: HostPlan) => HostFiles; upstreams: Upstreams },
+): Facts {
   const c = plan.config;
   const local = plan.environment === "local";
-  const upstreams = local
-    ? localUpstreams(plan)
-    : reviewUpstreams(plan.environment, c.database.replicas, c.database.port);
+  if (local && !stackRender)
+    throw new Error("factsFromPlan: a local plan needs the local stack's render (stackRender)");
+  const upstreams =
+    stackRender?.upstreams ??
+    reviewUpstreams(plan.environment, c.database.replicas, c.database.port);
+  const render =
+    stackRender?.hostFiles ??
+    ((host: HostPlan) =>
+      renderHostFiles({
+        plan,
+        host,
+        upstreams,
+        layout: PRODUCTION_LAYOUT,
+        users: userlistEntries(plan, "redacted"),
+        reloadCommand: SYSTEMD_RELOAD,
+      }));
   const hosts: HostConfig[] = [];
   for (const host of plan.hosts) {
-    const files = deliveredFiles(
-      plan,
-      local
-        ? renderLocalHost(plan, host, "redacted")
-        : renderHostFiles({
-            plan,
-            host,
-            upstreams,
-            layout: PRODUCTION_LAYOUT,
-            users: userlistEntries(plan, "redacted"),
-            reloadCommand: SYSTEMD_RELOAD,
-          }),
-    );
+    const files = deliveredFiles(plan, render(host));
     const rendered: HostConfig = { host: host.name, source: "rendered", files: {} };
     for (const name of Object.keys(DELIVERED_FILES) as DeliveredFileName[]) {
       rendered.files[name] = {

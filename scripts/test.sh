@@ -42,7 +42,7 @@ vitest_status=$?
 # The oldest line supported, Debian 12's PgBouncer 1.18: the tests of what differs per line.
 echo "== vitest (integration, line-specific, on Debian 12's PgBouncer 1.18)"
 PG_POOLING_PGBOUNCER=1.18 vitest run --project integration --reporter=default --reporter=json \
-  --outputFile.json="$report118" test/integration/pgbouncer-line.test.ts pgbouncer/capabilities.live.test.ts
+  --outputFile.json="$report118" test/integration/pgbouncer-line.test.ts test/integration/capabilities.live.test.ts
 vitest118_status=$?
 
 check "demo (short run, leaves nothing running)" demo_leaves_nothing

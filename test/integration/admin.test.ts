@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { databaseReserveKey } from "../../pgbouncer/capabilities.js";
+import { databaseReserveKey } from "../../platform/capabilities.js";
 import { ADMIN_USER, STATS_USER } from "../../pgbouncer/layout.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
 import { localLayout, localUpstreams } from "../../local/topology.js";

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "vitest";
-import { compareVersions, databaseReserveKey, knows } from "../../pgbouncer/capabilities.js";
+import { compareVersions, databaseReserveKey, knows } from "../../platform/capabilities.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
 import { waitFor } from "../../local/exec.js";
 import { pgbouncerPid, upHost } from "../../local/pgbouncer.js";

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, expect, test } from "vitest";
-import { knows } from "../../pgbouncer/capabilities.js";
+import { knows } from "../../platform/capabilities.js";
 import { localProfiles } from "../../local/tls.js";
 import { processPid, startProcess, stopProcess, upHost } from "../../local/pgbouncer.js";
 import { localLayout, pgbouncerAddress } from "../../local/topology.js";
