@@ -12,7 +12,7 @@ import {
   waitFor,
   isPortFree,
 } from "./exec.js";
-import { BALANCER_ADDRESS, pgbouncerAddress, SERVICE_USER, STATE_DIR } from "./topology.js";
+import { pgbouncerAddress, SERVICE_USER, STATE_DIR } from "./topology.js";
 
 /**
  * HAProxy (Debian 12's) in TCP mode in front of the PgBouncer hosts: the local stack's network load
@@ -67,7 +67,7 @@ export function renderHaproxyConfig(plan: Plan, stateDir = STATE_DIR): string {
     "    option redispatch",
     "",
     `frontend ${BACKEND}-endpoint`,
-    `    bind ${BALANCER_ADDRESS}:${port}`,
+    `    bind ${plan.config.pgbouncer.endpoint}:${port}`,
     `    maxconn ${maxConnections(plan)}`,
     `    default_backend ${BACKEND}`,
     "",
@@ -80,18 +80,15 @@ export function renderHaproxyConfig(plan: Plan, stateDir = STATE_DIR): string {
 }
 
 export async function haproxyUp(plan: Plan): Promise<void> {
+  // HAProxy listens on the endpoint the clients are given (a loopback address: validate.ts).
   const endpoint = plan.config.pgbouncer.endpoint;
-  if (endpoint !== BALANCER_ADDRESS)
-    throw new Error(
-      `pgbouncer.endpoint in Pulumi.local.yaml must be ${BALANCER_ADDRESS}, where the local HAProxy listens, got ${JSON.stringify(endpoint)}`,
-    );
   if (await daemonPid(file("haproxy.pid"))) return;
   await ensureServiceDir(dir(), SERVICE_USER);
   await writeFile(file("haproxy.cfg"), renderHaproxyConfig(plan));
   await run("haproxy", ["-c", "-q", "-f", file("haproxy.cfg")], { asUser: SERVICE_USER });
   const port = plan.config.pgbouncer.port;
-  if (!(await isPortFree(BALANCER_ADDRESS, port)))
-    throw new Error(`${BALANCER_ADDRESS}:${port} is already in use: stop what listens there`);
+  if (!(await isPortFree(endpoint, port)))
+    throw new Error(`${endpoint}:${port} is already in use: stop what listens there`);
   // runuser resets the open-files limit; HAProxy needs two descriptors per connection.
   const files = maxConnections(plan) * 2 + 100;
   await startDaemon(
@@ -104,8 +101,8 @@ export async function haproxyUp(plan: Plan): Promise<void> {
     },
   );
   await waitFor(
-    `HAProxy to listen on ${BALANCER_ADDRESS}:${port}`,
-    async () => !(await isPortFree(BALANCER_ADDRESS, port)),
+    `HAProxy to listen on ${endpoint}:${port}`,
+    async () => !(await isPortFree(endpoint, port)),
     10_000,
   );
   await waitFor(

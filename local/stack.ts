@@ -29,13 +29,7 @@ import { loadOrCreateSecrets, readSecrets, SECRETS_FILE, type LocalSecrets } fro
 import { haproxyDown, haproxyRunning, haproxyUp } from "./haproxy.js";
 import { caFile, ensureLocalTls, nodeCert } from "./tls.js";
 import { removeNodeNames, writeNodeNames } from "./node-names.js";
-import {
-  BALANCER_ADDRESS,
-  localLayout,
-  PRIMARY_ADDRESS,
-  replicaAddress,
-  STATE_DIR,
-} from "./topology.js";
+import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
 import {
   exportersRunning,
   monitoringDown,
@@ -97,7 +91,7 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
     }
     await haproxyUp(plan);
     log(
-      `haproxy ${BALANCER_ADDRESS}:${plan.config.pgbouncer.port}: the endpoint, in front of every host`,
+      `haproxy ${plan.config.pgbouncer.endpoint}:${plan.config.pgbouncer.port}: the endpoint, in front of every host`,
     );
     await monitoringUp(plan, secrets);
     log(
@@ -166,7 +160,7 @@ export async function stackStatus(plan: Plan) {
     },
     /** The load balancer's address, while HAProxy runs. */
     balancer: (await haproxyRunning())
-      ? `${BALANCER_ADDRESS}:${plan.config.pgbouncer.port}`
+      ? `${plan.config.pgbouncer.endpoint}:${plan.config.pgbouncer.port}`
       : undefined,
     /** Where the local Prometheus answers, while it runs. */
     prometheus: (await monitoringRunning()) ? prometheusUrl() : undefined,

@@ -4,14 +4,7 @@ import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { clientProfiles, type ClientProfile } from "../platform/profiles.js";
 import { chownToUser, run } from "./exec.js";
-import {
-  BALANCER_ADDRESS,
-  NODE_DOMAIN,
-  nodeHostName,
-  pgbouncerAddress,
-  SERVICE_USER,
-  tlsDir,
-} from "./topology.js";
+import { NODE_DOMAIN, nodeHostName, pgbouncerAddress, SERVICE_USER, tlsDir } from "./topology.js";
 
 /**
  * TLS on both hops of the local stack, as in production: `up` makes a CA of its own (the root's
@@ -103,7 +96,8 @@ export async function ensureLocalTls(
   }
   const pgbouncer = { cert: join(tlsDir(), PGBOUNCER.cert), key: join(tlsDir(), PGBOUNCER.key) };
   if (!existsSync(pgbouncer.cert)) {
-    const addresses = [BALANCER_ADDRESS, ...plan.hosts.map((h) => pgbouncerAddress(h.index))];
+    const endpoint = plan.config.pgbouncer.endpoint;
+    const addresses = [endpoint, ...plan.hosts.map((h) => pgbouncerAddress(h.index))];
     await issueCertificate(pgbouncer, plan.config.pgbouncer.endpoint, altNames(addresses));
   }
   await writeFile(join(tlsDir(), PGBOUNCER.serverCa), readFileSync(caFile()));

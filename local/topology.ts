@@ -22,8 +22,6 @@ export const STATE_DIR = chooseStateDir();
 export const PRIMARY_ADDRESS = "127.0.0.2";
 export const replicaAddress = (i: number) => `127.0.0.${3 + i}`;
 export const pgbouncerAddress = (i: number) => `127.0.0.${11 + i}`;
-/** HAProxy, the local load balancer in front of the PgBouncer hosts (pgbouncer.endpoint). */
-export const BALANCER_ADDRESS = "127.0.0.10";
 
 /**
  * The gitignored `.stack` folder of the checkout, unless the servers' user cannot reach it (a

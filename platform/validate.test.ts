@@ -125,6 +125,11 @@ describe("validateStackConfig", () => {
     ["pgbouncer.port", 55432, "pgbouncer.port must differ from database.port, got 55432"],
     [
       "pgbouncer.endpoint",
+      "pgbouncer.local",
+      'pgbouncer.endpoint must be a loopback address for the local stack (its HAProxy listens there), got "pgbouncer.local"',
+    ],
+    [
+      "pgbouncer.endpoint",
       "bouncer host",
       'pgbouncer.endpoint must be a hostname or address, got "bouncer host"',
     ],

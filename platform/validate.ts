@@ -171,6 +171,13 @@ function crossFieldProblems(c: StackConfig): Problem[] {
       message: "must be 1 outside the local stack (the cloud fleet runs one process per host)",
     });
   }
+  if (c.environment === "local" && !/^127(\.\d{1,3}){3}$/.test(c.pgbouncer.endpoint)) {
+    problems.push({
+      path: "pgbouncer.endpoint",
+      got: show(c.pgbouncer.endpoint),
+      message: "must be a loopback address for the local stack (its HAProxy listens there)",
+    });
+  }
   if (c.environment !== "local") {
     // A range copied from the local stack: the cloud's Prometheus never scrapes from loopback.
     for (const [i, cidr] of c.monitoring.scrapeFrom.entries()) {

@@ -27,6 +27,9 @@ afterAll(() => rm(scratch, { recursive: true, force: true }));
 /** identity is a transaction pool of one or two server connections per process: clients share them. */
 const SHARED = "identity";
 const sharedEntry = plan.entries.find((e) => e.name === SHARED)!;
+/** Three clients for every server connection the fleet's processes may open for it. */
+const processes = plan.hosts.reduce((n, h) => n + h.processes, 0);
+const CLIENTS = 3 * sharedEntry.maxDbConnections * processes;
 
 describe("libpq", () => {
   test("psql", async () => {
@@ -46,7 +49,7 @@ describe("libpq", () => {
     await run("mkdir", ["-p", scratch]);
     const script = join(scratch, "select.sql");
     await writeFile(script, "\\set id random(1, 1000)\nSELECT :id::int + 1;\n");
-    const clients = 4 * sharedEntry.maxDbConnections * plan.hosts.length * plan.hosts[0]!.processes;
+    const clients = CLIENTS;
     const { stdout } = await run(
       join(findPostgresBinDir(), "pgbench"),
       [
@@ -100,8 +103,7 @@ describe("Python", () => {
   test.each(["psycopg2", "psycopg"] as const)(
     "%s (threads sharing a transaction pool)",
     async (m) => {
-      const clients =
-        3 * sharedEntry.maxDbConnections * plan.hosts.length * plan.hosts[0]!.processes;
+      const clients = CLIENTS;
       const { stdout } = await run(PYTHON, ["-"], {
         input: pythonClient(m),
         env: {
@@ -153,7 +155,7 @@ test("PostgreSQL JDBC with its defaults (prepareThreshold 5)", async () => {
   await run("mkdir", ["-p", scratch]);
   const source = join(scratch, "Jdbc.java");
   await writeFile(source, JAVA);
-  const clients = 3 * sharedEntry.maxDbConnections * plan.hosts.length * plan.hosts[0]!.processes;
+  const clients = CLIENTS;
   const url = `jdbc:postgresql://${endpoint}:${port}/${SHARED}?sslmode=verify-full&sslrootcert=${caFile()}`;
   const { stdout } = await run("java", ["-cp", "/usr/share/java/postgresql.jar", source], {
     env: { JDBC_URL: url, PGUSER: SHARED, PGPASSWORD: password(SHARED), CLIENTS: String(clients) },
@@ -165,7 +167,7 @@ test("PostgreSQL JDBC with its defaults (prepareThreshold 5)", async () => {
 test("node-postgres named statements through the balancer", async () => {
   const target = endpointTarget(plan, secrets, SHARED, SHARED);
   const clients = await Promise.all(
-    Array.from({ length: 3 * sharedEntry.maxDbConnections * 4 }, async () => {
+    Array.from({ length: CLIENTS }, async () => {
       const c = new pg.Client(target);
       await c.connect();
       return c;

@@ -7,13 +7,7 @@ import { connect, pgbouncerTarget } from "../../local/connect.js";
 import { chownToUser, findPostgresBinDir, run } from "../../local/exec.js";
 import { processIds, processPid } from "../../local/pgbouncer.js";
 import { altNames, caFile, issueCertificate, localProfiles, makeCa } from "../../local/tls.js";
-import {
-  BALANCER_ADDRESS,
-  pgbouncerAddress,
-  SERVICE_USER,
-  STATE_DIR,
-  tlsDir,
-} from "../../local/topology.js";
+import { pgbouncerAddress, SERVICE_USER, STATE_DIR, tlsDir } from "../../local/topology.js";
 import {
   createDatabase,
   isDatabaseCallError,
@@ -49,7 +43,7 @@ async function writeError(profile: typeof orders): Promise<DatabaseCallError> {
 describe("the library connects with the profile alone", () => {
   test("verify-full through the balancer; both hops encrypted", async () => {
     expect(orders.tls).toEqual({ sslmode: "verify-full", caFile: caFile() });
-    expect(orders.rw.host).toBe(BALANCER_ADDRESS);
+    expect(orders.rw.host).toBe(plan.config.pgbouncer.endpoint);
     const db = createDatabase(orders, { password });
     try {
       // The server side of this session: PgBouncer's own connection to Postgres.
