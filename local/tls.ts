@@ -3,6 +3,7 @@ import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { clientProfiles, type ClientProfile } from "../platform/profiles.js";
+import { serverCertificateNames } from "../pgbouncer/server-certificate.js";
 import { chownToUser, run } from "./exec.js";
 import { NODE_DOMAIN, nodeHostName, pgbouncerAddress, SERVICE_USER, tlsDir } from "./topology.js";
 
@@ -96,9 +97,11 @@ export async function ensureLocalTls(
   }
   const pgbouncer = { cert: join(tlsDir(), PGBOUNCER.cert), key: join(tlsDir(), PGBOUNCER.key) };
   if (!existsSync(pgbouncer.cert)) {
-    const endpoint = plan.config.pgbouncer.endpoint;
-    const addresses = [endpoint, ...plan.hosts.map((h) => pgbouncerAddress(h.index))];
-    await issueCertificate(pgbouncer, plan.config.pgbouncer.endpoint, altNames(addresses));
+    // The names the cloud's certificate carries, and each host's address: the local tests also
+    // reach one host directly with verify-full.
+    const names = serverCertificateNames(plan);
+    const addresses = [...names.ipAddresses, ...plan.hosts.map((h) => pgbouncerAddress(h.index))];
+    await issueCertificate(pgbouncer, names.commonName, altNames(addresses, names.dnsNames));
   }
   await writeFile(join(tlsDir(), PGBOUNCER.serverCa), readFileSync(caFile()));
   await chownToUser(tlsDir(), SERVICE_USER);

@@ -1,3 +1,4 @@
+import { isIpv4Address } from "../platform/network.js";
 import type { Plan } from "../platform/plan.js";
 
 /**
@@ -22,7 +23,7 @@ const FALLBACK_CN = "pg-pooling PgBouncer";
 
 export function serverCertificateNames(plan: Plan): ServerCertificateNames {
   const endpoint = plan.config.pgbouncer.endpoint;
-  const address = /^\d{1,3}(\.\d{1,3}){3}$/.test(endpoint);
+  const address = isIpv4Address(endpoint);
   return {
     commonName: endpoint.length <= CN_MAX ? endpoint : FALLBACK_CN,
     dnsNames: address ? [] : [endpoint],

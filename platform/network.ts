@@ -4,6 +4,9 @@
  * zone of the endpoint. components/ turns these into resources; tests check them without mocks.
  */
 
+/** An IPv4 address (the endpoint may be one instead of a name). */
+export const isIpv4Address = (text: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(text);
+
 const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /** Prefixes a VPC may have: /16 is the largest AWS allows; /20 still gives every subnet a /24. */
@@ -149,7 +152,7 @@ export function debianArchitecture(arch: Architecture): "arm64" | "amd64" {
  * single-label name, gets no record: there is no zone to put it in.
  */
 export function endpointDns(endpoint: string): { zone: string; record: string } | undefined {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(endpoint)) return undefined;
+  if (isIpv4Address(endpoint)) return undefined;
   const dot = endpoint.indexOf(".");
   if (dot <= 0) return undefined;
   return { zone: endpoint.slice(dot + 1), record: endpoint.slice(0, dot) };

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { ConfigError, joinPath, show, type Problem } from "./errors.js";
 import { DEFAULTS } from "./defaults.js";
 import { defaultMaxConnections } from "./instance-classes.js";
-import { parseCidr } from "./network.js";
+import { isIpv4Address, parseCidr } from "./network.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
 import {
   compareVersions,
@@ -171,7 +171,8 @@ function crossFieldProblems(c: StackConfig): Problem[] {
       message: "must be 1 outside the local stack (the cloud fleet runs one process per host)",
     });
   }
-  if (c.environment === "local" && !/^127(\.\d{1,3}){3}$/.test(c.pgbouncer.endpoint)) {
+  const endpoint = c.pgbouncer.endpoint;
+  if (c.environment === "local" && !(isIpv4Address(endpoint) && endpoint.startsWith("127."))) {
     problems.push({
       path: "pgbouncer.endpoint",
       got: show(c.pgbouncer.endpoint),
