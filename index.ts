@@ -157,8 +157,9 @@ export const budget = plan.budget.map(({ node, usable, required, free }) => ({
   free,
 }));
 export const pools = plan.entries.map(
-  ({ name, target, poolMode, poolSize, reservePoolSize, maxDbConnections }) => ({
+  ({ name, node, target, poolMode, poolSize, reservePoolSize, maxDbConnections }) => ({
     name,
+    node,
     target,
     poolMode,
     poolSize,
@@ -168,13 +169,17 @@ export const pools = plan.entries.map(
 );
 /** What each service is configured with: endpoints, its pool, timeouts. No secret in it. */
 export const profiles = clientProfiles(plan);
-/** Per service, the rw (and ro) connection strings with the password: secrets. */
+/**
+ * Per service, the rw connection string and one per replica (`replicas`, in replica order, each to
+ * that replica's own ro entry; empty when the service reads nothing from replicas), with the
+ * password: secrets.
+ */
 export const connectionStrings = Object.fromEntries(
   profiles.map((p) => {
     const password = credentials.accounts[p.service]!.password;
     const uri = (e: typeof p.rw) =>
       pulumi.secret(password.apply((pw) => connectionUri(e, pw, p.tls)));
-    return [p.service, { rw: uri(p.rw), ...(p.ro ? { ro: uri(p.ro) } : {}) }];
+    return [p.service, { rw: uri(p.rw), replicas: p.replicas.map(uri) }];
   }),
 );
 /** PgBouncer's consoles (SHOW …) and the exporters' login: passwords are secrets. */

@@ -14,6 +14,7 @@ export default defineConfig({
           include: [
             "platform/**/*.test.ts",
             "pgbouncer/**/*.test.ts",
+            "replicas/**/*.test.ts",
             "resilience/**/*.test.ts",
             "components/**/*.test.ts",
             "policies/**/*.test.ts",

@@ -1,3 +1,4 @@
+import { PRIMARY_NODE, replicaNodeNames } from "../platform/nodes.js";
 import type { Plan } from "../platform/plan.js";
 import { table } from "../platform/report.js";
 import type { Target } from "../local/connect.js";
@@ -18,38 +19,42 @@ import { localPlan } from "../local/lines.js";
 const DURATION_MS = Number(process.env.DEMO_SECONDS ?? 10) * 1000;
 const THINK_MS = 250;
 
+/**
+ * Each service's declared clients: its rw entry's, and its ro clients spread over the replicas'
+ * entries (each entry is sized for all of them, but a client reads from one replica at a time).
+ */
 function clientTargets(plan: Plan, secrets: LocalSecrets, via: "pgbouncer" | "postgres"): Target[] {
   const targets: Target[] = [];
-  for (const e of plan.entries) {
-    const password = secrets.accounts[e.service]!.password;
-    for (let i = 0; i < e.clients; i++) {
-      if (via === "pgbouncer") {
-        // The endpoint (HAProxy locally, the NLB in the cloud) spreads clients over the hosts.
-        targets.push({
-          host: plan.config.pgbouncer.endpoint,
-          port: plan.config.pgbouncer.port,
-          database: e.name,
-          user: e.service,
-          password,
-          ssl: localSsl(),
-        });
-      } else {
-        const host =
-          e.target === "primary"
-            ? PRIMARY_ADDRESS
-            : replicaAddress(i % plan.config.database.replicas);
-        targets.push({
-          host,
-          port: plan.config.database.port,
-          database: e.dbname,
-          user: e.service,
-          password,
-          ssl: localSsl(),
-        });
-      }
+  for (const s of plan.services) {
+    const password = secrets.accounts[s.name]!.password;
+    const rw = s.entries.filter((e) => e.role === "rw");
+    const ro = s.entries.filter((e) => e.role === "ro");
+    const clients = [
+      ...rw.flatMap((e) => Array.from({ length: e.clients }, () => e)),
+      ...Array.from({ length: ro[0]?.clients ?? 0 }, (_, i) => ro[i % ro.length]!),
+    ];
+    for (const e of clients) {
+      // The endpoint (HAProxy locally, the NLB in the cloud) spreads clients over the hosts.
+      const pooled = { host: plan.config.pgbouncer.endpoint, port: plan.config.pgbouncer.port };
+      const direct = { host: nodeAddress(plan, e.node), port: plan.config.database.port };
+      targets.push({
+        ...(via === "pgbouncer" ? pooled : direct),
+        database: via === "pgbouncer" ? e.name : e.dbname,
+        user: e.service,
+        password,
+        ssl: localSsl(),
+      });
     }
   }
   return targets;
+}
+
+/** A node's loopback address, by its plan name. */
+function nodeAddress(plan: Plan, node: string): string {
+  if (node === PRIMARY_NODE) return PRIMARY_ADDRESS;
+  const i = replicaNodeNames(plan.config.database.replicas).indexOf(node);
+  if (i < 0) throw new Error(`entry node must be primary or a replica of the plan, got ${node}`);
+  return replicaAddress(i);
 }
 
 /** Client backends of the services on each Postgres node, right now. */

@@ -141,7 +141,8 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
       host: pgbouncerAddress(host.index),
       port: o.plan.config.pgbouncer.port,
       user: "catalog",
-      database: roEntryName("catalog"),
+      // One replica's entry: each is sized for all of catalog's reads, as the harness's pools are.
+      database: roEntryName("catalog", 0),
     };
     const out = await run(
       join(findPostgresBinDir(), "pgbench"),

@@ -2,12 +2,23 @@ import type { HostPlan, Plan } from "../platform/plan.js";
 import { buildPlan } from "../platform/plan.js";
 import { adminQuery } from "../local/connect.js";
 import { processIds, processPid, startProcess, stopProcess, upHost } from "../local/pgbouncer.js";
-import { clusterNodes, clusterUp, killNode, restartNode } from "../local/postgres.js";
+import { killNode, restartNode } from "../local/failover.js";
+import { clusterNodes } from "../local/postgres.js";
+import {
+  crashAndFailOver,
+  restoreTopology,
+  switchover,
+  type Cluster,
+  type FailedOver,
+  type Switched,
+} from "../local/switchover.js";
 import type { LocalSecrets } from "../local/secrets.js";
 import { clusterOptions } from "../local/stack.js";
 import { waitFor } from "../local/exec.js";
 import { burst, type Burst } from "./burst.js";
 import { drainHost, readyHost } from "../local/haproxy.js";
+import type { HarnessResult } from "./harness.js";
+import { round } from "./stats.js";
 import type { RunRecord, SloResult } from "./report/types.js";
 
 /**
@@ -17,6 +28,8 @@ import type { RunRecord, SloResult } from "./report/types.js";
 export interface DrillContext {
   plan: Plan;
   secrets: LocalSecrets;
+  /** Progress lines (a switchover's steps). */
+  say?: (line: string) => void;
 }
 
 export interface Drill {
@@ -50,7 +63,7 @@ export interface Drill {
   fault(ctx: DrillContext): Promise<void>;
   heal?(ctx: DrillContext): Promise<void>;
   /** Drill-specific SLOs, measured after the run. */
-  extraSlos?(ctx: DrillContext, record: RunRecord): Promise<SloResult[]>;
+  extraSlos?(ctx: DrillContext, record: RunRecord, run: HarnessResult): Promise<SloResult[]>;
 }
 
 export function slo(
@@ -64,11 +77,27 @@ export function slo(
   return { name, measured, limit, comparison, unit, pass };
 }
 
-const nodes = (ctx: DrillContext) =>
-  clusterNodes(clusterOptions(ctx.plan, ctx.secrets.replicationPassword));
+const cluster = (ctx: DrillContext): Cluster => ({
+  ...ctx,
+  opts: clusterOptions(ctx.plan, ctx.secrets.replicationPassword),
+});
+const nodes = (ctx: DrillContext) => clusterNodes(cluster(ctx).opts);
 
-async function restoreCluster(ctx: DrillContext): Promise<void> {
-  await clusterUp(clusterOptions(ctx.plan, ctx.secrets.replicationPassword));
+/**
+ * Seconds from the fault until the first write that was called after it was acknowledged: writes
+ * are back. (A write in flight at the fault that was answered later does not count.)
+ */
+function writesBackSeconds(run: HarnessResult, faultAtMs: number): number {
+  const after = run.acked.filter((w) => w.calledAt >= faultAtMs).map((w) => w.at);
+  return after.length ? (Math.min(...after) - faultAtMs) / 1000 : Infinity;
+}
+
+/** The longest stretch, after the first read, without a read completing. */
+function longestReadGapSeconds(run: HarnessResult): number {
+  const r = run.readCompletions;
+  let gap = 0;
+  for (let i = 1; i < r.length; i++) gap = Math.max(gap, r[i]! - r[i - 1]!);
+  return gap / 1000;
 }
 
 /** The orders entry with a smaller pool: a change PgBouncer takes on RELOAD. */
@@ -89,6 +118,8 @@ async function poolSizeOf(ctx: DrillContext, host: HostPlan, entry: string): Pro
 }
 
 let running: Burst | undefined;
+let failedOver: FailedOver | undefined;
+let switched: Switched | undefined;
 const RELOAD_AT_MS = 4_000;
 const reloadState: { expected?: number; applied?: number } = {};
 
@@ -99,15 +130,11 @@ export const DRILLS: Drill[] = [
       "replica1 is killed (no shutdown) while reads run on both replicas, and stays down for the run",
     faultAtMs: 4_000,
     durationMs: 12_000,
-    // A multi-host ro entry keeps handing new server logins to the dead replica, and PgBouncer then
-    // refuses that pool's logins for server_login_retry. Session-mode ro entries (accounts on 1.18,
-    // notifications, reporting) reconnect their clients into that wait: a few reads pass their
-    // statement timeout (not retried: a timeout is an answer) or find the app's bulkhead full.
-    // Measured: 2–12 of ~17,000 calls.
-    maxErrorShare: 0.002,
-    errorsDelayRecovery: false,
+    // Each replica has its own entries: a read that meets the dead one fails over to the other
+    // replica (or the primary) inside the library, and its breaker and lag probe take it out.
+    maxErrorShare: 0,
     recoverFrom: "fault",
-    maxRecoverySeconds: (plan) => plan.config.pgbouncer.timeouts.serverLoginRetrySeconds + 2,
+    maxRecoverySeconds: 2,
     fault: (ctx) => killNode(nodes(ctx)[1]!),
   },
   {
@@ -116,10 +143,64 @@ export const DRILLS: Drill[] = [
     faultAtMs: 4_000,
     durationMs: 15_000,
     recoverFrom: "fault-end",
-    // PgBouncer refuses a pool's new server logins for server_login_retry after one failed (the
-    // primary was shutting down), then the client breakers need a probe round to close.
-    maxRecoverySeconds: (plan) => plan.config.pgbouncer.timeouts.serverLoginRetrySeconds + 3,
+    // From the moment Postgres accepts connections again: PgBouncer's next login (it retries every
+    // server_login_retry, 0.5 s) and the client breakers' probes (half-open after 0.5 s). Writes
+    // are back within 1 s; the whole load within 2 s (throughput, four 250 ms windows in a row).
+    maxRecoverySeconds: 2,
     fault: (ctx) => restartNode(nodes(ctx)[0]!),
+    extraSlos: async (_ctx, _record, run) => [
+      slo(
+        "writes back after Postgres accepts connections",
+        round(writesBackSeconds(run, run.hookTimes["fault: primary-restart"]?.end ?? 4_000)),
+        1,
+        "s",
+      ),
+    ],
+  },
+  {
+    name: "primary-failover",
+    description:
+      "the primary's host dies (every process SIGKILLed) under write load; the replica with the most WAL is promoted, the primary's name moves to it, the other replica follows",
+    faultAtMs: 4_000,
+    durationMs: 18_000,
+    recoverFrom: "fault",
+    // Writes cannot succeed while there is no primary: an outage callers see. What is bounded:
+    // writes back, nothing acknowledged lost (commits wait for a replica), nothing applied twice.
+    maxRecoverySeconds: 10,
+    fault: async (ctx) => {
+      failedOver = await crashAndFailOver(cluster(ctx));
+    },
+    extraSlos: async (_ctx, _record, run) => [
+      slo(
+        "writes back after the kill",
+        round(writesBackSeconds(run, run.hookTimes["fault: primary-failover"]?.start ?? 4_000)),
+        10,
+        "s",
+      ),
+      slo("longest stretch without a read", round(longestReadGapSeconds(run)), 1, "s"),
+      slo(
+        "promoted (name moved) after the kill",
+        round((failedOver?.promotedAfterMs ?? Infinity) / 1000),
+        10,
+        "s",
+      ),
+    ],
+  },
+  {
+    name: "switchover",
+    description:
+      "planned: PgBouncer pauses, the primary stops cleanly, replica1 replays its last WAL and is promoted, the name moves, PgBouncer resumes",
+    faultAtMs: 3_000,
+    durationMs: 16_000,
+    maxErrorShare: 0,
+    recoverFrom: "fault-end",
+    maxRecoverySeconds: 2,
+    fault: async (ctx) => {
+      switched = await switchover(cluster(ctx), nodes(ctx)[1]!);
+    },
+    extraSlos: async () => [
+      slo("PgBouncer pause", round((switched?.pauseMs ?? Infinity) / 1000), 2, "s"),
+    ],
   },
   {
     name: "pgbouncer-host-kill",
@@ -128,7 +209,9 @@ export const DRILLS: Drill[] = [
     faultAtMs: 4_000,
     healAtMs: 9_000,
     durationMs: 12_000,
-    maxErrorShare: 0.01,
+    // Calls cut with the host: reads and writes whose COMMIT was never sent run again, writes cut
+    // during COMMIT are resolved by their transaction id.
+    maxErrorShare: 0,
     recoverFrom: "fault",
     // The survivor's processes take every reconnecting client's login, each a TLS handshake and a
     // SCRAM exchange, on one thread each: measured 3.0–3.6 s on this 2-core machine with TLS on.
@@ -220,7 +303,7 @@ export const DRILLS: Drill[] = [
       "every PgBouncer process restarts in turn: its host drained from the balancer (one process) or its peer taking new connections (so_reuseport), then SIGTERM",
     faultAtMs: 3_000,
     durationMs: 16_000,
-    maxErrorShare: 0.02,
+    maxErrorShare: 0,
     recoverFrom: "fault-end",
     maxRecoverySeconds: 3,
     fault: async (ctx) => {
@@ -228,7 +311,11 @@ export const DRILLS: Drill[] = [
         // One process: the host leaves the balancer first. Several: the others keep listening.
         if (host.processes === 1) await drainHost(host.name);
         for (const k of processIds(host)) {
-          await stopProcess(host, k, ["SIGTERM", "SIGTERM", "SIGKILL"], 2_000);
+          // As systemd stops it in production (KillSignal=SIGINT): transactions in flight finish,
+          // clients waiting or between transactions are told "server shutting down" (nothing
+          // sent, retried on the peer); session clients still holding a server are cut at the
+          // escalation and the library runs or resolves what they had in flight.
+          await stopProcess(host, k, ["SIGINT", "SIGTERM", "SIGKILL"], 2_000);
           await startProcess(ctx.plan, host, k);
         }
         await readyHost(host.name);
@@ -252,7 +339,7 @@ export function drillByName(name: string): Drill {
 export async function restoreStack(ctx: DrillContext): Promise<void> {
   await running?.stop();
   running = undefined;
-  await restoreCluster(ctx);
+  await restoreTopology(cluster(ctx));
   for (const host of ctx.plan.hosts) {
     for (const k of processIds(host)) {
       if ((await processPid(host, k)) === undefined) await startProcess(ctx.plan, host, k);

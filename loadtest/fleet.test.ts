@@ -44,12 +44,27 @@ describe("fleet", () => {
     expect(n.clients).toBe(service.app.rwPoolMax + service.app.roPoolMax);
   });
 
-  test("direct mode points rw at the primary and ro at the replicas, by database name", () => {
+  test("direct mode points rw at the primary and each replica endpoint at its replica, by database name", () => {
     const pg = { primary: "127.0.0.1", replicas: ["127.0.0.2", "127.0.0.3"], port: 55432 };
     const specs = fleet(plan, { clients: 100, rate: 1, services: ["catalog"] }, { postgres: pg });
     expect(new Set(specs.map((s) => s.profile.rw.host))).toEqual(new Set(["127.0.0.1"]));
-    expect(new Set(specs.map((s) => s.profile.ro!.host))).toEqual(new Set(pg.replicas));
-    expect(specs.every((s) => s.profile.ro!.database === "catalog")).toBe(true);
+    for (const s of specs) {
+      expect(s.profile.replicas.map((r) => r.host)).toEqual(pg.replicas);
+      expect(s.profile.replicas.every((r) => r.database === "catalog")).toBe(true);
+    }
+  });
+
+  test("pooled mode sends every endpoint of an instance to its host; each replica keeps the full ro pool", () => {
+    const specs = fleet(plan, { clients: plan.totalPeakClients, rate: 1 }, hosts);
+    for (const s of specs) {
+      const service = plan.services.find((x) => x.name === s.service)!;
+      expect(s.profile.replicas.map((r) => r.host)).toEqual(
+        s.profile.replicas.map(() => s.profile.rw.host),
+      );
+      expect(s.profile.replicas.map((r) => r.poolMax)).toEqual(
+        s.profile.replicas.map(() => service.app.roPoolMax),
+      );
+    }
   });
 
   test("an unknown service is refused by name", () => {

@@ -16,7 +16,10 @@ export interface InstanceSpec {
   /** Transactions per second this instance aims at (closed loop: it never exceeds it). */
   targetTps: number;
   readShare: number;
-  /** Client connections it holds: rw pool + ro pool. */
+  /**
+   * Callers it runs, one per connection it uses at once: rw pool + one replica's pool. Each
+   * replica endpoint has the full ro pool (sized for all reads), and a read goes to one replica.
+   */
   clients: number;
 }
 
@@ -37,6 +40,9 @@ export interface FleetOptions {
 
 /** Services that hold a LISTEN session per instance. */
 export const listens = (service: string) => service === "notifications";
+
+/** The callers of a profile: its rw pool and one replica's pool (see InstanceSpec.clients). */
+const callers = (p: ClientProfile) => p.rw.poolMax + (p.replicas[0]?.poolMax ?? 0);
 
 export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): InstanceSpec[] {
   const chosen = plan.services.filter(
@@ -63,20 +69,24 @@ export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): 
     for (let i = 1; i <= instances; i++) {
       const base = profiles.get(s.name)!;
       const profile = structuredClone(base);
-      profile.rw.poolMax = Math.max(1, Math.round(profile.rw.poolMax * shrink));
-      if (profile.ro) profile.ro.poolMax = Math.max(1, Math.round(profile.ro.poolMax * shrink));
-      const clients = profile.rw.poolMax + (profile.ro?.poolMax ?? 0);
+      const shrunk = (poolMax: number) => Math.max(1, Math.round(poolMax * shrink));
+      profile.rw.poolMax = shrunk(profile.rw.poolMax);
+      for (const r of profile.replicas) r.poolMax = shrunk(r.poolMax);
+      const clients = callers(profile);
       if (endpoints.pgbouncerHosts) {
         const host = endpoints.pgbouncerHosts[spread++ % endpoints.pgbouncerHosts.length]!;
         profile.rw.host = host;
-        if (profile.ro) profile.ro.host = host;
+        for (const r of profile.replicas) r.host = host;
       } else if (endpoints.postgres) {
         const pg = endpoints.postgres;
         profile.rw = { ...profile.rw, host: pg.primary, port: pg.port, database: s.name };
-        if (profile.ro) {
-          const replica = pg.replicas[spread++ % pg.replicas.length]!;
-          profile.ro = { ...profile.ro, host: replica, port: pg.port, database: s.name };
-        }
+        // Replica i's endpoint goes straight to replica i, as its PgBouncer entry would.
+        profile.replicas = profile.replicas.map((r, k) => ({
+          ...r,
+          host: pg.replicas[k % pg.replicas.length]!,
+          port: pg.port,
+          database: s.name,
+        }));
       }
       // A busy service keeps its pool open for the whole run (the plan's idle timeout would
       // close connections the closed loop happens not to need this second).
@@ -97,8 +107,9 @@ export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): 
   return specs;
 }
 
-/** Connections an instance reads through (its ro pool, or rw when it has none). */
-export const readers = (spec: InstanceSpec) => spec.profile.ro?.poolMax ?? spec.profile.rw.poolMax;
+/** Connections an instance reads through (one replica's pool, or rw when it has none). */
+export const readers = (spec: InstanceSpec) =>
+  spec.profile.replicas[0]?.poolMax ?? spec.profile.rw.poolMax;
 
 /** Splits instances over worker threads, balancing client counts. */
 export function partition<T extends { clients: number }>(items: T[], parts: number): T[][] {

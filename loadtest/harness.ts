@@ -51,6 +51,8 @@ export interface HarnessResult {
   acked: AckedWrite[];
   /** Completion time (ms since start) of every successful call, ascending. */
   completions: number[];
+  /** Completion time of every successful read, ascending. */
+  readCompletions: number[];
   notificationsReceived: number;
   /** When each hook started and when it finished (ms since start). */
   hookTimes: Record<string, { start: number; end: number }>;
@@ -136,6 +138,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
   const sampler = o.direct ? undefined : new PoolSampler(o.plan, o.secrets);
   const acked: AckedWrite[] = [];
   const completions: number[] = [];
+  const readCompletions: number[] = [];
   const completionLatencies: number[] = [];
   const errors: CallError[] = [];
   const latencies: Record<string, number[]> = {};
@@ -165,6 +168,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
         } else if (m.kind === "tick") {
           connections.set(m.worker, m.connections);
           completions.push(...m.completions);
+          readCompletions.push(...m.readCompletions);
           completionLatencies.push(...m.completionLatencies);
           errors.push(...m.errors);
           tick.errors += m.errors.length;
@@ -279,6 +283,16 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
   // when they completed, so a worker's late message cannot make a second look empty.
   exactPerSecond(record.throughput, completions, completionLatencies, errors);
   completions.sort((a, b) => a - b);
+  readCompletions.sort((a, b) => a - b);
   const failedCallStarts = errors.map((e) => e.calledAt).sort((a, b) => a - b);
-  return { runId, record, acked, completions, notificationsReceived, hookTimes, failedCallStarts };
+  return {
+    runId,
+    record,
+    acked,
+    completions,
+    readCompletions,
+    notificationsReceived,
+    hookTimes,
+    failedCallStarts,
+  };
 }

@@ -46,6 +46,8 @@ export type FromWorker =
       services: Record<string, ServiceTick>;
       /** Completion times (ms since start) of every successful call: recovery is read off them. */
       completions: number[];
+      /** Completion times of the successful reads alone: a drill checks reads never stopped. */
+      readCompletions: number[];
       /** The latency (ms) of each of those calls, in the same order. */
       completionLatencies: number[];
       errors: CallError[];

@@ -26,6 +26,7 @@ export async function runDrill(
   o: DrillRunOptions,
 ): Promise<RunRecord> {
   const say = o.progress ?? (() => {});
+  ctx = { ...ctx, say };
   await restoreStack(ctx);
   const faultLabel = `fault: ${drill.name}`;
   say(`drill ${drill.name}: ${drill.description}`);
@@ -84,7 +85,7 @@ export async function runDrill(
             ),
           ]
         : []),
-      ...((await drill.extraSlos?.(ctx, r)) ?? []),
+      ...((await drill.extraSlos?.(ctx, r, run)) ?? []),
     ];
     r.drill = {
       name: drill.name,

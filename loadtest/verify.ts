@@ -1,7 +1,8 @@
 import type { Plan } from "../platform/plan.js";
 import { superuserScript } from "../local/postgres.js";
 import type { LocalSecrets } from "../local/secrets.js";
-import { primaryNode } from "../local/stack.js";
+import { clusterOptions, primaryNode } from "../local/stack.js";
+import { actingPrimary } from "../local/switchover.js";
 import type { AckedWrite } from "./workloads.js";
 
 /**
@@ -36,11 +37,15 @@ export async function verifyWrites(
     duplicated: 0,
     unacknowledgedPresent: 0,
   };
+  // Whichever node is primary now: after a failover drill that is the promoted replica.
+  const primary =
+    (await actingPrimary(clusterOptions(plan, secrets.replicationPassword))) ??
+    primaryNode(plan, secrets);
   for (const { service, table, ids } of byTable.values()) {
     // As the superuser: the role may be at its connection limit. Names come from the workloads
     // module and the run id is [a-z0-9], so nothing here is caller input.
     const out = await superuserScript(
-      primaryNode(plan, secrets),
+      primary,
       `\\c ${service}\nSELECT request_id, count(*) FROM ${table} WHERE request_id LIKE '${runId}-%' GROUP BY request_id;\n`,
     );
     const found = new Map(

@@ -34,6 +34,7 @@ let seq = 0;
 const acked: AckedWrite[] = [];
 let pending: Record<string, ServiceTick> = {};
 let completions: number[] = [];
+let readCompletions: number[] = [];
 /** Latency of each completion, in the same order. */
 let completionLatencies: number[] = [];
 let errors: CallError[] = [];
@@ -80,7 +81,8 @@ async function caller(db: Database, spec: InstanceSpec, index: number): Promise<
         await workload.read({ db, requestId: "", pick });
       } else {
         const requestId = `${init.runId}-${init.worker}-${++seq}`;
-        acked.push({ service: spec.service, ...(await workload.write({ db, requestId, pick })) });
+        const ack = await workload.write({ db, requestId, pick });
+        acked.push({ service: spec.service, ...ack, calledAt, at: Date.now() - startedAt });
       }
       const now = performance.now();
       const t = tickOf(spec.service);
@@ -88,6 +90,7 @@ async function caller(db: Database, spec: InstanceSpec, index: number): Promise<
       if (isRead) t.reads++;
       else t.writes++;
       completions.push(Math.round(Date.now() - startedAt));
+      if (isRead) readCompletions.push(Math.round(Date.now() - startedAt));
       completionLatencies.push(now - t0);
     } catch (e) {
       tickOf(spec.service).errors++;
@@ -145,6 +148,7 @@ function flush(dbs: Database[]): void {
     worker: init.worker,
     services: pending,
     completions,
+    readCompletions,
     completionLatencies,
     errors,
     connections: open,
@@ -153,6 +157,7 @@ function flush(dbs: Database[]): void {
   });
   pending = {};
   completions = [];
+  readCompletions = [];
   completionLatencies = [];
   errors = [];
 }

@@ -15,6 +15,9 @@ export interface WriteAck {
 }
 export interface AckedWrite extends WriteAck {
   service: string;
+  /** ms since the run started: when the call began, and when it was acknowledged. */
+  calledAt: number;
+  at: number;
 }
 
 export interface TxContext {

@@ -12,6 +12,8 @@ import { existsSync } from "node:fs";
 import { appendFile, chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { assertScramSafePassword, scramVerifier } from "../pgbouncer/scram.js";
+import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
+import { hba, nodeConf, quote, sharedConf, synchronousStandbyNames } from "./postgres-conf.js";
 import {
   chownToUser,
   ensureServiceDir,
@@ -41,6 +43,18 @@ export interface PgClusterOptions {
    * rds.force_ssl does: each node's certificate and key, and the CA replicas verify the primary by.
    */
   tls?: { caFile: string; nodeCert: (node: string) => { cert: string; key: string } };
+  /**
+   * The name replicas reach the primary by (primary_conninfo), as RDS replicas follow the
+   * primary's endpoint: a failover that moves the name is followed without reconfiguring them.
+   * @default primaryAddress
+   */
+  primaryHost?: string;
+  /**
+   * Commits wait for one replica's flush (`ANY 1 (replica1, …)`), as a Multi-AZ primary waits
+   * for its standby: a crashed primary loses no acknowledged commit to the replica promoted.
+   * @default false
+   */
+  synchronousReplicas?: boolean;
   extraSettings?: Record<string, string>;
 }
 
@@ -61,7 +75,7 @@ const STREAM_TIMEOUT_MS = 60_000;
 const FINGERPRINT = "cluster.json";
 
 const nodeDir = (n: PgNode) => path.dirname(n.dataDir);
-const readyMarker = (n: PgNode) => path.join(nodeDir(n), "ready");
+export const readyMarker = (n: PgNode) => path.join(nodeDir(n), "ready");
 const pgBin = (tool: string) => path.join(findPostgresBinDir(), tool);
 
 export function clusterNodes(opts: PgClusterOptions): PgNode[] {
@@ -79,8 +93,8 @@ export function clusterNodes(opts: PgClusterOptions): PgNode[] {
     };
   };
   return [
-    node("primary", "primary", opts.primaryAddress),
-    ...opts.replicaAddresses.map((a, i) => node(`replica${i + 1}`, "replica", a)),
+    node(PRIMARY_NODE, "primary", opts.primaryAddress),
+    ...opts.replicaAddresses.map((a, i) => node(replicaNodeName(i), "replica", a)),
   ];
 }
 
@@ -113,53 +127,6 @@ function validate(opts: PgClusterOptions, nodes: PgNode[]): void {
   if (problems.length)
     throw new Error(`invalid Postgres cluster options:\n- ${problems.join("\n- ")}`);
 }
-
-const quote = (v: string | number) => `'${String(v).replace(/'/g, "''")}'`;
-const confLines = (s: Record<string, string | number>) =>
-  Object.entries(s)
-    .map(([k, v]) => `${k} = ${quote(v)}\n`)
-    .join("");
-
-/** Settings shared by every node; replicas inherit them through pg_basebackup. */
-function sharedConf(opts: PgClusterOptions): string {
-  const base = {
-    max_connections: opts.maxConnections,
-    superuser_reserved_connections: opts.superuserReservedConnections,
-    password_encryption: "scram-sha-256",
-    wal_level: "replica",
-    max_wal_senders: opts.maxWalSenders,
-    max_replication_slots: opts.maxWalSenders,
-    hot_standby: "on",
-    hot_standby_feedback: "on",
-    logging_collector: "off",
-    log_line_prefix: "%m [%p] %q%u@%d ",
-  };
-  // node.conf comes last so per-node identity wins over anything shared.
-  const extra = opts.extraSettings ?? {};
-  return `\n# --- pg-pooling local stack ---\n${confLines(base)}${confLines(extra)}include 'node.conf'\n`;
-}
-
-/** Per-node identity, rewritten in each replica after cloning (the clone copies the primary's). */
-function nodeConf(opts: PgClusterOptions, n: PgNode): string {
-  const tls = opts.tls ? opts.tls.nodeCert(n.name) : undefined;
-  return confLines({
-    listen_addresses: n.address,
-    port: n.port,
-    unix_socket_directories: n.socketDir,
-    cluster_name: n.name, // shows in `ps` and becomes the walreceiver's application_name
-    ...(tls ? { ssl: "on", ssl_cert_file: tls.cert, ssl_key_file: tls.key } : {}),
-  });
-}
-
-/** Sockets are trusted (their folder is 0700); TCP needs SCRAM, and TLS when the stack has it. */
-const hba = (opts: PgClusterOptions) => {
-  const host = opts.tls ? "hostssl" : "host";
-  return `# pg-pooling local stack: sockets are trusted (folder is 0700), TCP needs SCRAM${opts.tls ? " over TLS" : ""}.
-local     all         all                      trust
-${host.padEnd(9)} replication replicator 127.0.0.0/8   scram-sha-256
-${host.padEnd(9)} all         all        127.0.0.0/8   scram-sha-256
-`;
-};
 
 /** Fresh node folder owned by postgres, with a private socket folder. */
 async function makeNodeDir(n: PgNode): Promise<void> {
@@ -206,7 +173,7 @@ export function superuserScript(node: PgNode, script: string): Promise<string> {
   return psql(node, [], script);
 }
 
-async function startNode(n: PgNode): Promise<void> {
+export async function startNode(n: PgNode): Promise<void> {
   if (!(await isPortFree(n.address, n.port)))
     throw new Error(
       `${n.address}:${n.port} is already in use — another server is listening; ` +
@@ -224,7 +191,7 @@ async function startNode(n: PgNode): Promise<void> {
 }
 
 /** pg_ctl stop -m fast; falls back to signals, then waits until the postmaster is really gone. */
-async function stopDataDir(label: string, dataDir: string): Promise<void> {
+export async function stopDataDir(label: string, dataDir: string): Promise<void> {
   const pid = await runningPid(dataDir);
   if (pid === undefined) return;
   const args = ["stop", "-D", dataDir, "-m", "fast", "-w", "-t", "60", "-s"];
@@ -255,7 +222,7 @@ async function initPrimary(opts: PgClusterOptions, p: PgNode): Promise<void> {
  * over stdin as a SCRAM verifier, so neither argv, log_statement nor pg_stat_statements can
  * ever show the plaintext.
  */
-async function ensureReplication(opts: PgClusterOptions, p: PgNode, replicas: PgNode[]) {
+export async function ensureReplication(opts: PgClusterOptions, p: PgNode, replicas: PgNode[]) {
   const slots = replicas.map((r) => quote(r.name)).join(", ");
   const sql = `SET log_statement = 'none';
 SET log_min_error_statement = 'panic';
@@ -272,14 +239,19 @@ SELECT pg_create_physical_replication_slot(s) FROM unnest(ARRAY[${slots}]::text[
   await superuserScript(p, sql);
 }
 
-/** Clone the primary over TCP as `replicator`; the password travels only via PGPASSWORD. */
-async function buildReplica(opts: PgClusterOptions, p: PgNode, r: PgNode): Promise<void> {
+/**
+ * Clone the primary over TCP as `replicator`; the password travels only via PGPASSWORD. The clone
+ * reaches the primary by its name (opts.primaryHost) when the stack gives one, so it follows the
+ * primary wherever the name points.
+ */
+export async function buildReplica(opts: PgClusterOptions, p: PgNode, r: PgNode): Promise<void> {
   await makeNodeDir(r);
   // The replica verifies the primary (its primary_conninfo, written by -R, keeps these).
   const verify = opts.tls
     ? ["-d", `sslmode=verify-full sslrootcert=${opts.tls.caFile} sslcertmode=disable`]
     : [];
-  const conn = [...verify, "-h", p.address, "-p", String(p.port), "-U", "replicator", "-w"];
+  const host = opts.primaryHost ?? p.address;
+  const conn = [...verify, "-h", host, "-p", String(p.port), "-U", "replicator", "-w"];
   const args = ["-D", r.dataDir, ...conn, "-R", "-X", "stream", "-S", r.name, "-c", "fast"];
   await run(pgBin("pg_basebackup"), args, {
     asUser: PG_USER,
@@ -290,7 +262,7 @@ async function buildReplica(opts: PgClusterOptions, p: PgNode, r: PgNode): Promi
   await writePrivateFile(path.join(r.dataDir, "node.conf"), nodeConf(opts, r), PG_USER);
 }
 
-async function isStreaming(p: PgNode, r: PgNode): Promise<boolean> {
+export async function isStreaming(p: PgNode, r: PgNode): Promise<boolean> {
   const sql = `SELECT count(*) FROM pg_replication_slots s JOIN pg_stat_replication w
     ON w.pid = s.active_pid WHERE s.slot_name = ${quote(r.name)} AND w.state = 'streaming'`;
   return (await superuserQuery(p, sql)) === "1";
@@ -356,6 +328,7 @@ export async function clusterUp(opts: PgClusterOptions): Promise<PgNode[]> {
     }
     for (const r of replicas)
       await waitFor(`${r.name} to stream`, () => isStreaming(primary, r), STREAM_TIMEOUT_MS);
+    await makeSynchronous(opts, primary);
     return nodes;
   } catch (e) {
     for (const n of started.reverse()) await stopDataDir(n.name, n.dataDir).catch(() => {});
@@ -395,17 +368,24 @@ export async function clusterDown(opts: PgClusterOptions): Promise<void> {
 }
 
 /**
- * Faults for drills and tests: a node killed without a shutdown checkpoint (a crash, as a lost
- * host looks to its clients), and a fast restart. `clusterUp` brings killed nodes back.
+ * Commits on `primary` wait for one of the other nodes (ANY 1), once one of them streams: set any
+ * earlier (initdb, the first roles, a promotion) every commit would wait for a standby that is not
+ * there yet. ALTER SYSTEM, so it survives restarts and a clone does not inherit it as active.
  */
-export async function killNode(node: PgNode): Promise<void> {
-  const pid = await runningPid(node.dataDir);
-  if (pid === undefined) return;
-  process.kill(pid, "SIGQUIT");
-  await waitFor(`${node.name} (pid ${pid}) to die`, async () => !(await processAlive(pid)), 30_000);
-}
-
-export async function restartNode(node: PgNode): Promise<void> {
-  await stopDataDir(node.name, node.dataDir);
-  await startNode(node);
+export async function makeSynchronous(opts: PgClusterOptions, primary: PgNode): Promise<void> {
+  if (!opts.synchronousReplicas || opts.replicaAddresses.length === 0) return;
+  await waitFor(
+    `a standby streaming from ${primary.name}`,
+    async () =>
+      Number(
+        await superuserQuery(
+          primary,
+          "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+        ),
+      ) > 0,
+    STREAM_TIMEOUT_MS,
+  );
+  const names = synchronousStandbyNames(opts, primary.name);
+  await superuserQuery(primary, `ALTER SYSTEM SET synchronous_standby_names = ${quote(names)}`);
+  await superuserQuery(primary, "SELECT pg_reload_conf()");
 }

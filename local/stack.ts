@@ -29,7 +29,14 @@ import { loadOrCreateSecrets, readSecrets, SECRETS_FILE, type LocalSecrets } fro
 import { haproxyDown, haproxyRunning, haproxyUp } from "./haproxy.js";
 import { caFile, ensureLocalTls, nodeCert } from "./tls.js";
 import { removeNodeNames, writeNodeNames } from "./node-names.js";
-import { localLayout, PRIMARY_ADDRESS, replicaAddress, STATE_DIR } from "./topology.js";
+import { PRIMARY_NODE } from "../platform/nodes.js";
+import {
+  localLayout,
+  nodeHostName,
+  PRIMARY_ADDRESS,
+  replicaAddress,
+  STATE_DIR,
+} from "./topology.js";
 import {
   exportersRunning,
   monitoringDown,
@@ -55,6 +62,8 @@ export function clusterOptions(plan: Plan, replicationPassword: string): PgClust
     maxWalSenders: db.replicas + 2,
     replicationPassword,
     tls: { caFile: caFile(), nodeCert },
+    primaryHost: nodeHostName(PRIMARY_NODE),
+    synchronousReplicas: db.multiAz,
   };
 }
 

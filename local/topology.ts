@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { REPO_ROOT } from "../platform/config.js";
+import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import type { HostLayout, Upstreams } from "../pgbouncer/layout.js";
 import { selectedBinary, selectedPgbouncer } from "./lines.js";
@@ -45,7 +46,8 @@ function chooseStateDir(): string {
  */
 export const NODE_DOMAIN = "db.test";
 export const nodeHostName = (node: string) => `${node}.${NODE_DOMAIN}`;
-export const replicaNodeName = (i: number) => `replica${i + 1}`;
+/** The nodes' names are the plan's (platform/nodes.ts); re-exported for the local stack's users. */
+export { replicaNodeName };
 
 /**
  * What PgBouncer's entries point at: the nodes' names when PgBouncer runs in the root, which
@@ -58,7 +60,7 @@ export function localUpstreams(plan: Plan): Upstreams {
     byName ? nodeHostName(replicaNodeName(i)) : replicaAddress(i),
   );
   return {
-    primary: byName ? nodeHostName("primary") : PRIMARY_ADDRESS,
+    primary: byName ? nodeHostName(PRIMARY_NODE) : PRIMARY_ADDRESS,
     replicas,
     port: plan.config.database.port,
   };

@@ -1,5 +1,6 @@
 import { EXPORTERS } from "../platform/exporters.js";
 import type { Plan } from "../platform/plan.js";
+import { replicaTolerance } from "../replicas/tolerance.js";
 import { BREAKER_STATE_VALUE, METRIC_NAMES } from "../resilience/metrics.js";
 import {
   ALERT_SHARES,
@@ -151,25 +152,23 @@ export function postgresRules(plan: Plan): AlertRuleSpec[] {
       { [node]: nodeName },
     );
   });
-  const readers = plan.services.filter((s) => s.entries.some((e) => e.role === "ro"));
-  const replicas = plan.budget.filter((b) => b.role === "replica").map((b) => b.node);
-  if (readers.length === 0 || replicas.length === 0) return budget;
-  const tolerance = Math.min(...readers.map((s) => s.maxReplicaLagSeconds));
-  const strictest = readers.filter((s) => s.maxReplicaLagSeconds === tolerance).map((s) => s.name);
+  const tolerance = replicaTolerance(plan);
+  if (!tolerance) return budget;
+  const { seconds, strictest, replicas } = tolerance;
   const lag = spec(
     "PostgresReplicaLagHigh",
     "warning",
     "pgpooling-postgres",
-    `max by (${node}) (${POSTGRES_METRICS.replicationLag}{${node}=~"${anyOf("replicas", replicas)}"}) > ${tolerance}`,
+    `max by (${node}) (${POSTGRES_METRICS.replicationLag}{${node}=~"${anyOf("replicas", replicas)}"}) > ${seconds}`,
     {
-      summary: `Replica {{ $labels.${node} }} lags more than ${tolerance}s`,
-      description: `{{ $labels.${node} }} is behind the primary by more than ${tolerance}s, the smallest lag tolerance of the services reading from replicas (${strictest.join(", ")}); their reads fall back to the primary.`,
+      summary: `Replica {{ $labels.${node} }} lags more than ${seconds}s`,
+      description: `{{ $labels.${node} }} is behind the primary by more than ${seconds}s, the smallest lag tolerance of the services reading from replicas (${strictest.join(", ")}); their reads fall back to the primary.`,
     },
     {
       metric: POSTGRES_METRICS.replicationLag,
       labels: { [node]: replicas[0]! },
-      fire: tolerance + 1,
-      quiet: tolerance,
+      fire: seconds + 1,
+      quiet: seconds,
       alertLabels: { [node]: replicas[0]! },
     },
   );

@@ -1,4 +1,5 @@
-import type { Plan } from "../platform/plan.js";
+import { serviceEntriesPattern, type Plan } from "../platform/plan.js";
+import { replicaTolerance } from "../replicas/tolerance.js";
 import { BREAKER_STATE_VALUE, METRIC_NAMES } from "../resilience/metrics.js";
 import { ALERT_SHARES } from "./alert-model.js";
 import { POSTGRES_METRICS } from "./catalogue.js";
@@ -25,11 +26,11 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
     .map((b) => b.node)
     .join("|");
   const queryWait = plan.config.pgbouncer.timeouts.queryWaitSeconds;
-  const readers = plan.services.filter((s) => s.entries.some((e) => e.role === "ro"));
-  const lagTolerance = Math.min(...readers.map((s) => s.maxReplicaLagSeconds), Infinity);
+  const lagTolerance = replicaTolerance(plan)?.seconds ?? Infinity;
   const pools = `database=~"${entries}"`;
   const services = plan.services.map((s) => s.name);
-  const mine = `database=~"$service(_ro)?"`;
+  // the service's rw entry and its entry on each replica, whatever the number of replicas
+  const mine = `database=~"${serviceEntriesPattern("$service")}"`;
   const budgets = plan.budget.map((b) => `${b.node} ${b.usable}`).join(", ");
   const waitPanel = (by: string, selector: string) =>
     ts(
@@ -164,7 +165,7 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
               "{{database}} {{host}}/{{process}}",
             ),
             q(
-              `max by (name) (pgbouncer_databases_pool_size{name=~"$service(_ro)?"})`,
+              `max by (name) (pgbouncer_databases_pool_size{name=~"${serviceEntriesPattern("$service")}"})`,
               "{{name}} pool_size",
             ),
           ]),

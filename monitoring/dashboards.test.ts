@@ -111,8 +111,14 @@ describe.each(["local", "prod"])("the %s dashboards", (stack) => {
       queryWait,
     ]);
     const service = plan.services[0]!.name;
-    expect(
-      dashboardQueries(plan).some((q) => q.expr.includes(`database=~"${service}(_ro)?"`)),
-    ).toBe(true);
+    const pattern = `${service}(_ro_replica[1-9][0-9]*)?`;
+    expect(dashboardQueries(plan).some((q) => q.expr.includes(`database=~"${pattern}"`))).toBe(
+      true,
+    );
+    // the pattern takes exactly the service's entries, one per replica included
+    const re = new RegExp(`^(?:${pattern})$`);
+    expect(plan.entries.filter((e) => re.test(e.name)).map((e) => e.name)).toEqual(
+      plan.entries.filter((e) => e.service === service).map((e) => e.name),
+    );
   });
 });

@@ -1,17 +1,19 @@
 import { stringify } from "yaml";
 import { generatedHeader } from "../pgbouncer/header.js";
+import { LAG_COLUMN, REPLICA_LAG_EXPRESSION } from "../replicas/lag.js";
 
 /**
  * The two Postgres measurements the alerts need, as a postgres_exporter custom query file
- * (`--extend.query-path`). Why a file rather than the exporter's built-in metrics: the local stack
- * runs Debian 12's exporter 0.11.1 and production pins a current release, and their built-ins
- * disagree exactly here (0.11's `pg_replication_lag` vs `pg_replication_lag_seconds` later;
- * pg_stat_activity labels changed when the collectors were rewritten). The custom query format is
- * read by both (deprecated since 0.13, still served), so the same names reach both Prometheuses.
+ * (`--extend.query-path`). Why a file rather than the exporter's built-in metrics: the built-ins
+ * change between exporter releases exactly here (0.11's `pg_replication_lag` vs
+ * `pg_replication_lag_seconds` later; pg_stat_activity labels changed when the collectors were
+ * rewritten), and the lag must be the one definition the services' router uses. The custom query
+ * format is read by every release we run (deprecated since 0.13, still served).
  *
  * The exporter names a metric `<query>_<column>`, turns LABEL columns into labels and adds a
- * `server` label (`host:port` of its DSN) to every query-file metric; checked against 0.11.1 with a
- * primary and a streaming replica, the replica's replay paused to see the lag.
+ * `server` label (`host:port` of its DSN) to every query-file metric; checked against 0.19.1 with a
+ * primary and streaming replicas, a replica's replay paused to see the lag
+ * (test/integration/monitoring.test.ts).
  */
 
 /** The label postgres_exporter adds to every query-file metric. */
@@ -40,19 +42,17 @@ export const POSTGRES_QUERIES: Readonly<Record<string, CustomQuery>> = {
     ],
   },
   pgpooling_replication: {
-    // An idle primary is not lag: when everything received has been replayed the replica is
-    // current, whatever the age of the last replayed transaction.
+    // The one lag definition (replicas/lag.ts), the same the services' router reads.
     sql:
       "SELECT CASE WHEN pg_is_in_recovery() THEN 1 ELSE 0 END AS is_replica, " +
-      "CASE WHEN NOT pg_is_in_recovery() THEN 0 " +
-      "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 " +
-      "ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())) END AS lag_seconds",
+      `${REPLICA_LAG_EXPRESSION} AS ${LAG_COLUMN}`,
     columns: [
       { column: "is_replica", usage: "GAUGE", description: "1 on a replica (in recovery)" },
       {
-        column: "lag_seconds",
+        column: LAG_COLUMN,
         usage: "GAUGE",
-        description: "Seconds since the last replayed transaction while WAL is still to replay",
+        description:
+          "Seconds since the last replayed transaction, 0 while nothing is left to replay (replicas/lag.ts)",
       },
     ],
   },
@@ -80,7 +80,7 @@ export function customQueryMetrics(): CustomMetric[] {
 /** The metric names the rules and dashboards use, derived from the queries above. */
 export const POSTGRES_METRICS = {
   roleConnections: "pgpooling_role_connections",
-  replicationLag: "pgpooling_replication_lag_seconds",
+  replicationLag: `pgpooling_replication_${LAG_COLUMN}`,
   isReplica: "pgpooling_replication_is_replica",
 } as const;
 

@@ -147,7 +147,13 @@ async function runOnHost(
   return { code, stdout, root, calls: lines.map((l) => l.replace(/ --region .*/, "")) };
 }
 
-const changedIni = { ...files, "pgbouncer.ini": files["pgbouncer.ini"].replace("= 779", "= 900") };
+const changedIni = {
+  ...files,
+  "pgbouncer.ini": files["pgbouncer.ini"].replace(
+    /^max_client_conn = \d+$/m,
+    "max_client_conn = 9000",
+  ),
+};
 
 describe("the SSM apply script, run by /bin/sh", () => {
   test("reload: installs the changed files atomically with their modes, then RELOAD, no drain", async () => {

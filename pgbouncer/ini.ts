@@ -2,7 +2,7 @@ import { DEFAULTS } from "../platform/defaults.js";
 import type { HostPlan, Plan, PoolEntry } from "../platform/plan.js";
 import { capability, databaseReserveKey, knows, type ForcedKey } from "../platform/capabilities.js";
 import { generatedHeader } from "./header.js";
-import { ADMIN_USER, STATS_USER, type HostLayout, type Upstreams } from "./layout.js";
+import { ADMIN_USER, STATS_USER, upstreamHost, type HostLayout, type Upstreams } from "./layout.js";
 import { absolutePath, connstringValue, iniKey, iniValue } from "./sanitize.js";
 
 /**
@@ -107,12 +107,17 @@ export function tunableSettings(): Record<string, IniValue> {
   };
 }
 
+/**
+ * One [databases] line. Every entry names exactly one node (the rw entry the primary, each ro
+ * entry its own replica), so no line has a host list, and none gets `load_balance_hosts`: that key
+ * only chooses among the hosts of a multi-host entry (it stays in the capability table, as a fact
+ * about the versions).
+ */
 export function databaseLine(plan: Plan, entry: PoolEntry, upstreams: Upstreams): string {
   const version = plan.pgbouncerVersion;
-  const hosts = entry.target === "primary" ? [upstreams.primary] : [...upstreams.replicas];
   const field = `databases.${entry.name}`;
   const params: [string, string | number][] = [
-    ["host", hosts.join(",")],
+    ["host", upstreamHost(upstreams, entry.node)],
     ["port", upstreams.port],
     ["dbname", entry.dbname],
     ["pool_mode", entry.poolMode],
@@ -121,9 +126,9 @@ export function databaseLine(plan: Plan, entry: PoolEntry, upstreams: Upstreams)
     [databaseReserveKey(version), entry.reservePoolSize],
     ["max_db_connections", entry.maxDbConnections],
   ];
-  if (hosts.length > 1 && knows(version, "databases", "load_balance_hosts")) {
-    params.push(["load_balance_hosts", "round-robin"]);
-  }
+  // A queued read on a dead replica is sent elsewhere by the library (DEFAULTS.pgbouncer).
+  if (entry.role === "ro" && knows(version, "databases", "query_wait_timeout"))
+    params.push(["query_wait_timeout", DEFAULTS.pgbouncer.replicaQueryWaitSeconds]);
   const text = params.map(([k, v]) => `${k}=${connstringValue(`${field}.${k}`, v)}`).join(" ");
   return `${iniKey(field, entry.name)} = ${text}`;
 }

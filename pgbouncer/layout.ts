@@ -1,3 +1,5 @@
+import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
+
 /**
  * Where a PgBouncer host keeps its files and what it listens on. Production follows the Debian /
  * PGDG package layout (the package's pgbouncer.service runs as postgres from /etc/pgbouncer); the
@@ -25,6 +27,20 @@ export interface Upstreams {
   port: number;
 }
 
+/**
+ * The address of one node (`primary`, `replica1`, …, as PoolEntry.node names it). An entry names
+ * exactly one node, so a node with no address is a caller's mistake, named with what there is.
+ */
+export function upstreamHost(upstreams: Upstreams, node: string): string {
+  if (node === PRIMARY_NODE) return upstreams.primary;
+  const i = upstreams.replicas.findIndex((_, k) => replicaNodeName(k) === node);
+  if (i < 0)
+    throw new Error(
+      `upstreams must give an address for node ${node}, got ${PRIMARY_NODE} and ${upstreams.replicas.length} replica(s)`,
+    );
+  return upstreams.replicas[i]!;
+}
+
 /** The accounts that exist only in PgBouncer: its admin console and the stats-only exporter user. */
 export const ADMIN_USER = "pgbouncer_admin";
 export const STATS_USER = "pgbouncer_stats";
@@ -46,10 +62,10 @@ export const PRODUCTION_LAYOUT: HostLayout = {
  */
 export function reviewUpstreams(environment: string, replicas: number, port: number): Upstreams {
   return {
-    primary: `${environment}-primary.rds-endpoint.invalid`,
+    primary: `${environment}-${PRIMARY_NODE}.rds-endpoint.invalid`,
     replicas: Array.from(
       { length: replicas },
-      (_, i) => `${environment}-replica${i + 1}.rds-endpoint.invalid`,
+      (_, i) => `${environment}-${replicaNodeName(i)}.rds-endpoint.invalid`,
     ),
     port,
   };

@@ -59,7 +59,7 @@ describe("iniRollout: which keys RELOAD applies, from the capability table", () 
     ["a peer removed", ini.replace(/^3 = .*\n/m, ""), "reload"],
     ["a peer's address", ini.replace("host=10.40.16.16", "host=10.40.16.17"), "reload"],
     ["the host's peer_id", withKey("peer_id", "7"), "reload"],
-    ["an entry removed", ini.replace(/^orders_ro = .*\n/m, ""), "reload"],
+    ["an entry removed", ini.replace(/^orders_ro_replica1 = .*\n/m, ""), "reload"],
     [
       "a reload key and a restart key together",
       withKey("max_client_conn", "900").replace("listen_port = 6432", "listen_port = 6433"),

@@ -1,4 +1,5 @@
 import type { Problem } from "./errors.js";
+import { PRIMARY_NODE, replicaNodeNames } from "./nodes.js";
 import type { PoolEntry } from "./plan.js";
 import type { StackConfig } from "./schema.js";
 
@@ -8,9 +9,10 @@ import type { StackConfig } from "./schema.js";
  * and admin/migrations. Every PgBouncer host may open each entry's full max_db_connections, so a
  * node must hold hosts × Σ max_db_connections of the entries that reach it.
  *
- * Replicas: an ro entry lists every replica, and PgBouncer caps the entry, not the host it lands
- * on. When a replica is lost, all of the entry's connections go to the others, so EACH replica is
- * budgeted for the whole ro load.
+ * Each entry reaches one node (PoolEntry.node), and a node is charged the entries that reach it:
+ * the primary its rw entries, each replica its own per-replica ro entries. Those are each sized for
+ * the whole ro load (when a replica is lost the client library sends every read to the others),
+ * so EACH replica is budgeted for the whole ro load.
  *
  * The same arithmetic serves the plan (identical hosts) and the policies, which read each host's
  * real pgbouncer.ini and may find hosts that differ (a hand edit): `byHost` then lists each one.
@@ -103,9 +105,8 @@ export function nodeBudgets(
   const hosts = config.pgbouncer.hosts;
   const reserves = configReserves(config);
   const budget = (node: string, role: NodeBudget["role"]): NodeBudget => {
-    const target = role === "primary" ? "primary" : "replicas";
     const shares = entries
-      .filter((e) => e.target === target)
+      .filter((e) => e.node === node)
       // every process of every host may open the entry's max_db_connections
       .map((e) =>
         budgetShare(
@@ -116,10 +117,8 @@ export function nodeBudgets(
     return nodeBudget(node, role, maxConnections, reserves, shares);
   };
   return [
-    budget("primary", "primary"),
-    ...Array.from({ length: config.database.replicas }, (_, i) =>
-      budget(`replica${i + 1}`, "replica"),
-    ),
+    budget(PRIMARY_NODE, "primary"),
+    ...replicaNodeNames(config.database.replicas).map((node) => budget(node, "replica")),
   ];
 }
 

@@ -49,6 +49,15 @@ export const DEFAULTS = {
     tcpKeepIntervalSeconds: 1,
     tcpKeepCount: 3,
     tcpUserTimeoutMs: 10_000,
+    /**
+     * query_wait_timeout of each ro entry (from 1.26, where the key exists per database): a read
+     * that waits this long for a server on one replica is answered "query_wait_timeout" (nothing
+     * ran; retry-safe) and the library reads from another replica or the primary. PgBouncer does
+     * not turn away clients already queued when its connects to a dead replica are refused; this
+     * bounds their wait below the client's statement timeout, so they fail over instead of timing
+     * out. 2 s is far above a healthy entry's queueing (Little's law sizing keeps it in ms).
+     */
+    replicaQueryWaitSeconds: 2,
   },
   timeouts: {
     queryWaitSeconds: 15,
@@ -59,7 +68,13 @@ export const DEFAULTS = {
     serverIdleSeconds: 600,
     serverLifetimeSeconds: 3600,
     serverConnectSeconds: 5,
-    serverLoginRetrySeconds: 5,
+    /**
+     * After a failed server login PgBouncer turns a pool's new transactions away until a login
+     * succeeds, and tries again after this long: a restarted or promoted primary is reached at
+     * most 0.5 s after it accepts connections. An attempt costs the node one refused connect, at
+     * most twice a second per pool. (PgBouncer takes fractions: the key is in microseconds.)
+     */
+    serverLoginRetrySeconds: 0.5,
   },
   /** Cloud shape of dev and prod (ignored by the local stack, which runs on this machine). */
   cloud: {

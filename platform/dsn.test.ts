@@ -4,7 +4,7 @@ import { clientSslMode, connectionUri } from "./dsn.js";
 const endpoint = {
   host: "pgbouncer.prod.db.internal",
   port: 6432,
-  database: "orders_ro",
+  database: "orders_ro_replica1",
   user: "orders",
   poolMax: 10,
 };
@@ -13,7 +13,7 @@ test("a connection string names the PgBouncer entry, the service's user, the TLS
   expect(
     connectionUri(endpoint, "Abc123", { sslmode: "verify-full", caFile: "/etc/pg pooling/ca.crt" }),
   ).toBe(
-    "postgresql://orders:Abc123@pgbouncer.prod.db.internal:6432/orders_ro?sslmode=verify-full&sslrootcert=%2Fetc%2Fpg%20pooling%2Fca.crt",
+    "postgresql://orders:Abc123@pgbouncer.prod.db.internal:6432/orders_ro_replica1?sslmode=verify-full&sslrootcert=%2Fetc%2Fpg%20pooling%2Fca.crt",
   );
 });
 

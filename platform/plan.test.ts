@@ -3,9 +3,10 @@ import { loadStack } from "./config.js";
 import { DEFAULTS } from "./defaults.js";
 import { ConfigError } from "./errors.js";
 import { atVersion, rawStack, withField } from "./fixtures.js";
-import { buildPlan } from "./plan.js";
+import { buildPlan, roEntryName, type Plan } from "./plan.js";
 import { clientProfiles } from "./profiles.js";
 import { STACK_KEYS } from "./schema.js";
+import { sizeEntry } from "./sizing.js";
 import { validateStackConfig } from "./validate.js";
 
 const plan = (raw: Record<string, unknown>) => buildPlan(validateStackConfig(raw));
@@ -57,14 +58,25 @@ describe("stack files", () => {
 describe("the plan", () => {
   const local = buildPlan(loadStack("local"));
 
-  test("each service gets an rw entry on the primary and an ro entry on the replicas", () => {
+  test("each service gets an rw entry on the primary and one ro entry per replica, each on its replica", () => {
     for (const s of local.services) {
-      expect(s.entries.map((e) => [e.name, e.target])).toEqual([
-        [s.name, "primary"],
-        [`${s.name}_ro`, "replicas"],
+      expect(s.entries.map((e) => [e.name, e.node, e.target])).toEqual([
+        [s.name, "primary", "primary"],
+        [`${s.name}_ro_replica1`, "replica1", "replica"],
+        [`${s.name}_ro_replica2`, "replica2", "replica"],
       ]);
     }
+    expect(roEntryName("orders", 0)).toBe("orders_ro_replica1");
     expect(new Set(local.entries.map((e) => e.name)).size).toBe(local.entries.length);
+    const names = local.entries.map((e) => e.name);
+    expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+  });
+
+  test("a service that reads nothing from replicas has only its rw entry", () => {
+    const p = plan(withField(rawStack("local"), "services.orders.readShare", 0));
+    const orders = p.services.find((s) => s.name === "orders")!;
+    expect(orders.entries.map((e) => e.name)).toEqual(["orders"]);
+    expect(clientProfiles(p).find((x) => x.service === "orders")!.replicas).toEqual([]);
   });
 
   test("pool modes follow declared needs, with the reason", () => {
@@ -102,16 +114,75 @@ describe("the plan", () => {
     }
   });
 
-  test("the budget table has the primary and every replica, each replica carrying the whole ro load", () => {
+  test("the budget table has the primary and every replica, each charged only its own entries", () => {
     expect(local.budget.map((b) => b.node)).toEqual(["primary", "replica1", "replica2"]);
-    const ro = local.entries.filter((e) => e.target === "replicas");
-    // PgBouncer caps an entry per process: every process of every host may hold its share.
-    const hosts = local.hosts.length * local.hosts[0]!.processes;
-    for (const b of local.budget.slice(1)) {
-      expect(b.required).toBe(hosts * ro.reduce((n, e) => n + e.maxDbConnections, 0));
+    for (const b of local.budget) {
+      const mine = local.entries.filter((e) => e.node === b.node).map((e) => e.name);
+      expect(b.shares.map((x) => x.entry)).toEqual(mine);
     }
+    expect(local.budget[1]!.shares.every((x) => x.entry.endsWith("_ro_replica1"))).toBe(true);
     const p = local.budget[0]!;
     expect(p.usable).toBe(250 - 3 - 5 - 3 - 10);
+  });
+
+  /** What one replica was charged when each service had one ro entry listing every replica. */
+  function wholeRoLoad(p: Plan): number {
+    const processes = p.hosts[0]!.processes;
+    const perHost = p.services
+      .filter((s) => s.app.roPoolMax > 0)
+      .map((s) => {
+        const spec = p.config.services[s.name]!;
+        const load = {
+          mode: s.poolMode,
+          clients: s.app.roPoolMax * spec.instances,
+          tps: spec.peakTps * spec.readShare,
+          transactionMs: spec.transactionMs,
+          priority: spec.priority,
+        };
+        return sizeEntry(load, p.hosts.length, processes).maxDbConnections;
+      });
+    // PgBouncer caps an entry per process: every process of every host may hold its share.
+    return p.hosts.length * processes * perHost.reduce((n, x) => n + x, 0);
+  }
+
+  test.each(["local", "prod", "dev"])(
+    "%s: each replica is budgeted for the whole ro load, as one replica carried it before",
+    (stack) => {
+      const p = buildPlan(loadStack(stack));
+      const replicas = p.budget.filter((b) => b.role === "replica");
+      expect(replicas).toHaveLength(p.config.database.replicas);
+      for (const b of replicas) expect(b.required).toBe(wholeRoLoad(p));
+    },
+  );
+
+  test("prod's replica budget is unchanged by the split: 237 connections each", () => {
+    const prod = buildPlan(loadStack("prod"));
+    expect(prod.budget.slice(1).map((b) => b.required)).toEqual([237, 237]);
+  });
+
+  test("one replica lost: the other's entries alone take every ro client, at the full ro rate", () => {
+    const prod = buildPlan(loadStack("prod"));
+    const lost = "replica1";
+    for (const s of prod.services.filter((x) => x.app.roPoolMax > 0)) {
+      const left = s.entries.filter((e) => e.role === "ro" && e.node !== lost);
+      expect(left.length).toBeGreaterThan(0);
+      const spec = prod.config.services[s.name]!;
+      for (const e of left) {
+        expect(e.clients).toBe(s.app.roPoolMax * s.instances);
+        const load = {
+          mode: e.poolMode,
+          clients: e.clients,
+          tps: spec.peakTps * spec.readShare,
+          transactionMs: spec.transactionMs,
+          priority: spec.priority,
+        };
+        expect(e).toMatchObject(sizeEntry(load, prod.hosts.length, prod.hosts[0]!.processes));
+        // the surviving hosts' pools hold what all the reads need
+        expect(e.poolSize * e.survivingHosts * prod.hosts[0]!.processes).toBeGreaterThanOrEqual(
+          e.serverConnectionsNeeded,
+        );
+      }
+    }
   });
 
   test("over budget is an error that lists every entry's share, never a clamp", () => {
@@ -140,7 +211,7 @@ describe("the plan", () => {
       if (t.clientIdleSeconds > 0) expect(p.idleTimeoutMs).toBeLessThan(t.clientIdleSeconds * 1000);
       const s = local.services.find((x) => x.name === p.service)!;
       const spec = local.config.services[p.service]!;
-      expect((p.rw.poolMax + (p.ro?.poolMax ?? 0)) * s.instances).toBeGreaterThanOrEqual(
+      expect((p.rw.poolMax + (p.replicas[0]?.poolMax ?? 0)) * s.instances).toBeGreaterThanOrEqual(
         spec.peakClients,
       );
       expect(p.tls).toEqual({ sslmode: "verify-full", caFile: DEFAULTS.client.caFile });
@@ -150,10 +221,27 @@ describe("the plan", () => {
         database: p.service,
         user: p.service,
       });
-      expect(p.ro?.database).toBe(`${p.service}_ro`);
+      // one endpoint per replica, in replica order, each with the full ro pool
+      expect(p.replicas.map((r) => r.database)).toEqual([
+        `${p.service}_ro_replica1`,
+        `${p.service}_ro_replica2`,
+      ]);
+      for (const r of p.replicas)
+        expect(r).toMatchObject({ ...p.rw, database: r.database, poolMax: s.app.roPoolMax });
       expect(p.retry.maxConcurrent).toBeLessThanOrEqual(
         s.entries[0]!.maxDbConnections * local.hosts.length,
       );
     }
   });
+});
+
+test("client profiles: one replica endpoint per replica, in replica order, each with the full ro pool", () => {
+  const three = plan(withField(rawStack("prod"), "database.replicas", 3));
+  for (const p of clientProfiles(three)) {
+    const s = three.services.find((x) => x.name === p.service)!;
+    expect(p.replicas.map((r) => r.database)).toEqual(
+      s.app.roPoolMax > 0 ? [1, 2, 3].map((n) => `${p.service}_ro_replica${n}`) : [],
+    );
+    expect(p.replicas.map((r) => r.poolMax)).toEqual(p.replicas.map(() => s.app.roPoolMax));
+  }
 });

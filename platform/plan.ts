@@ -12,6 +12,7 @@ import {
   type PoolMode,
 } from "./sizing.js";
 import { knows, parseVersion, type Version } from "./capabilities.js";
+import { PRIMARY_NODE, REPLICA_NODE_PATTERN, replicaNodeName, replicaNodeNames } from "./nodes.js";
 
 /**
  * The Plan: everything derived from a validated StackConfig. Renderers, the local stack, the
@@ -20,15 +21,23 @@ import { knows, parseVersion, type Version } from "./capabilities.js";
 
 export type EntryRole = "rw" | "ro";
 
-/** One [databases] entry, identical on every PgBouncer host. */
+/**
+ * One [databases] entry, identical on every PgBouncer host. Each entry reaches exactly one node:
+ * the rw entry the primary, each ro entry one replica (`orders_ro_replica1`, …). One entry per
+ * replica, not one listing them all, because PgBouncer keeps handing a multi-host entry's server
+ * logins to a dead replica and then locks the whole entry out for server_login_retry; with its
+ * own entry a dead replica fails alone, and the client library moves the reads to another.
+ */
 export interface PoolEntry extends EntrySizing {
-  /** The name clients put in their connection string: `orders` or `orders_ro`. */
+  /** The name clients put in their connection string: `orders` or `orders_ro_replica1`. */
   name: string;
   service: string;
   role: EntryRole;
   /** The Postgres database the entry connects to (the service's own). */
   dbname: string;
-  target: "primary" | "replicas";
+  /** The one node the entry reaches: `primary` for rw, `replica1`, … for ro (platform/nodes.ts). */
+  node: string;
+  target: "primary" | "replica";
   poolMode: PoolMode;
   /** Client connections to this entry, fleet-wide. */
   clients: number;
@@ -42,11 +51,15 @@ export interface ServicePlan {
   app: AppPools;
   instances: number;
   maxReplicaLagSeconds: number;
+  /** rw first, then the ro entries in replica order (replica1, replica2, …). */
   entries: PoolEntry[];
   /**
-   * The role's CONNECTION LIMIT. It is one catalog value replicated to every node, and a node sees
-   * at most hosts × one entry's max_db_connections of this role (rw on the primary, ro on a
-   * replica), so the larger of the two bounds it everywhere.
+   * The role's CONNECTION LIMIT. It is one catalog value replicated to every node. A node sees at
+   * most hosts × processes × (the rw entry's max_db_connections + one ro entry's): the rw entry
+   * on the primary, an ro entry on its replica, and both on a replica promoted by a failover
+   * (the primary's name moves to it while its own ro entry still points at it). A limit of only
+   * the larger one refuses the promoted node's logins (53300), which PgBouncer then answers with
+   * its login-retry lockout.
    */
   roleConnectionLimit: number;
 }
@@ -61,7 +74,10 @@ export interface HostPlan {
    * its clients.
    */
   processes: number;
-  /** Clients this host holds at peak with one host lost. */
+  /**
+   * Clients this host holds at peak with one host lost: Σ over entries, so the ro clients count
+   * once per replica, since an app instance may hold its full ro pool to each replica's entry.
+   */
   clientsAtPeak: number;
   /** clientsAtPeak + connections kept for admin, exporters and operators. */
   maxClientConn: number;
@@ -85,7 +101,59 @@ export interface Plan {
   notes: string[];
 }
 
-export const roEntryName = (service: string) => `${service}_ro`;
+/** The ro entry of `service` on replica `replicaIndex` (0-based): `orders_ro_replica1`. */
+export const roEntryName = (service: string, replicaIndex: number) =>
+  `${service}_ro_${replicaNodeName(replicaIndex)}`;
+
+/**
+ * A regular expression (RE2) matching every entry of `service`, whatever the number of replicas:
+ * `orders(_ro_replica[1-9][0-9]*)?`. `service` may be a dashboard variable (`$service`).
+ */
+export const serviceEntriesPattern = (service: string) =>
+  `${service}(_ro_${REPLICA_NODE_PATTERN})?`;
+
+/**
+ * A service's entries: rw on the primary and, when it reads from replicas, one ro entry per
+ * replica. Each replica's entry is sized for ALL reads (the full ro rate and clients): when a
+ * replica is lost the library sends every read to the others, so one may carry them alone.
+ */
+function serviceEntries(
+  config: StackConfig,
+  service: string,
+  mode: PoolMode,
+  app: AppPools,
+): PoolEntry[] {
+  const s = config.services[service]!;
+  const { hosts, processesPerHost } = config.pgbouncer;
+  const entry = (
+    role: EntryRole,
+    node: string,
+    name: string,
+    tps: number,
+    perInstance: number,
+  ): PoolEntry => {
+    const clients = perInstance * s.instances;
+    const load = { mode, clients, tps, transactionMs: s.transactionMs, priority: s.priority };
+    return {
+      name,
+      service,
+      role,
+      dbname: service,
+      node,
+      target: role === "rw" ? "primary" : "replica",
+      poolMode: mode,
+      clients,
+      ...sizeEntry(load, hosts, processesPerHost),
+    };
+  };
+  const rw = entry("rw", PRIMARY_NODE, service, s.peakTps * (1 - s.readShare), app.rwPoolMax);
+  if (app.roPoolMax === 0) return [rw];
+  const readTps = s.peakTps * s.readShare;
+  const ro = replicaNodeNames(config.database.replicas).map((node, i) =>
+    entry("ro", node, roEntryName(service, i), readTps, app.roPoolMax),
+  );
+  return [rw, ...ro];
+}
 
 export interface PlanOptions {
   /**
@@ -108,22 +176,7 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
       const s = config.services[name]!;
       const { mode, reason } = choosePoolMode(s.sessionFeatures, tracksPrepared);
       const app = appPools(s);
-      const entry = (role: EntryRole, tps: number, perInstance: number): PoolEntry => {
-        const clients = perInstance * s.instances;
-        const load = { mode, clients, tps, transactionMs: s.transactionMs, priority: s.priority };
-        return {
-          name: role === "rw" ? name : roEntryName(name),
-          service: name,
-          role,
-          dbname: name,
-          target: role === "rw" ? "primary" : "replicas",
-          poolMode: mode,
-          clients,
-          ...sizeEntry(load, hosts, processes),
-        };
-      };
-      const entries = [entry("rw", s.peakTps * (1 - s.readShare), app.rwPoolMax)];
-      if (app.roPoolMax > 0) entries.push(entry("ro", s.peakTps * s.readShare, app.roPoolMax));
+      const entries = serviceEntries(config, name, mode, app);
       return {
         name,
         priority: s.priority,
@@ -134,7 +187,10 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
         maxReplicaLagSeconds: s.maxReplicaLagSeconds,
         entries,
         roleConnectionLimit:
-          hosts * processes * Math.max(...entries.map((e) => e.maxDbConnections)),
+          hosts *
+          processes *
+          (entries[0]!.maxDbConnections +
+            Math.max(0, ...entries.slice(1).map((e) => e.maxDbConnections))),
       };
     });
   const entries = services.flatMap((s) => s.entries).sort((a, b) => a.name.localeCompare(b.name));
@@ -164,7 +220,9 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
   if (hosts === 1)
     notes.push("one PgBouncer host: losing it stops every service (no host-loss margin)");
   if (config.database.replicas === 1)
-    notes.push("one replica: losing it moves every ro entry's load nowhere until it is back");
+    notes.push(
+      "one replica: losing it leaves the reads no other replica to move to until it is back",
+    );
   return {
     environment: config.environment,
     config,

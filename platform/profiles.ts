@@ -11,7 +11,7 @@ import type { Plan, PoolEntry } from "./plan.js";
 export interface ClientEndpoint {
   host: string;
   port: number;
-  /** The PgBouncer entry, e.g. `orders` or `orders_ro`. */
+  /** The PgBouncer entry, e.g. `orders` or `orders_ro_replica1`. */
   database: string;
   user: string;
   /** This instance's pool for this endpoint. */
@@ -32,8 +32,14 @@ export interface ClientProfile {
   service: string;
   tls: ClientTls;
   rw: ClientEndpoint;
-  /** Absent when the service reads nothing from replicas. */
-  ro?: ClientEndpoint;
+  /**
+   * One endpoint per replica, in replica order (`orders_ro_replica1`, `orders_ro_replica2`, …);
+   * empty when the service reads nothing from replicas. The library picks a healthy, fresh replica
+   * per call. Each has the FULL ro poolMax, not a share of it: when a replica is lost every read
+   * goes to the others, so one replica's pool must be able to carry all of them (its PgBouncer
+   * entry is sized the same way).
+   */
+  replicas: ClientEndpoint[];
   /** < query_wait_timeout: the app times out a connect before PgBouncer's wait timeout fires. */
   connectTimeoutMs: number;
   /** < client_idle_timeout (when that is on): the app closes idle connections first. */
@@ -78,12 +84,13 @@ export function clientProfiles(plan: Plan, site: ClientSite = {}): ClientProfile
       poolMax,
     });
     const rw = s.entries.find((e) => e.role === "rw")!;
-    const ro = s.entries.find((e) => e.role === "ro");
+    // A service's own entries are in replica order (plan.entries is in name order instead).
+    const replicas = s.entries.filter((e) => e.role === "ro");
     return {
       service: s.name,
       tls,
       rw: endpoint(rw, s.app.rwPoolMax),
-      ...(ro ? { ro: endpoint(ro, s.app.roPoolMax) } : {}),
+      replicas: replicas.map((e) => endpoint(e, s.app.roPoolMax)),
       connectTimeoutMs: Math.floor(
         queryWaitTimeoutMs * DEFAULTS.client.connectTimeoutShareOfQueryWait,
       ),

@@ -27,7 +27,7 @@ export function formatPlan(plan: Plan, label: string): string {
     table(
       [
         "entry",
-        "target",
+        "node",
         "mode",
         "clients",
         "server needed",
@@ -38,7 +38,7 @@ export function formatPlan(plan: Plan, label: string): string {
       ],
       plan.entries.map((e) => [
         e.name,
-        e.target,
+        e.node,
         e.poolMode,
         e.clients,
         e.serverConnectionsNeeded,

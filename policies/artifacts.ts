@@ -1,4 +1,5 @@
 import { rdsParameters } from "../components/rds-parameters.js";
+import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { enforcesTls } from "../platform/schema.js";
 import {
@@ -116,8 +117,8 @@ export function factsFromPlan(
     scope: "artifacts",
     hosts,
     nodes: [
-      node("primary", "primary", upstreams.primary),
-      ...upstreams.replicas.map((a, i) => node(`replica${i + 1}`, "replica", a)),
+      node(PRIMARY_NODE, "primary", upstreams.primary),
+      ...upstreams.replicas.map((a, i) => node(replicaNodeName(i), "replica", a)),
     ],
     ingress: [],
     exposures: [],

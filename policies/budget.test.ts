@@ -18,19 +18,19 @@ describe("pooling-connection-budget", () => {
     facts.nodes[0]!.parameterGroup!.parameters.max_connections = "180";
     expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
       "node primary: max_connections = 180 (rendered parameter group) leaves primary 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 204: accounts 3×3=9, catalog 3×3=9, identity 3×3=9, notifications 3×29=87, orders 3×14=42, payments 3×12=36, reporting 3×4=12",
-      "node replica1: max_connections = 180 (rendered parameter group) leaves replica1 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×8=24, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×35=105",
-      "node replica2: max_connections = 180 (rendered parameter group) leaves replica2 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×8=24, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×35=105",
+      "node replica1: max_connections = 180 (rendered parameter group) leaves replica1 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: accounts_ro_replica1 3×3=9, catalog_ro_replica1 3×13=39, identity_ro_replica1 3×10=30, notifications_ro_replica1 3×8=24, orders_ro_replica1 3×7=21, payments_ro_replica1 3×3=9, reporting_ro_replica1 3×35=105",
+      "node replica2: max_connections = 180 (rendered parameter group) leaves replica2 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: accounts_ro_replica2 3×3=9, catalog_ro_replica2 3×13=39, identity_ro_replica2 3×10=30, notifications_ro_replica2 3×8=24, orders_ro_replica2 3×7=21, payments_ro_replica2 3×3=9, reporting_ro_replica2 3×35=105",
     ]);
   });
 
-  test("one host's max_db_connections raised by hand: the replicas' budgets count that host's own value", () => {
+  test("one host's max_db_connections raised by hand on replica1's entry: replica1's budget counts that host's own value, replica2's does not move", () => {
     const facts = editFile(rendered(), "pgbouncer-2", "rendered", "pgbouncer.ini", (t) =>
-      setEntryParam(t, "reporting_ro", "max_db_connections", 900),
+      setEntryParam(t, "reporting_ro_replica1", "max_db_connections", 900),
     );
     const messages = checkBudget(facts, prod).map((f) => f.message);
-    expect(messages).toHaveLength(2);
+    expect(messages).toHaveLength(1);
     expect(messages[0]).toBe(
-      "node replica1: max_connections = 1000 (rendered parameter group) leaves replica1 969 usable connections (max_connections 1000 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 1102: accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×8=24, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 35+900+35=970",
+      "node replica1: max_connections = 1000 (rendered parameter group) leaves replica1 969 usable connections (max_connections 1000 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 1102: accounts_ro_replica1 3×3=9, catalog_ro_replica1 3×13=39, identity_ro_replica1 3×10=30, notifications_ro_replica1 3×8=24, orders_ro_replica1 3×7=21, payments_ro_replica1 3×3=9, reporting_ro_replica1 35+900+35=970",
     );
   });
 
@@ -70,6 +70,45 @@ describe("pooling-connection-budget", () => {
     expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
       "rendered pgbouncer-3/pgbouncer.ini: databases.payments host must name Postgres nodes of this stack, got db.example.com",
     ]);
+  });
+
+  test("an ro entry pointed at the other replica: named, and counted on every node it reaches", () => {
+    const other = "prod-replica2.rds-endpoint.invalid";
+    const facts = editFile(rendered(), "pgbouncer-3", "rendered", "pgbouncer.ini", (t) =>
+      setEntryParam(t, "orders_ro_replica1", "host", other),
+    );
+    const { budgets, findings } = assessBudget(facts, prod);
+    expect(findings.map((f) => f.message)).toEqual([
+      `rendered pgbouncer-3/pgbouncer.ini: databases.orders_ro_replica1 host must be prod-replica1.rds-endpoint.invalid, the one node the entry is for (replica1), got ${other}`,
+    ]);
+    const shares = (node: string) =>
+      budgets
+        .find((b) => b.node.node === node)!
+        .budget.shares.filter((x) => x.entry.startsWith("orders_"));
+    // pgbouncer-3 may run either copy of its files: the entry counts wholly on both nodes
+    expect(shares("replica1").map((x) => [x.entry, x.total])).toEqual([["orders_ro_replica1", 21]]);
+    expect(shares("replica2").map((x) => [x.entry, x.total])).toEqual([
+      ["orders_ro_replica1", 21],
+      ["orders_ro_replica2", 21],
+    ]);
+  });
+
+  test("an ro entry given a host list by hand: it must name its one replica", () => {
+    const both = "prod-replica1.rds-endpoint.invalid,prod-replica2.rds-endpoint.invalid";
+    const facts = editFile(rendered(), "pgbouncer-1", "rendered", "pgbouncer.ini", (t) =>
+      setEntryParam(t, "catalog_ro_replica2", "host", both),
+    );
+    expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
+      `rendered pgbouncer-1/pgbouncer.ini: databases.catalog_ro_replica2 host must be prod-replica2.rds-endpoint.invalid, the one node the entry is for (replica2), got ${both}`,
+    ]);
+  });
+
+  test("node addresses unknown: each ro entry is counted on the replica the plan gives it", () => {
+    const facts = rendered();
+    for (const n of facts.nodes) delete n.address;
+    const { budgets, findings } = assessBudget(facts, prod);
+    expect(findings).toEqual([]);
+    expect(budgets.map((b) => b.budget)).toEqual(prod.budget);
   });
 
   test("a node on RDS's default parameter group", () => {

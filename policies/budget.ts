@@ -15,7 +15,8 @@ import { copyText, refText, type Facts, type Finding, type PostgresNode } from "
  * The connection budget of every Postgres node, from what would really run: each host's
  * pgbouncer.ini (its user-data and its Parameter Store copy; the larger counts, since a host may
  * run either), the node's parameter group (max_connections, superuser_reserved_connections), the
- * reserves of the stack config, the real number of hosts and replicas. Then the loss of one host:
+ * reserves of the stack config, the real number of hosts and replicas. Each entry of the plan
+ * must name its own one node (an ro entry its replica). Then the loss of one host:
  * the others' pool_size must still carry each entry's peak. The arithmetic is platform/budget.ts's.
  */
 export function checkBudget(facts: Facts, plan: Plan): Finding[] {
@@ -62,6 +63,9 @@ export function assessBudget(
           ref: c.copy.ref,
           message: `${at} host must name Postgres nodes of this stack, got ${stray.join(",")}`,
         });
+      } else {
+        const wrong = wrongNode(facts, plan, e.name, e.hosts);
+        if (wrong) findings.push({ ref: c.copy.ref, message: `${at} ${wrong}` });
       }
     }
   }
@@ -90,9 +94,10 @@ export function assessBudget(
     const reaches = (entry: string) => {
       const list = targets.get(entry) ?? [];
       if (node.address && addresses.size > 0) return list.includes(node.address);
-      // Addresses unknown: the plan says where the entry goes.
-      const ro = plan.entries.find((e) => e.name === entry)?.role === "ro";
-      return node.role === "replica" ? ro : !ro;
+      // Addresses unknown: the plan says which one node the entry goes to (an entry the plan
+      // does not know is counted on the primary, the node a stray entry most likely names).
+      const planned = plan.entries.find((e) => e.name === entry);
+      return planned ? planned.node === node.node : node.role === "primary";
     };
     const shares: BudgetShare[] = [...targets.keys()]
       .filter(reaches)
@@ -145,4 +150,22 @@ export function assessBudget(
     }
   }
   return { budgets, findings };
+}
+
+/**
+ * An entry of the plan must name exactly its own node: the client library judges each replica by
+ * its own entry (breaker, lag), and the budget gives each replica its own entries, so an entry
+ * that names another node or a host list breaks both. Undefined when it is right, or when the
+ * node's address is not known here.
+ */
+function wrongNode(
+  facts: Facts,
+  plan: Plan,
+  entry: string,
+  hosts: readonly string[],
+): string | undefined {
+  const planned = plan.entries.find((e) => e.name === entry);
+  const address = facts.nodes.find((n) => n.node === planned?.node)?.address;
+  if (!planned || !address || (hosts.length === 1 && hosts[0] === address)) return undefined;
+  return `host must be ${address}, the one node the entry is for (${planned.node}), got ${hosts.join(",") || "nothing"}`;
 }

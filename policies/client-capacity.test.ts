@@ -15,7 +15,7 @@ describe("pooling-client-capacity", () => {
       setKey(t, "max_client_conn", 500),
     );
     expect(checkClientCapacity(facts, prod).map((f) => f.message)).toEqual([
-      "rendered pgbouncer-3/user-data.yaml write_files /etc/pgbouncer/pgbouncer.ini: max_client_conn must be ≥ 777 (app pool × instances of every service over 2 of 3 hosts, + 20 for admin and exporters: accounts 10×6/2=30, catalog 32×15/2=240, identity 24×15/2=180, notifications 6×6/2=18, orders 25×12/2=150, payments 25×9/2=113, reporting 13×4/2=26), got 500",
+      "rendered pgbouncer-3/user-data.yaml write_files /etc/pgbouncer/pgbouncer.ini: max_client_conn must be ≥ 1241 (app pool × instances of every service over 2 of 3 hosts, + 20 for admin and exporters: accounts 15×6/2=45, catalog 61×15/2=458, identity 43×15/2=323, notifications 7×6/2=21, orders 33×12/2=198, payments 28×9/2=126, reporting 25×4/2=50), got 500",
     ]);
   });
 

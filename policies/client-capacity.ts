@@ -7,8 +7,8 @@ import { setting } from "./ini.js";
 import { copyText, type Facts, type Finding } from "./types.js";
 
 /**
- * The clients the services will open — each instance's app-side pool (its client profile) times
- * the instances — spread over the hosts left when one is lost: that is each service's share of a
+ * The clients the services will open — each instance's app-side pools (its client profile: the rw
+ * pool and the full ro pool to each replica's entry) times the instances — spread over the hosts left when one is lost: that is each service's share of a
  * host's max_client_conn. Every host's real max_client_conn must hold the shares plus the
  * connections kept for admin consoles and exporters, or clients beyond it are refused at peak.
  */
@@ -19,7 +19,8 @@ export function checkClientCapacity(facts: Facts, plan: Plan): Finding[] {
   const survivors = survivingHosts(hosts);
   const shares = clientProfiles(plan).map((p) => {
     const instances = plan.config.services[p.service]!.instances;
-    const perInstance = p.rw.poolMax + (p.ro?.poolMax ?? 0);
+    // One slot per connection the instance may hold: its rw pool and its full pool to each replica.
+    const perInstance = p.rw.poolMax + p.replicas.reduce((sum, r) => sum + r.poolMax, 0);
     return {
       service: p.service,
       text: `${p.service} ${perInstance}×${instances}/${survivors}`,

@@ -32,27 +32,30 @@ describe("pooling-pool-mode", () => {
     const why = "protocol-level prepared statements live in the server session";
     expect(edit((t) => setKey(t, "max_prepared_statements", 0))).toEqual([
       `${INI}: databases.accounts pool_mode must be session for accounts (${why}), got transaction`,
-      `${INI}: databases.accounts_ro pool_mode must be session for accounts (${why}), got transaction`,
+      `${INI}: databases.accounts_ro_replica1 pool_mode must be session for accounts (${why}), got transaction`,
+      `${INI}: databases.accounts_ro_replica2 pool_mode must be session for accounts (${why}), got transaction`,
     ]);
   });
 
   test("an entry without pool_mode takes [pgbouncer] pool_mode", () => {
     const t = (text: string) =>
       setKey(
-        text.replace(/^(reporting_ro = .*?) pool_mode=session/m, "$1"),
+        text.replace(/^(reporting_ro_replica2 = .*?) pool_mode=session/m, "$1"),
         "pool_mode",
         "statement",
       );
     expect(edit(t)).toEqual([
-      `${INI}: databases.reporting_ro pool_mode must be session for reporting (temporary tables live in the server session), got statement`,
+      `${INI}: databases.reporting_ro_replica2 pool_mode must be session for reporting (temporary tables live in the server session), got statement`,
     ]);
   });
 
   test("an entry no service declares, and a missing one", () => {
     expect(
-      edit((t) => t.replace(/^orders_ro = .*\n/m, "").replace("[pgbouncer]", "[pgbouncer]\n")),
+      edit((t) =>
+        t.replace(/^orders_ro_replica1 = .*\n/m, "").replace("[pgbouncer]", "[pgbouncer]\n"),
+      ),
     ).toEqual([
-      `${INI}: databases.orders_ro is missing, so the ro clients of orders cannot connect`,
+      `${INI}: databases.orders_ro_replica1 is missing, so the ro clients of orders cannot reach replica1`,
     ]);
     expect(
       edit((t) =>

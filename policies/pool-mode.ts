@@ -26,7 +26,7 @@ export function checkPoolMode(facts: Facts, plan: Plan): Finding[] {
         if (!e) {
           findings.push({
             ref: c.copy.ref,
-            message: `${at}: databases.${p.name} is missing, so the ${p.role} clients of ${s.name} cannot connect`,
+            message: `${at}: databases.${p.name} is missing, so the ${p.role} clients of ${s.name} cannot reach ${p.node}`,
           });
         } else if (e.poolMode !== want.mode) {
           const why =

@@ -1,4 +1,5 @@
 import { DELIVERED_FILES, stackParameterRoot, type DeliveredFileName } from "../pgbouncer/agent.js";
+import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
 import { decodeUserDataInput, filesFromCloudConfig } from "./user-data.js";
 import type {
   Facts,
@@ -184,8 +185,8 @@ export function factsFromResources(
     };
   };
   const nodes = [
-    ...primaries.map((r, i) => node(r, i === 0 ? "primary" : `primary${i + 1}`, "primary")),
-    ...replicas.map((r, i) => node(r, `replica${i + 1}`, "replica")),
+    ...primaries.map((r, i) => node(r, i === 0 ? PRIMARY_NODE : `primary${i + 1}`, "primary")),
+    ...replicas.map((r, i) => node(r, replicaNodeName(i), "replica")),
   ];
 
   const roles: LoginRole[] = of(TYPES.role).map((r) => {

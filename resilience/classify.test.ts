@@ -65,6 +65,13 @@ describe("classifyError", () => {
       "pooler-shutting-down",
     ],
     [
+      "PgBouncer stopping with SIGINT turns a waiting client away",
+      pg("08P01", "server shutting down"),
+      "query",
+      "retry-safe",
+      "pooler-server-shutting-down",
+    ],
+    [
       "PgBouncer server crashed",
       pg("08P01", "server conn crashed?"),
       "query",

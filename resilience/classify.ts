@@ -34,6 +34,9 @@ const PGBOUNCER_MESSAGES: [RegExp, ErrorClass, string][] = [
   [/no more connections allowed/, "retry-safe", "pooler-max-client-conn"],
   [/server login has been failing/, "retry-safe", "pooler-server-login-failing"],
   [/pooler is shutting down/, "retry-safe", "pooler-shutting-down"],
+  // SIGINT / SHUTDOWN WAIT_FOR_SERVERS: a client that needs a server is turned away before
+  // anything of its query reaches one (janitor.c, objects.c pause_client).
+  [/server shutting down/, "retry-safe", "pooler-server-shutting-down"],
   [/client_idle_timeout|client_login_timeout/, "retry-safe", "pooler-client-timeout"],
   [/server conn crashed/, "outcome-unknown", "pooler-server-crashed"],
   [/idle transaction timeout/, "outcome-unknown", "pooler-idle-transaction-timeout"],

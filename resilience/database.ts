@@ -1,15 +1,22 @@
-import { isBrokenCircuitError } from "cockatiel";
 import type pg from "pg";
 import type { ClientProfile } from "../platform/profiles.js";
 import { RetryBudget } from "./budget.js";
-import { classifyError, isRetryable, type Classification } from "./classify.js";
-import { DatabaseCallError, isPoolExhaustedError, QueryTimeoutError } from "./errors.js";
+import { isRetryable } from "./classify.js";
+import { DatabaseCallError } from "./errors.js";
 import { TypedEvents } from "./events.js";
 import { createMetrics } from "./metrics.js";
 import { resolveOptions, type ResilienceOptions } from "./options.js";
 import { ReadRouter } from "./router.js";
 import { RetriesExhausted, withRetries } from "./retry.js";
-import { phaseOf, Target, type StatementRunner } from "./target.js";
+import { GOODBYES, Target, type Runners, type StatementRunner } from "./target.js";
+import {
+  classifyAny,
+  inTransaction,
+  inWriteTransaction,
+  resolvedError,
+  resolveFailedWrite,
+  type Resolution,
+} from "./transactions.js";
 
 /**
  * createDatabase(profile, options): what a service uses instead of a bare pg.Pool. Reads go to a
@@ -30,6 +37,12 @@ export interface ReadOptions<T> extends CallOptions<T> {
 export interface WriteOptions<T> extends CallOptions<T> {
   /** Safe to apply twice (upsert, keyed insert): may be retried when the outcome is unknown. */
   idempotent?: boolean;
+  /**
+   * When the connection dies mid-write, ask the primary whether it committed (pg_xact_status)
+   * instead of reporting outcome-unknown. Costs one extra statement in the same round trip;
+   * turn it off for writes that are idempotent anyway and very hot. @default true
+   */
+  resolveOutcome?: boolean;
 }
 export interface TransactionOptions<T> extends WriteOptions<T> {
   isolation?: Isolation;
@@ -39,15 +52,6 @@ export interface TransactionOptions<T> extends WriteOptions<T> {
 
 export type Database = ReturnType<typeof createDatabase>;
 
-/** Errors that mean "unavailable", as opposed to "your SQL is wrong": fallbacks apply to these. */
-function classifyAny(error: unknown): Classification {
-  if (isBrokenCircuitError(error)) return { class: "retry-safe", reason: "breaker-open" };
-  if (isPoolExhaustedError(error)) return { class: "retry-safe", reason: "pool-exhausted" };
-  if (error instanceof QueryTimeoutError)
-    return { class: "outcome-unknown", reason: "statement-timeout" };
-  return classifyError(error, phaseOf(error));
-}
-
 export function createDatabase(profile: ClientProfile, options: ResilienceOptions) {
   const o = resolveOptions(profile, options);
   const service = profile.service;
@@ -55,45 +59,59 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
   const metrics = createMetrics(options.registry);
   const budget = new RetryBudget(o.retryBudget);
   const primary = new Target("primary", profile.rw, o, service, metrics, events);
-  const replicas = profile.ro
-    ? [new Target(profile.ro.database, profile.ro, o, service, metrics, events)]
-    : [];
+  // One target per replica (its own PgBouncer entry): a dead one fails alone, the router moves on.
+  const replicas = profile.replicas.map(
+    (endpoint) => new Target(endpoint.database, endpoint, o, service, metrics, events),
+  );
   const router = new ReadRouter(primary, replicas, o, service, metrics, events);
   for (const operation of ["read", "write", "transaction"])
     metrics.fallbacks.inc({ service, operation }, 0);
 
   async function call<T>(
     operation: string,
-    kind: { idempotent: boolean; transaction: boolean },
-    choose: (n: number, previous?: Target) => Target,
-    work: (run: StatementRunner, client: pg.PoolClient, target: Target) => Promise<T>,
+    kind: { idempotent: boolean; transaction: boolean; resolvesOutcome?: boolean },
+    choose: (n: number, tried: ReadonlySet<Target>) => Target,
+    work: (runners: Runners, client: pg.PoolClient, target: Target) => Promise<T>,
     fallback?: (error: DatabaseCallError) => T | Promise<T>,
   ): Promise<T> {
     let target = primary;
-    let previous: Target | undefined;
+    const tried = new Set<Target>();
     try {
       return await withRetries({
         maxAttempts: o.maxAttempts,
         initialDelayMs: o.initialDelayMs,
         maxDelayMs: o.maxDelayMs,
         budget,
+        // Every pooled connection may lead to the same departing process: one free retry each.
+        maxFreeRetries: target.endpoint.poolMax + 1,
         attempt: async (n) => {
-          target = choose(n, previous);
-          previous = target;
+          target = choose(n, tried);
+          tried.add(target);
+          let error: unknown;
           try {
-            const result = await target.attempt((run, client) => work(run, client, target));
+            const result = await target.attempt((runners, client) => work(runners, client, target));
             target.recordAttempt("ok");
             return result;
           } catch (e) {
-            target.recordAttempt(classifyAny(e).class);
-            throw e;
+            error = e;
           }
+          const resolution = kind.resolvesOutcome ? await resolve(operation, error) : undefined;
+          if (resolution) {
+            target.recordAttempt(`resolved-${resolution.outcome}`);
+            error = resolvedError(error, resolution);
+            if (error === undefined) return resolution.value!.value as T;
+          } else {
+            target.recordAttempt(classifyAny(error).class);
+          }
+          throw error;
         },
         decide: (error) => {
           const classification = classifyAny(error);
-          // Load shedding and statement timeouts are answers, not accidents: retrying them adds load.
+          // Load shedding and statement timeouts are answers, not accidents: retrying them adds
+          // load. Except a replica's full bulkhead: its callers are stuck on that replica (it
+          // died under them), and another replica or the primary can answer.
           const shed =
-            classification.reason === "pool-exhausted" ||
+            (classification.reason === "pool-exhausted" && target === primary) ||
             classification.reason === "statement-timeout";
           return {
             // An open breaker is retried too: the attempt never reaches the database (no storm),
@@ -102,6 +120,7 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
             classification,
             // After a failed replica attempt the router picks another target, never the same one.
             failover: target !== primary,
+            free: GOODBYES.has(classification.reason),
           };
         },
         onRetry: ({ attempt, delayMs, classification }) => {
@@ -143,21 +162,14 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
   const begin = (o: TransactionOptions<unknown>) =>
     `BEGIN ISOLATION LEVEL ${(o.isolation ?? "read committed").toUpperCase()}${o.readOnly ? " READ ONLY" : ""}`;
 
-  async function inTransaction<T>(
-    run: StatementRunner,
-    client: pg.PoolClient,
-    statement: string,
-    body: () => Promise<T>,
-  ): Promise<T> {
-    await run(statement);
-    try {
-      const result = await body();
-      await run("COMMIT");
-      return result;
-    } catch (e) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw e;
-    }
+  /** A failed write whose connection died: what the primary says became of it. */
+  async function resolve(operation: string, error: unknown): Promise<Resolution | undefined> {
+    const r = await resolveFailedWrite(error, {
+      query: (sql, params) => primary.attempt(({ run }) => run(sql, params)),
+      deadlineMs: o.outcomeCheckMs,
+    });
+    if (r) events.emit("outcome", { operation, outcome: r.outcome });
+    return r;
   }
 
   return {
@@ -176,8 +188,8 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
       return call(
         "read",
         { idempotent: true, transaction: false },
-        (n, previous) => router.choose("read", n, previous),
-        async (run, client, target) => {
+        (n, tried) => router.choose("read", n, tried),
+        async ({ run }, client, target) => {
           let result: pg.QueryResult<R>;
           if (opts.minLsn && target !== primary) {
             // Read-your-writes on a replica: check, in the same transaction, that it has replayed
@@ -208,21 +220,28 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
       params?: unknown[],
       opts: WriteOptions<pg.QueryResult<R>> = {},
     ) {
+      const resolvesOutcome = opts.resolveOutcome ?? true;
       return call(
         "write",
-        { idempotent: opts.idempotent ?? false, transaction: false },
+        { idempotent: opts.idempotent ?? false, transaction: false, resolvesOutcome },
         () => primary,
-        (run) => run<R>(sql, params),
+        ({ run, runWithXid }) =>
+          resolvesOutcome ? runWithXid<R>(sql, params) : run<R>(sql, params),
         opts.fallback,
       );
     },
 
     transaction<T>(fn: (query: StatementRunner) => Promise<T>, opts: TransactionOptions<T> = {}) {
+      // A read-only transaction changes nothing: no outcome to learn.
+      const resolvesOutcome = !opts.readOnly && (opts.resolveOutcome ?? true);
       return call(
         "transaction",
-        { idempotent: opts.idempotent ?? false, transaction: true },
-        (n, previous) => (opts.readOnly ? router.choose("transaction", n, previous) : primary),
-        (run, client) => inTransaction(run, client, begin(opts), () => fn(run)),
+        { idempotent: opts.idempotent ?? false, transaction: true, resolvesOutcome },
+        (n, tried) => (opts.readOnly ? router.choose("transaction", n, tried) : primary),
+        ({ run }, client) =>
+          resolvesOutcome
+            ? inWriteTransaction(run, client, begin(opts), () => fn(run))
+            : inTransaction(run, client, begin(opts), () => fn(run)),
         opts.fallback,
       );
     },
@@ -233,7 +252,7 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
         "lsn",
         { idempotent: true, transaction: false },
         () => primary,
-        (run) => run<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"),
+        ({ run }) => run<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"),
       );
       return r.rows[0]!.lsn;
     },

@@ -68,6 +68,36 @@ export class TlsError extends ResilienceError {
   }
 }
 
+/**
+ * The connection died before the write committed, and the library knows it did not: the work ran
+ * in a transaction whose COMMIT was never sent, or pg_xact_status() on the primary said aborted.
+ * Safe to run again.
+ */
+export class NotCommittedError extends ResilienceError {
+  constructor(
+    readonly why: string,
+    cause: unknown,
+  ) {
+    super("NotCommittedError", `not committed (${why}): ${(cause as Error)?.message ?? cause}`, {
+      cause,
+    });
+  }
+}
+
+/**
+ * The primary says the write committed, but its result never reached the library (the connection
+ * died between the commit and the reply). Not retried and no fallback: either would apply it twice.
+ */
+export class CommittedResultLostError extends ResilienceError {
+  constructor(cause: unknown) {
+    super(
+      "CommittedResultLostError",
+      `committed, but its result was lost with the connection: ${(cause as Error)?.message ?? cause}`,
+      { cause },
+    );
+  }
+}
+
 /** The call failed after its retries (or was not retryable); `classification` says why. */
 export class DatabaseCallError extends ResilienceError {
   constructor(
@@ -97,6 +127,12 @@ export const isQueryTimeoutError = is("QueryTimeoutError") as (
 export const isPoolExhaustedError = is("PoolExhaustedError") as (
   e: unknown,
 ) => e is PoolExhaustedError;
+export const isNotCommittedError = is("NotCommittedError") as (
+  e: unknown,
+) => e is NotCommittedError;
+export const isCommittedResultLostError = is("CommittedResultLostError") as (
+  e: unknown,
+) => e is CommittedResultLostError;
 export const isTlsError = is("TlsError") as (e: unknown) => e is TlsError;
 export const isDatabaseCallError = is("DatabaseCallError") as (
   e: unknown,

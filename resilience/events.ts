@@ -5,6 +5,8 @@ export interface ResilienceEvents {
   fallback: { operation: string; reason: string };
   route: { operation: string; target: string; reason: string };
   lag: { target: string; seconds: number };
+  /** A write whose connection died, and what pg_xact_status() said became of it. */
+  outcome: { operation: string; outcome: "committed" | "not-committed" | "unknown" };
 }
 
 type Listener<T> = (event: T) => void;

@@ -9,7 +9,11 @@ export {
 } from "./database.js";
 export { classifyError, isRetryable, type Classification, type ErrorClass } from "./classify.js";
 export {
+  CommittedResultLostError,
   DatabaseCallError,
+  NotCommittedError,
+  isCommittedResultLostError,
+  isNotCommittedError,
   PoolExhaustedError,
   QueryTimeoutError,
   isBrokenCircuitError,

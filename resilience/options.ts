@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Registry } from "prom-client";
 import type { ClientProfile } from "../platform/profiles.js";
+import { LAG_PROBE } from "../replicas/lag.js";
 
 /**
  * What a service passes besides its client profile. Every field has a default; the profile (from
@@ -25,17 +26,27 @@ export interface ResilienceOptions {
     failureRate?: number;
     /** The window that share is measured over. @default 2000 */
     failureWindowMs?: number;
-    /** Time an open breaker waits before letting probes through. @default 1000 */
+    /**
+     * Time an open breaker waits before letting probes through: with PgBouncer's
+     * server_login_retry of 0.5 s, a returning node is found within about a second. @default 500
+     */
     halfOpenAfterMs?: number;
     /** Successful probes needed, while half-open, to close again. @default 3 */
     halfOpenProbes?: number;
   };
   /** Per statement; the query is cancelled on the server when it expires. @default 5000 */
   statementTimeoutMs?: number;
-  /** Callers that may wait for a connection per target, beyond the pool. @default 4 × pool */
+  /** Callers that may wait for a connection per target, beyond the pool. @default max(4 × pool, 16) */
   queuePerTarget?: number;
-  /** How often replica lag is measured. @default 250 */
+  /** How often each replica's lag is measured. @default LAG_PROBE.intervalMs (250) */
   lagProbeIntervalMs?: number;
+  /** A lag probe not answered in this long has failed. @default LAG_PROBE.timeoutMs (1000) */
+  lagProbeTimeoutMs?: number;
+  /**
+   * How long a write whose connection died may wait for the primary to say whether it committed
+   * (the primary may be restarting or failing over). @default 5000
+   */
+  outcomeCheckMs?: number;
   /** Where metrics are registered. @default a new prom-client Registry */
   registry?: Registry;
 }
@@ -55,6 +66,8 @@ export interface ResolvedOptions {
   statementTimeoutMs: number;
   queuePerTarget?: number;
   lagProbeIntervalMs: number;
+  lagProbeTimeoutMs: number;
+  outcomeCheckMs: number;
   retryBudget: number;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
@@ -72,11 +85,13 @@ export function resolveOptions(profile: ClientProfile, o: ResilienceOptions): Re
     consecutiveFailures: o.breaker?.consecutiveFailures ?? 5,
     failureRate: o.breaker?.failureRate ?? 0.5,
     failureWindowMs: o.breaker?.failureWindowMs ?? 2000,
-    halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? 1000,
+    halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? 500,
     halfOpenProbes: o.breaker?.halfOpenProbes ?? 3,
     statementTimeoutMs: o.statementTimeoutMs ?? 5000,
     queuePerTarget: o.queuePerTarget,
-    lagProbeIntervalMs: o.lagProbeIntervalMs ?? 250,
+    lagProbeIntervalMs: o.lagProbeIntervalMs ?? LAG_PROBE.intervalMs,
+    lagProbeTimeoutMs: o.lagProbeTimeoutMs ?? LAG_PROBE.timeoutMs,
+    outcomeCheckMs: o.outcomeCheckMs ?? 5000,
     retryBudget: profile.retry.maxConcurrent,
     connectTimeoutMs: profile.connectTimeoutMs,
     idleTimeoutMs: profile.idleTimeoutMs,
@@ -100,6 +115,8 @@ export function resolveOptions(profile: ClientProfile, o: ResilienceOptions): Re
   positive("statementTimeoutMs", resolved.statementTimeoutMs);
   positive("queuePerTarget", resolved.queuePerTarget, 0);
   positive("lagProbeIntervalMs", resolved.lagProbeIntervalMs, 10);
+  positive("lagProbeTimeoutMs", resolved.lagProbeTimeoutMs, 10);
+  positive("outcomeCheckMs", resolved.outcomeCheckMs, 0);
   if (typeof o.password !== "string" || o.password.length === 0)
     problems.push("password is required");
   if (problems.length > 0) {

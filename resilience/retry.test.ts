@@ -112,3 +112,43 @@ describe("withRetries", () => {
     expect(budget.used).toBe(0);
   });
 });
+
+describe("free retries (a departing pooler process turned the call away)", () => {
+  const goodbye: Classification = { class: "retry-safe", reason: "pooler-server-shutting-down" };
+
+  test("cost no attempt, no budget slot and no wait, up to maxFreeRetries", async () => {
+    const work = failing(4);
+    const budget = new RetryBudget(1);
+    const delays: number[] = [];
+    const result = await withRetries({
+      maxAttempts: 1,
+      initialDelayMs: 100,
+      maxDelayMs: 1000,
+      budget,
+      maxFreeRetries: 4,
+      attempt: work.attempt,
+      decide: () => ({ retry: true, classification: goodbye, free: true }),
+      onRetry: ({ delayMs }) => delays.push(delayMs),
+    });
+    expect(result).toBe("ok");
+    expect(work.calls()).toBe(5);
+    expect(delays).toEqual([]);
+    expect(budget.used).toBe(0);
+  });
+
+  test("past maxFreeRetries they are ordinary attempts again", async () => {
+    const work = failing(100);
+    const done = withRetries({
+      maxAttempts: 2,
+      initialDelayMs: 10,
+      maxDelayMs: 10,
+      budget: new RetryBudget(10),
+      maxFreeRetries: 3,
+      attempt: work.attempt,
+      decide: () => ({ retry: true, classification: goodbye, free: true }),
+    }).catch((e) => e);
+    await vi.runAllTimersAsync();
+    expect(((await done) as RetriesExhausted).attempts).toBe(2);
+    expect(work.calls()).toBe(3 + 2);
+  });
+});

@@ -23,7 +23,14 @@ export interface RetryLoop<T> {
   decide: (
     error: unknown,
     n: number,
-  ) => { retry: boolean; classification: Classification; failover?: boolean };
+  ) => { retry: boolean; classification: Classification; failover?: boolean; free?: boolean };
+  /**
+   * Retries that cost neither an attempt nor a budget slot nor a wait, for a call turned away by
+   * a pooler process that is going away before anything reached the database (`free`): the next
+   * attempt takes another connection, which may be one more to the same departing process.
+   * @default 0
+   */
+  maxFreeRetries?: number;
   onRetry?: (info: { attempt: number; delayMs: number; classification: Classification }) => void;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -46,6 +53,7 @@ export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
   const sleep = loop.sleep ?? defaultSleep;
   let backoff: IBackoff<unknown> | undefined;
   let holdsSlot = false;
+  let free = 0;
   for (let n = 0; ; n++) {
     let error: unknown;
     try {
@@ -56,7 +64,12 @@ export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
       if (holdsSlot) loop.budget.release(); // a retry holds its slot through its wait and attempt
       holdsSlot = false;
     }
-    const { retry, classification, failover = false } = loop.decide(error, n);
+    const { retry, classification, failover = false, free: isFree = false } = loop.decide(error, n);
+    if (retry && isFree && free < (loop.maxFreeRetries ?? 0)) {
+      free++;
+      n--; // not an attempt
+      continue;
+    }
     if (!retry || n + 1 >= loop.maxAttempts) {
       throw new RetriesExhausted(error, n + 1, classification, false);
     }

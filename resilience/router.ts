@@ -1,30 +1,26 @@
+import { isBulkheadRejectedError } from "cockatiel";
+import { LAG_PROBE, LAG_PROBE_SQL, LAG_PROBES_JUDGED, parseLagSeconds } from "../replicas/lag.js";
 import type { TypedEvents } from "./events.js";
-import { LagEstimator, parseLsn } from "./lag.js";
 import type { Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Target } from "./target.js";
 
 /**
- * Where a read goes. A replica target is eligible while its breaker lets calls through and its
- * measured lag is within the service's tolerance; the first attempt takes an eligible replica, a
- * retry takes another one, and when none is left the primary. Replica → replica failover inside an
- * ro entry is PgBouncer's (the entry lists every replica); this adds the last step to the primary.
+ * Where a read goes. Each replica has its own PgBouncer entry and its own target (pool, breaker,
+ * bulkhead); a replica is eligible while its breaker lets calls through and its lag, as
+ * replicas/lag.ts defines it, is within the service's tolerance. The first attempt takes an
+ * eligible replica in turn, a retry another one, and when none is left the primary.
  */
-const LAG_WINDOW = 4; // an ro entry spans replicas: judge it by the worst of its recent probes
-/** Probes failing in a row before the target is ineligible; one failure is a replica restarting. */
-const PROBE_FAILURES = 3;
-
 interface ReplicaState {
   recent: number[];
   failedProbes: number;
   lagSeconds?: number;
+  probing: boolean;
 }
 
 export class ReadRouter {
-  private readonly estimator = new LagEstimator();
   private readonly state = new Map<Target, ReplicaState>();
   private readonly timer?: NodeJS.Timeout;
-  private probing = false;
   private next = 0;
   private readonly settled: Promise<void>;
   private settle: () => void = () => {};
@@ -37,70 +33,68 @@ export class ReadRouter {
     private readonly metrics: Metrics,
     private readonly events: TypedEvents,
   ) {
-    for (const r of replicas) this.state.set(r, { recent: [], failedProbes: 0 });
+    for (const r of replicas) this.state.set(r, { recent: [], failedProbes: 0, probing: false });
     this.settled = new Promise((resolve) => (this.settle = resolve));
-    if (replicas.length === 0) this.settle();
-    else void this.probe();
-    if (replicas.length > 0) {
-      this.timer = setInterval(() => void this.probe(), options.lagProbeIntervalMs);
-      this.timer.unref();
+    if (replicas.length === 0) {
+      this.settle();
+      return;
     }
+    this.probeAll();
+    this.timer = setInterval(() => this.probeAll(), options.lagProbeIntervalMs);
+    this.timer.unref();
   }
 
   /**
-   * Resolves once every replica target is settled: its lag measured, or its probes failed
-   * PROBE_FAILURES times in a row (a pooler still holding connections to a restarted replica
-   * fails the first probe; that is not yet a verdict).
+   * Resolves once every replica is settled: its lag measured, or its probes failed
+   * failuresBeforeIneligible times in a row (a pooler still holding connections to a restarted
+   * replica fails the first probe; that is not yet a verdict).
    */
   ready(): Promise<void> {
     return this.settled;
   }
 
-  private async probe(): Promise<void> {
-    if (this.probing) return;
-    this.probing = true;
-    try {
-      try {
-        const r = await this.primary.pool.query<{ lsn: string }>(
-          "SELECT pg_current_wal_lsn()::text AS lsn",
-        );
-        this.estimator.recordPrimary(parseLsn(r.rows[0]!.lsn), Date.now());
-      } catch {
-        // A primary we cannot sample leaves the last samples in place: replicas caught up with
-        // them stay readable while the primary is away.
-      }
-      await Promise.all(this.replicas.map((r) => this.probeReplica(r)));
-      const settled = [...this.state.values()].every(
-        (st) => st.lagSeconds !== undefined || st.failedProbes >= PROBE_FAILURES,
-      );
-      if (settled) this.settle();
-    } finally {
-      this.probing = false;
-    }
+  /** Each replica on its own: one that hangs must not hold back the others' probes. */
+  private probeAll(): void {
+    for (const r of this.replicas) void this.probeReplica(r);
   }
 
   private async probeReplica(replica: Target): Promise<void> {
     const state = this.state.get(replica)!;
-    let lag: number | undefined;
+    if (state.probing) return;
+    state.probing = true;
     try {
-      const r = await replica.pool.query<{ lsn: string | null }>(
-        "SELECT pg_last_wal_replay_lsn()::text AS lsn",
+      const r = await replica.probe<{ lag_seconds: string }>(
+        LAG_PROBE_SQL,
+        this.options.lagProbeTimeoutMs,
       );
-      const lsn = r.rows[0]?.lsn;
-      lag = lsn ? this.estimator.lagSeconds(parseLsn(lsn), Date.now()) : undefined;
-    } catch {
-      lag = undefined;
+      this.record(replica, state, parseLagSeconds(r.rows[0]?.lag_seconds));
+    } catch (e) {
+      // A full bulkhead means busy, not unhealthy: no verdict either way.
+      if (!isBulkheadRejectedError(e)) this.record(replica, state, undefined);
+    } finally {
+      state.probing = false;
+      this.settleWhenKnown();
     }
+  }
+
+  private record(replica: Target, state: ReplicaState, lag: number | undefined): void {
     if (lag === undefined) {
       state.failedProbes++;
-      if (state.failedProbes >= PROBE_FAILURES) state.lagSeconds = undefined;
+      if (state.failedProbes >= LAG_PROBE.failuresBeforeIneligible) state.lagSeconds = undefined;
       return;
     }
     state.failedProbes = 0;
-    state.recent = [...state.recent, lag].slice(-LAG_WINDOW);
-    state.lagSeconds = Math.max(...state.recent);
+    state.recent = [...state.recent, lag].slice(-LAG_PROBES_JUDGED);
+    state.lagSeconds = Math.min(...state.recent);
     this.metrics.replicaLag.set({ service: this.service, target: replica.name }, state.lagSeconds);
     this.events.emit("lag", { target: replica.name, seconds: state.lagSeconds });
+  }
+
+  private settleWhenKnown(): void {
+    const known = [...this.state.values()].every(
+      (st) => st.lagSeconds !== undefined || st.failedProbes >= LAG_PROBE.failuresBeforeIneligible,
+    );
+    if (known) this.settle();
   }
 
   lagOf(replica: Target): { lagSeconds?: number; eligible: boolean } {
@@ -112,10 +106,13 @@ export class ReadRouter {
     return replica.available && lag !== undefined && lag <= this.options.maxReplicaLagSeconds;
   }
 
-  /** The target for attempt `n` of a read; `previous` is the one attempt n − 1 used. */
-  choose(operation: string, n: number, previous?: Target): Target {
-    const candidates = this.replicas.filter((r) => this.eligible(r) && !(n > 0 && r === previous));
-    if (candidates.length > 0 && (n === 0 || previous !== this.primary)) {
+  /**
+   * The target for attempt `n` of a read, given the targets earlier attempts of the same call
+   * used: an eligible replica not tried yet, in turn; else the primary.
+   */
+  choose(operation: string, n: number, tried: ReadonlySet<Target>): Target {
+    const candidates = this.replicas.filter((r) => this.eligible(r) && !tried.has(r));
+    if (candidates.length > 0) {
       this.next = (this.next + 1) % candidates.length;
       return candidates[this.next]!;
     }

@@ -14,6 +14,7 @@ import { PoolExhaustedError, QueryTimeoutError, TlsError } from "./errors.js";
 import type { TypedEvents } from "./events.js";
 import { BREAKER_STATE_VALUE, type Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
+import { tagUnsent, tagXid, XidStatement } from "./outcome.js";
 
 /**
  * One endpoint the service talks to (the rw entry, or an ro entry) with its own pg pool, a bulkhead
@@ -37,6 +38,20 @@ export type StatementRunner = <R extends pg.QueryResultRow = pg.QueryResultRow>(
   params?: unknown[],
 ) => Promise<pg.QueryResult<R>>;
 
+/** The runners an attempt gets: statements, and a statement that commits with a known xid. */
+export interface Runners {
+  run: StatementRunner;
+  /** One autocommit statement whose transaction id is learnt first (resilience/outcome.ts). */
+  runWithXid: StatementRunner;
+}
+
+/**
+ * The smallest default bulkhead queue: a pool of one or two must still hold the callers that arrive
+ * while its connection is made again (when a PgBouncer process restarts, hundreds of clients log
+ * in through TLS and SCRAM at once, which takes up to a second or so).
+ */
+const MIN_QUEUE = 16;
+
 /** How long a cancelled statement may take to stop before its connection is dropped. */
 const CANCEL_GRACE_MS = 1000;
 
@@ -47,6 +62,39 @@ interface CancelConnection {
   cancel(processID: number, secretKey: number): void;
   stream: { destroy(): void };
 }
+
+/** The statement sent behind its xid query; a failure carries the xid and what had arrived. */
+function sendWithXid<R extends pg.QueryResultRow>(
+  client: pg.PoolClient,
+  sql: string,
+  params?: unknown[],
+): Promise<pg.QueryResult<R>> {
+  return new Promise((resolve, reject) => {
+    const statement: XidStatement = new XidStatement(sql, params, (err, result) =>
+      err
+        ? reject(
+            statement.unsent
+              ? tagUnsent(err)
+              : tagXid(
+                  err,
+                  statement.tx,
+                  statement.result ? { value: statement.result } : undefined,
+                ),
+          )
+        : resolve(result as pg.QueryResult<R>),
+    );
+    client.query(statement as unknown as pg.Submittable);
+  });
+}
+
+/**
+ * A PgBouncer process that is stopping turns calls away before they reach a server: the target is
+ * fine (its peers and the other hosts take the next connection), so these open no breaker.
+ */
+export const GOODBYES: ReadonlySet<string> = new Set([
+  "pooler-server-shutting-down",
+  "pooler-shutting-down",
+]);
 
 const BREAKER_STATES = {
   [CircuitState.Closed]: "closed",
@@ -98,7 +146,7 @@ export class Target {
     // A checked-out connection that dies between statements emits "error" on the client; the next
     // statement fails with it anyway. One listener per connection keeps it from being uncaught.
     this.pool.on("connect", (client) => client.on("error", () => {}));
-    this.queueSize = options.queuePerTarget ?? endpoint.poolMax * 4;
+    this.queueSize = options.queuePerTarget ?? Math.max(endpoint.poolMax * 4, MIN_QUEUE);
     this.bulkhead = bulkhead(endpoint.poolMax, this.queueSize);
     this.breaker = targetBreaker(options, (e) => this.tripsBreaker(e));
     const labels = { service, target: name };
@@ -132,19 +180,23 @@ export class Target {
   private tripsBreaker(error: unknown): boolean {
     if (error instanceof QueryTimeoutError) return false;
     const c = classifyError(error, phaseOf(error));
-    return c.class === "retry-safe" && c.reason !== "read-only-server";
+    return c.class === "retry-safe" && !GOODBYES.has(c.reason) && c.reason !== "read-only-server";
   }
 
   get available(): boolean {
     return this.breaker.state !== CircuitState.Open && this.breaker.state !== CircuitState.Isolated;
   }
 
-  /** The pool's connections right now: open (idle included), idle, and callers waiting for one. */
-  get connections(): { open: number; idle: number; waiting: number } {
+  /**
+   * The pool's connections right now: open (idle included), idle, callers waiting for one, and
+   * the calls (the library's own probes included) holding a bulkhead slot.
+   */
+  get connections(): { open: number; idle: number; waiting: number; inBulkhead: number } {
     return {
       open: this.pool.totalCount,
       idle: this.pool.idleCount,
       waiting: this.pool.waitingCount,
+      inBulkhead: this.endpoint.poolMax - this.bulkhead.executionSlots,
     };
   }
 
@@ -153,7 +205,7 @@ export class Target {
   }
 
   /** One attempt: a connection from this target's pool, held for `work`, released after. */
-  async attempt<T>(work: (run: StatementRunner, client: pg.PoolClient) => Promise<T>): Promise<T> {
+  async attempt<T>(work: (runners: Runners, client: pg.PoolClient) => Promise<T>): Promise<T> {
     const queued = this.queueSize - this.bulkhead.queueSlots;
     if (queued !== this.lastQueued) this.counters.queued.set((this.lastQueued = queued));
     try {
@@ -168,7 +220,14 @@ export class Target {
           }
           let broken: Error | undefined;
           try {
-            return await work((sql, params) => this.statement(client, sql, params), client);
+            const runners: Runners = {
+              run: (sql, params) => this.statement(client, sql, params),
+              runWithXid: (sql, params) =>
+                this.statement(client, sql, params, undefined, () =>
+                  sendWithXid(client, sql, params),
+                ),
+            };
+            return await work(runners, client);
           } catch (e) {
             if (phaseOf(e) === "connect" || classifyError(e, "query").class !== "permanent") {
               broken = e as Error; // the connection may be unusable: do not return it to the pool
@@ -194,6 +253,27 @@ export class Target {
   }
 
   /**
+   * A query of the library's own (the router's lag probe). It takes its connection through the
+   * bulkhead like any call, so it never takes one the callers were promised, and it has its own
+   * timeout, so a hung replica fails the probe instead of freezing its last answer. Not through
+   * the breaker: the router judges probes itself, and a probe is not a caller's failure.
+   */
+  probe<R extends pg.QueryResultRow>(sql: string, timeoutMs: number): Promise<pg.QueryResult<R>> {
+    return this.bulkhead.execute(async () => {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        return await this.statement<R>(client, sql, undefined, timeoutMs);
+      } catch (e) {
+        broken = e as Error;
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    });
+  }
+
+  /**
    * A statement with a timeout that cancels it on the server (through PgBouncer) when it expires.
    * One sweep timer per target checks the deadlines of statements in flight: a timer per
    * statement costs more than the statement itself on a fast path.
@@ -202,22 +282,16 @@ export class Target {
     client: pg.PoolClient,
     sql: string,
     params?: unknown[],
+    timeoutMs = this.options.statementTimeoutMs,
+    send: () => Promise<pg.QueryResult<R>> = () => client.query<R>(sql, params),
   ): Promise<pg.QueryResult<R>> {
-    const flight = {
-      client,
-      deadline: performance.now() + this.options.statementTimeoutMs,
-      timedOut: false,
-    };
+    const flight = { client, deadline: performance.now() + timeoutMs, timedOut: false };
     this.inFlight.add(flight);
     try {
-      return await client.query<R>(sql, params);
+      return await send();
     } catch (e) {
       if (flight.timedOut) {
-        throw new QueryTimeoutError(
-          `${this.service}/${this.name}`,
-          this.options.statementTimeoutMs,
-          e,
-        );
+        throw new QueryTimeoutError(`${this.service}/${this.name}`, timeoutMs, e);
       }
       throw tag(e, "query");
     } finally {

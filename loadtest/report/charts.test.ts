@@ -54,12 +54,13 @@ describe("renderCharts", () => {
     }
   });
 
-  // GIVEN the fixture (1 tps series, 3 percentiles, 14 pools × 2 metrics, 3 processes)
+  // GIVEN the fixture (1 tps series, 3 percentiles, 21 pools × 2 metrics, 3 processes): 21 pools
+  // are 7 services' rw entries and their ro entries on each of 2 replicas
   // THEN each chart has exactly one line per series and its axis titles with units.
   test.each([
     ["throughput.svg", 1, [AXIS_TITLES.time, AXIS_TITLES.tps]],
     ["latency.svg", 3, [AXIS_TITLES.time, AXIS_TITLES.latency]],
-    ["pools.svg", 14 * 2, [AXIS_TITLES.time, AXIS_TITLES.clWaiting, AXIS_TITLES.svActive]],
+    ["pools.svg", 21 * 2, [AXIS_TITLES.time, AXIS_TITLES.clWaiting, AXIS_TITLES.svActive]],
     ["memory.svg", 3, [AXIS_TITLES.time, AXIS_TITLES.rss]],
   ] as const)("%s: %i line paths and its axis titles", (file, lines, titles) => {
     const svg = charts.get(file)!;
@@ -67,10 +68,10 @@ describe("renderCharts", () => {
     for (const title of titles) expect(svg).toContain(`>${title}</text>`);
   });
 
-  test("the pools chart sums hosts: 14 pools, one value per pool and tick", () => {
+  test("the pools chart sums hosts: 21 pools, one value per pool and tick", () => {
     const { clWaiting } = poolSeries(record);
-    expect(new Set(clWaiting.map((r) => r.series)).size).toBe(14);
-    expect(clWaiting).toHaveLength(14 * FIXTURE_TICKS);
+    expect(new Set(clWaiting.map((r) => r.series)).size).toBe(21);
+    expect(clWaiting).toHaveLength(21 * FIXTURE_TICKS);
     const sample = record.pools.filter((p) => p.t === 21 && p.pool === "orders");
     expect(sample).toHaveLength(2);
     expect(clWaiting.find((r) => r.t === 21 && r.series === "orders")?.value).toBe(

@@ -41,7 +41,7 @@ export interface ThroughputSample {
 export interface PoolSample {
   t: number;
   host: string;
-  /** The [databases] entry: `orders`, `orders_ro` … */
+  /** The [databases] entry: `orders`, `orders_ro_replica1` … */
   pool: string;
   clActive: number;
   clWaiting: number;

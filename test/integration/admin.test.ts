@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { databaseReserveKey } from "../../platform/capabilities.js";
-import { ADMIN_USER, STATS_USER } from "../../pgbouncer/layout.js";
+import { ADMIN_USER, STATS_USER, upstreamHost } from "../../pgbouncer/layout.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
 import { localLayout, localUpstreams } from "../../local/topology.js";
 import {
@@ -71,7 +71,7 @@ describe.each(plan.hosts.map((h) => [h.name, h] as const))("%s", (_, host) => {
         pool_mode: row!.pool_mode,
         max_connections: row!.max_connections,
       }).toEqual({
-        host: e.target === "primary" ? upstreams.primary : upstreams.replicas.join(","),
+        host: upstreamHost(upstreams, e.node),
         port: String(upstreams.port),
         database: e.dbname,
         pool_size: String(e.poolSize),

@@ -22,7 +22,10 @@ for (const drill of DRILLS) {
       },
     );
     const failed = record.drill!.slos.filter((s) => !s.pass);
-    expect(failed, record.notes.join("\n")).toEqual([]);
+    const errors = record.errors.map(
+      (e) => `${e.count}× ${e.service} ${e.code} (first at ${e.firstAt} ms): ${e.message}`,
+    );
+    expect(failed, [...record.notes, ...errors].join("\n")).toEqual([]);
     expect(record.drill!.pass).toBe(true);
   }, 180_000);
 }

@@ -11,7 +11,7 @@ import { adminViaProcess, plan, secrets } from "./helpers.js";
  */
 test("the client past max_client_conn gets PgBouncer's error; the others keep working", async () => {
   const host = plan.hosts[1]!;
-  const target = pgbouncerTarget(plan, host, secrets, "catalog", "catalog_ro");
+  const target = pgbouncerTarget(plan, host, secrets, "catalog", "catalog_ro_replica1");
   // max_client_conn is per process: the kernel spreads TCP clients over a host's processes
   // Connections the process holds already, less our own admin connection. The local exporter
   // connects for each scrape (every few seconds, for milliseconds): one may hold a slot right then.

@@ -59,9 +59,9 @@ test.runIf(byName)(
   "a moved name is followed once dns_max_ttl has passed",
   async () => {
     const resolved = async () => {
-      await adminViaProcess(host, 1, "RECONNECT reporting_ro");
+      await adminViaProcess(host, 1, "RECONNECT reporting_ro_replica1");
       const clients = await Promise.all(
-        [1, 2, 3, 4].map(() => viaProcess(host, 1, "reporting", "reporting_ro")),
+        [1, 2, 3, 4].map(() => viaProcess(host, 1, "reporting", "reporting_ro_replica1")),
       );
       try {
         await Promise.all(clients.map((c) => c.query("SELECT 1")));

@@ -30,9 +30,11 @@ describe(`PgBouncer ${version.join(".")}`, () => {
 
     // catalog is a transaction pool: more clients than server connections, each reusing a named
     // statement, so executions land on server connections that never saw the Parse
-    const catalog = plan.entries.find((e) => e.name === "catalog_ro")!;
+    const catalog = plan.entries.find((e) => e.name === "catalog_ro_replica1")!;
     const clients = await Promise.all(
-      Array.from({ length: catalog.poolSize * 3 }, () => as(host, "catalog", "catalog_ro")),
+      Array.from({ length: catalog.poolSize * 3 }, () =>
+        as(host, "catalog", "catalog_ro_replica1"),
+      ),
     );
     const failures: string[] = [];
     try {
@@ -63,36 +65,39 @@ describe(`PgBouncer ${version.join(".")}`, () => {
       ).toBe(true);
   });
 
-  test("an ro entry lists both replicas (load_balance_hosts from 1.24) and uses both; the reserve key is the line's", async () => {
+  test("each replica has its own ro entry naming only it (no host list, no load_balance_hosts); the reserve key is the line's", async () => {
     const host = plan.hosts[0]!;
     const rows = (await admin<Record<string, unknown>>(host, "SHOW DATABASES")).map((r) =>
       Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? null : String(v)])),
     );
-    const ro = rows.find((r) => r.name === "reporting_ro")!;
-    expect(ro.host).toBe(localUpstreams(plan).replicas.join(","));
-    if (knows(version, "databases", "load_balance_hosts"))
-      expect(ro.load_balance_hosts).toBe("round-robin");
-    else expect(ro).not.toHaveProperty("load_balance_hosts");
-    const entry = plan.entries.find((e) => e.name === "reporting_ro")!;
-    expect(ro[databaseReserveKey(version)]).toBe(String(entry.reservePoolSize));
+    const upstreams = localUpstreams(plan);
+    for (const [i, replica] of upstreams.replicas.entries()) {
+      const name = `reporting_ro_replica${i + 1}`;
+      const ro = rows.find((r) => r.name === name)!;
+      expect(ro.host, name).toBe(replica);
+      if (knows(version, "databases", "load_balance_hosts"))
+        expect(ro.load_balance_hosts ?? "round-robin").toBe("round-robin"); // the default: one host
+      const entry = plan.entries.find((e) => e.name === name)!;
+      expect(ro[databaseReserveKey(version)]).toBe(String(entry.reservePoolSize));
+      // Its clients reach that replica and no other.
+      const clients = await Promise.all(
+        Array.from({ length: 4 }, () => as(host, "reporting", name)),
+      );
+      try {
+        const addrs = await Promise.all(
+          clients.map(
+            async (c) =>
+              (await c.query<{ a: string }>("SELECT host(inet_server_addr()) AS a")).rows[0]!.a,
+          ),
+        );
+        expect(new Set(addrs)).toEqual(new Set([replicaAddress(i)]));
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+      }
+    }
     expect(databaseReserveKey(version)).toBe(
       line === "1.18" ? "reserve_pool" : "reserve_pool_size",
     );
-
-    const clients = await Promise.all(
-      Array.from({ length: 8 }, () => as(host, "reporting", "reporting_ro")),
-    );
-    try {
-      const addrs = await Promise.all(
-        clients.map(
-          async (c) =>
-            (await c.query<{ a: string }>("SELECT host(inet_server_addr()) AS a")).rows[0]!.a,
-        ),
-      );
-      expect(new Set(addrs)).toEqual(new Set([replicaAddress(0), replicaAddress(1)]));
-    } finally {
-      await Promise.all(clients.map((c) => c.end()));
-    }
   });
 
   test(

@@ -2,13 +2,8 @@ import { afterAll, afterEach, describe, expect, test } from "vitest";
 import type { ClientProfile } from "../../platform/profiles.js";
 import { localProfiles } from "../../local/tls.js";
 import { pgbouncerPid, stopHost, upHost } from "../../local/pgbouncer.js";
-import {
-  clusterNodes,
-  clusterUp,
-  killNode,
-  restartNode,
-  superuserQuery,
-} from "../../local/postgres.js";
+import { killNode, restartNode } from "../../local/failover.js";
+import { clusterNodes, clusterUp, superuserQuery } from "../../local/postgres.js";
 import { clusterOptions } from "../../local/stack.js";
 import { pgbouncerAddress } from "../../local/topology.js";
 import { waitFor } from "../../local/exec.js";
@@ -150,21 +145,32 @@ test("metrics and events record what happened: reads by target, lag seen, attemp
   for (let i = 0; i < 20; i++) await db.read("SELECT 1");
   await db.write("SELECT 1");
   const text = await db.metrics.metrics();
-  expect(text, text).toMatch(
-    /pgpooling_client_reads_total\{service="catalog",target="catalog_ro"\} 20/,
-  );
+  // Reads take the replicas in turn: all 20 on them, some on each.
+  const reads = [
+    ...text.matchAll(
+      /pgpooling_client_reads_total\{service="catalog",target="catalog_ro_replica[12]"\} (\d+)/g,
+    ),
+  ].map((m) => Number(m[1]));
+  expect(reads.length, text).toBe(2);
+  expect(reads.reduce((a, b) => a + b, 0)).toBe(20);
+  expect(Math.min(...reads)).toBeGreaterThan(0);
   expect(text).toMatch(
     /pgpooling_client_attempts_total\{service="catalog",target="primary",outcome="ok"\} 1/,
   );
-  expect(text).toMatch(/pgpooling_client_breaker_state\{service="catalog",target="catalog_ro"\} 0/);
   expect(text).toMatch(
-    /pgpooling_client_replica_lag_seconds\{service="catalog",target="catalog_ro"\} [0-9.]+/,
+    /pgpooling_client_breaker_state\{service="catalog",target="catalog_ro_replica1"\} 0/,
+  );
+  expect(text).toMatch(
+    /pgpooling_client_replica_lag_seconds\{service="catalog",target="catalog_ro_replica1"\} [0-9.]+/,
   );
   expect(lags.length).toBeGreaterThan(0);
   expect(db.health()).toMatchObject({
     service: "catalog",
     primary: { breaker: "closed" },
-    replicas: [{ target: "catalog_ro", breaker: "closed", eligible: true }],
+    replicas: [
+      { target: "catalog_ro_replica1", breaker: "closed", eligible: true },
+      { target: "catalog_ro_replica2", breaker: "closed", eligible: true },
+    ],
   });
 });
 

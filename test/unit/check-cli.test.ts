@@ -60,7 +60,8 @@ describe("npm run check", () => {
       "payments",
       "reporting",
     ])
-      expect(stdout).toMatch(new RegExp(`\\b${service}_ro 3×\\d+=\\d+`));
+      for (const replica of ["replica1", "replica2"])
+        expect(stdout).toMatch(new RegExp(`\\b${service}_ro_${replica} 3×\\d+=\\d+`));
     expect(stdout).toMatch(/^FAILED: 3 mandatory violations$/m);
   });
 

@@ -33,12 +33,13 @@ test("prod: a parameter group edited below the plan's max_connections overruns t
       (x) => x.name === "max_connections",
     )!.value = "250";
   });
-  const shares =
-    "accounts_ro 3×3=9, catalog_ro 3×13=39, identity_ro 3×10=30, notifications_ro 3×8=24, orders_ro 3×7=21, payments_ro 3×3=9, reporting_ro 3×35=105";
+  // each replica is charged its own entries only, each sized for the whole ro load
+  const shares = (i: number) =>
+    `accounts_ro_replica${i} 3×3=9, catalog_ro_replica${i} 3×13=39, identity_ro_replica${i} 3×10=30, notifications_ro_replica${i} 3×8=24, orders_ro_replica${i} 3×7=21, payments_ro_replica${i} 3×3=9, reporting_ro_replica${i} 3×35=105`;
   expect(violations(list)).toEqual(
     [1, 2].map(
       (i) =>
-        `[pooling-connection-budget] aws:rds/instance:Instance pooling-postgres-replica-${i}: max_connections = 250 (aws:rds/parameterGroup:ParameterGroup pooling-postgres-params) leaves replica${i} 219 usable connections (max_connections 250 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: ${shares}`,
+        `[pooling-connection-budget] aws:rds/instance:Instance pooling-postgres-replica-${i}: max_connections = 250 (aws:rds/parameterGroup:ParameterGroup pooling-postgres-params) leaves replica${i} 219 usable connections (max_connections 250 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 237: ${shares(i)}`,
     ),
   );
 });
@@ -103,10 +104,10 @@ test("prod: LISTEN/NOTIFY moved to transaction pooling in a Parameter Store revi
 
 test("prod: max_client_conn cut in a Parameter Store revision", () => {
   const list = edited(resources, "pooling-pgbouncer-config-pgbouncer-2-pgbouncer.ini", (p) => {
-    p.insecureValue = setIniKey(p.insecureValue as string, "max_client_conn", 700);
+    p.insecureValue = setIniKey(p.insecureValue as string, "max_client_conn", 1200);
   });
   expect(violations(list)).toEqual([
-    `[pooling-client-capacity] ${INI}: max_client_conn must be ≥ 777 (app pool × instances of every service over 2 of 3 hosts, + 20 for admin and exporters: accounts 10×6/2=30, catalog 32×15/2=240, identity 24×15/2=180, notifications 6×6/2=18, orders 25×12/2=150, payments 25×9/2=113, reporting 13×4/2=26), got 700`,
+    `[pooling-client-capacity] ${INI}: max_client_conn must be ≥ 1241 (app pool × instances of every service over 2 of 3 hosts, + 20 for admin and exporters: accounts 15×6/2=45, catalog 61×15/2=458, identity 43×15/2=323, notifications 7×6/2=21, orders 33×12/2=198, payments 28×9/2=126, reporting 25×4/2=50), got 1200`,
   ]);
 });
 

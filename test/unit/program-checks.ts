@@ -156,12 +156,15 @@ export function checkNoPlaintextSecrets(mocked: MockedStack): void {
 export async function checkSecretOutputs(program: Program, mocked: MockedStack, plan: Plan) {
   for (const s of plan.services) {
     const strings = program.connectionStrings[s.name]!;
-    const all = [strings.rw, ...("ro" in strings ? [strings.ro] : [])] as pulumi.Output<string>[];
+    // one rw string and one per replica entry, in the order of the service's entries
+    const all = [strings.rw, ...strings.replicas] as pulumi.Output<string>[];
     expect(all.length).toBe(s.entries.length);
-    for (const o of all) {
+    for (const [k, o] of all.entries()) {
       expect(await pulumi.isSecret(o), `${s.name} connection string is secret`).toBe(true);
       expect(await valueOf(o)).toMatch(
-        new RegExp(`^postgresql://${s.name}:[A-Za-z0-9]+@${plan.config.pgbouncer.endpoint}:`),
+        new RegExp(
+          `^postgresql://${s.name}:[A-Za-z0-9]+@${plan.config.pgbouncer.endpoint}:\\d+/${s.entries[k]!.name}\\?`,
+        ),
       );
     }
   }

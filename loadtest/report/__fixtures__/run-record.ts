@@ -1,5 +1,5 @@
 import { loadStack } from "../../../platform/config.js";
-import { buildPlan } from "../../../platform/plan.js";
+import { buildPlan, type PoolEntry } from "../../../platform/plan.js";
 import type { ErrorCount, PoolSample, RunRecord, ThroughputSample } from "../types.js";
 
 /**
@@ -23,8 +23,14 @@ export const FIXTURE_ERRORS: readonly Omit<ErrorCount, "firstAt">[] = [
 ];
 
 const plan = buildPlan(loadStack("local"));
-/** Clients of every entry: the plan's per-entry split, which the service rows add up to. */
-const clientsOfAllEntries = plan.entries.reduce((sum, e) => sum + e.clients, 0);
+/**
+ * Clients a run puts on an entry: the rw entry's own; a service's reads spread over its replicas'
+ * entries (each is sized for all of them, but a read goes to one replica).
+ */
+const runClients = (e: PoolEntry) =>
+  e.role === "ro" ? Math.ceil(e.clients / plan.config.database.replicas) : e.clients;
+/** Clients of every entry: the per-entry split, which the service rows add up to. */
+const clientsOfAllEntries = plan.entries.reduce((sum, e) => sum + runClients(e), 0);
 const SHAPES = ["insert+update", "point read", "long read"] as const;
 
 const duringFault = (t: number) => t >= FIXTURE_FAULT_AT && t < FIXTURE_HEALED_AT;
@@ -69,7 +75,7 @@ export function syntheticRunRecord(): RunRecord {
           t,
           host: host.name,
           pool: entry.name,
-          clActive: Math.ceil(entry.clients / plan.hosts.length),
+          clActive: Math.ceil(runClients(entry) / plan.hosts.length),
           clWaiting: stalled ? 20 + i : Math.max(0, Math.round(wobble(t, i + host.index))),
           svActive,
           svIdle: Math.max(0, entry.poolSize - svActive),
@@ -83,7 +89,7 @@ export function syntheticRunRecord(): RunRecord {
       memory.push({ t, process, rssMiB: (i === 0 ? 180 : 12) + t * 0.05 * (i + 1) });
 
   const services = plan.services.map((s, i) => {
-    const clients = s.entries.reduce((sum, e) => sum + e.clients, 0);
+    const clients = s.entries.reduce((sum, e) => sum + runClients(e), 0);
     const tps = 2400 / plan.services.length + 10 * i;
     return {
       service: s.name,
