@@ -33,7 +33,7 @@ export async function restartNode(node: PgNode): Promise<void> {
 }
 
 /** The node's processes: the postmaster and its children (backends, walsenders, …). */
-async function processTree(pid: number): Promise<number[]> {
+export async function processTree(pid: number): Promise<number[]> {
   const children: number[] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

@@ -1,8 +1,8 @@
-import { readdir, readFile } from "node:fs/promises";
 import { afterAll, afterEach, expect, test } from "vitest";
 import { EXPORTERS } from "../../platform/exporters.js";
 import { connect } from "../../local/connect.js";
 import { waitFor } from "../../local/exec.js";
+import { processTree } from "../../local/failover.js";
 import { clusterNodes, nodePid, superuserQuery } from "../../local/postgres.js";
 import { clusterOptions } from "../../local/stack.js";
 import { localProfiles, localSsl } from "../../local/tls.js";
@@ -31,7 +31,7 @@ let writer: NodeJS.Timeout | undefined;
 async function resumeAll(): Promise<void> {
   if (writer) clearInterval(writer);
   const pid = await nodePid(replica1);
-  if (pid) for (const p of await processGroup(pid)) process.kill(p, "SIGCONT");
+  if (pid) for (const p of await processTree(pid)) process.kill(p, "SIGCONT");
   await superuserQuery(replica1, "SELECT pg_wal_replay_resume()").catch(() => {});
 }
 afterEach(async () => {
@@ -76,16 +76,6 @@ async function exportedLag(): Promise<number> {
   const line = text.split("\n").find((l) => l.startsWith(`${POSTGRES_METRICS.replicationLag}{`));
   if (!line) throw new Error(`no ${POSTGRES_METRICS.replicationLag} on replica1's exporter`);
   return Number(line.split(" ").at(-1));
-}
-
-async function processGroup(pid: number): Promise<number[]> {
-  const pids = [pid];
-  for (const e of await readdir("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    const stat = await readFile(`/proc/${e}/stat`, "utf8").catch(() => "");
-    if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) pids.push(Number(e));
-  }
-  return pids;
 }
 
 test("a replica whose replay is paused falls behind without bound, the same for the router and the exporter, and reads leave it", async () => {
@@ -146,7 +136,7 @@ test("a hung replica: the probe times out inside the bulkhead, the replica is ta
   await db.ready();
   const target = profile().replicas[0]!.database;
   const pid = (await nodePid(replica1))!;
-  const group = await processGroup(pid);
+  const group = await processTree(pid);
   for (const p of group) process.kill(p, "SIGSTOP");
   // While a probe hangs it holds one of the target's bulkhead slots, like any call would.
   await waitFor(
