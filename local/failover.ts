@@ -150,7 +150,13 @@ export async function rejoinAsStandby(opts: PgClusterOptions, node: PgNode): Pro
   const file = path.join(node.dataDir, "postgresql.auto.conf");
   const own = (await readFile(file, "utf8").catch(() => ""))
     .split("\n")
-    .filter((l) => !/^(primary_conninfo|primary_slot_name|synchronous_standby_names)\b/.test(l));
+    // What it had as a primary: its commits' standbys, and the read-only switch of a switchover.
+    .filter(
+      (l) =>
+        !/^(primary_conninfo|primary_slot_name|synchronous_standby_names|default_transaction_read_only)\b/.test(
+          l,
+        ),
+    );
   const lines = [
     ...own.filter((l) => l !== ""),
     conninfo,

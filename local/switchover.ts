@@ -89,9 +89,10 @@ async function transactionsInFlight(c: Cluster): Promise<number> {
 
 /**
  * A session pool's clients keep their server through the pause and may be in a transaction when
- * the primary stops. So, on the old primary: end the session-pool backends that sit idle between
- * transactions (their clients reconnect into the pause), and wait for the ones in a transaction
- * to finish, up to PAUSE_DRAIN_MS.
+ * the primary stops. So, on the old primary: make new transactions read-only (a write in one now
+ * fails with 25006 before its COMMIT, and the library runs it again into the pause), end the
+ * session-pool backends that sit idle between transactions (their clients reconnect into the
+ * pause), and wait for the ones in a transaction to finish, up to PAUSE_DRAIN_MS.
  */
 async function settleSessions(c: Cluster, from: PgNode): Promise<void> {
   const roles = primaryEntries(c)
@@ -99,6 +100,8 @@ async function settleSessions(c: Cluster, from: PgNode): Promise<void> {
     .map((e) => `'${e.service}'`); // service names are validated identifiers
   if (roles.length === 0) return;
   const mine = `usename IN (${roles.join(", ")}) AND backend_type = 'client backend'`;
+  await superuserQuery(from, "ALTER SYSTEM SET default_transaction_read_only = on");
+  await superuserQuery(from, "SELECT pg_reload_conf()");
   await waitFor(
     "session transactions to finish",
     async () => {

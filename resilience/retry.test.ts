@@ -89,26 +89,44 @@ describe("withRetries", () => {
     expect(work.calls()).toBe(1);
   });
 
-  test("the retry budget caps retries in flight across calls, and slots come back", async () => {
+  test("the retry budget caps retries in flight across calls; a retry waits for a slot up to maxDelayMs", async () => {
     const budget = new RetryBudget(2);
     const decide = () => ({ retry: true, classification: transient });
-    const calls = Array.from({ length: 5 }, () => failing(1));
-    const results = calls.map((w) =>
-      withRetries({
-        maxAttempts: 3,
-        initialDelayMs: 50,
-        maxDelayMs: 50,
-        budget,
-        attempt: w.attempt,
-        decide,
-      }).catch((e) => e),
-    );
+    // Each call fails once; its retry then takes `retryMs` to succeed.
+    const slowRetry = (retryMs: number) => {
+      let calls = 0;
+      return async () => {
+        if (++calls === 1) throw new Error("cut");
+        await new Promise((r) => setTimeout(r, retryMs));
+        return "ok";
+      };
+    };
+    const run = (retryMs: number) =>
+      Array.from({ length: 5 }, () =>
+        withRetries({
+          maxAttempts: 3,
+          initialDelayMs: 10,
+          maxDelayMs: 50,
+          budget,
+          attempt: slowRetry(retryMs),
+          decide,
+        }).catch((e) => e),
+      );
+    // Slow retries (200 ms, past the 50 ms a retry may wait): two run, three give up.
+    const slow = run(200);
     await vi.advanceTimersByTimeAsync(0);
-    expect(budget.used).toBe(2); // two calls are waiting to retry; three were refused a slot
+    expect(budget.used).toBe(2);
     await vi.runAllTimersAsync();
-    const outcomes = await Promise.all(results);
+    const outcomes = await Promise.all(slow);
     expect(outcomes.filter((o) => o === "ok")).toHaveLength(2);
     expect(outcomes.filter((o) => o instanceof RetriesExhausted && o.budgetSpent)).toHaveLength(3);
+    expect(budget.used).toBe(0);
+    // Quick retries (1 ms): the slots come back in time, every call succeeds, two at a time.
+    const quick = run(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(budget.used).toBe(2);
+    await vi.runAllTimersAsync();
+    expect(await Promise.all(quick)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
     expect(budget.used).toBe(0);
   });
 });

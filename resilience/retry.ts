@@ -74,7 +74,8 @@ export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
       throw new RetriesExhausted(error, n + 1, classification, false);
     }
     if (!failover) {
-      if (!loop.budget.tryAcquire()) throw new RetriesExhausted(error, n + 1, classification, true);
+      if (!(await loop.budget.acquire(loop.maxDelayMs)))
+        throw new RetriesExhausted(error, n + 1, classification, true);
       holdsSlot = true;
     }
     // Built on the first retry only: most calls never need it.
