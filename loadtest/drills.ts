@@ -173,7 +173,15 @@ export const DRILLS: Drill[] = [
     extraSlos: async (_ctx, _record, run) => [
       slo(
         "writes back after the kill",
-        round(writesBackSeconds(run, run.hookTimes["fault: primary-failover"]?.start ?? 4_000)),
+        // From the moment the old primary was dead: writes called before then may still have
+        // been answered by it.
+        round(
+          writesBackSeconds(
+            run,
+            (run.hookTimes["fault: primary-failover"]?.start ?? 4_000) +
+              (failedOver?.deadAfterMs ?? 0),
+          ),
+        ),
         10,
         "s",
       ),

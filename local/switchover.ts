@@ -207,6 +207,8 @@ export async function switchover(c: Cluster, to: PgNode): Promise<Switched> {
 export interface FailedOver {
   crashed: string;
   promoted: string;
+  /** From the start of the fault until every process of the old primary was dead. */
+  deadAfterMs: number;
   /** From the crash to the name pointing at the promoted node. */
   promotedAfterMs: number;
 }
@@ -217,6 +219,7 @@ export async function crashAndFailOver(c: Cluster): Promise<FailedOver> {
   if (!from) throw new Error("no primary is running to crash");
   const t0 = performance.now();
   await crashNode(from);
+  const deadAfterMs = performance.now() - t0;
   const to = await mostAdvancedReplica(clusterNodes(c.opts).filter((n) => n.name !== from.name));
   await promoteNode(to);
   await ensureSlots(to, others(c, to));
@@ -224,7 +227,7 @@ export async function crashAndFailOver(c: Cluster): Promise<FailedOver> {
   const promotedAfterMs = performance.now() - t0;
   // The other replicas follow by themselves: their primary_conninfo names the primary.
   await makeSynchronous(c.opts, to);
-  return { crashed: from.name, promoted: to.name, promotedAfterMs };
+  return { crashed: from.name, promoted: to.name, deadAfterMs, promotedAfterMs };
 }
 
 /**
