@@ -120,6 +120,12 @@ async function settleSessions(c: Cluster, from: PgNode): Promise<void> {
   ).catch(() => c.say?.(`session transactions still running after ${PAUSE_DRAIN_MS} ms`));
 }
 
+/** Undoes settleSessions' read-only switch on a primary that stays primary. */
+async function writable(node: PgNode): Promise<void> {
+  await superuserQuery(node, "ALTER SYSTEM RESET default_transaction_read_only");
+  await superuserQuery(node, "SELECT pg_reload_conf()");
+}
+
 /**
  * PAUSE on every process, sent and not waited for: it answers only once every server connection
  * is released, and a pending PAUSE stays unanswered after RESUME. Its admin connections are
@@ -178,23 +184,29 @@ export async function switchover(c: Cluster, to: PgNode): Promise<Switched> {
   // session servers on the primary (their clients are cut; the library runs again or resolves
   // what they had in flight, and their new connections wait in the pause).
   const pause = await pauseEverywhere(c);
-  await waitFor(
-    "transactions in flight to finish",
-    async () => (await transactionsInFlight(c)) === 0,
-    PAUSE_DRAIN_MS,
-    20,
-  ).catch(() => say(`transactions still in flight after ${PAUSE_DRAIN_MS} ms: stopping anyway`));
-  await settleSessions(c, from);
-  say(`paused after ${Math.round(performance.now() - t0)} ms; stopping ${from.name}`);
-  await stopDataDir(from.name, from.dataDir); // clean: its last WAL goes to the standbys first
-  await waitForReplay(to, await shutdownCheckpoint(from));
-  say(`${to.name} has replayed ${from.name}'s last WAL; promoting`);
-  await promoteNode(to);
-  await ensureSlots(to, others(c, to));
-  await moveNodeName(PRIMARY_NODE, to.address);
-  await sleep(Math.max(0, t0 + SWITCHOVER_DNS_TTL_S * 1000 + 100 - performance.now()));
-  await onEveryProcess(c, "RESUME");
-  pause.release();
+  try {
+    await waitFor(
+      "transactions in flight to finish",
+      async () => (await transactionsInFlight(c)) === 0,
+      PAUSE_DRAIN_MS,
+      20,
+    ).catch(() => say(`transactions still in flight after ${PAUSE_DRAIN_MS} ms: stopping anyway`));
+    await settleSessions(c, from);
+    say(`paused after ${Math.round(performance.now() - t0)} ms; stopping ${from.name}`);
+    await stopDataDir(from.name, from.dataDir); // clean: its last WAL goes to the standbys first
+    await waitForReplay(to, await shutdownCheckpoint(from));
+    say(`${to.name} has replayed ${from.name}'s last WAL; promoting`);
+    await promoteNode(to);
+    await ensureSlots(to, others(c, to));
+    await moveNodeName(PRIMARY_NODE, to.address);
+    await sleep(Math.max(0, t0 + SWITCHOVER_DNS_TTL_S * 1000 + 100 - performance.now()));
+  } finally {
+    // Whatever failed, PgBouncer must not stay paused (its clients would wait out their timeouts),
+    // and an old primary that never stopped must take writes again.
+    await onEveryProcess(c, "RESUME").catch(() => {});
+    pause.release();
+    if ((await actingPrimary(c.opts))?.name === from.name) await writable(from);
+  }
   const pauseMs = performance.now() - t0;
   say(`resumed after ${Math.round(pauseMs)} ms; ${from.name} rejoins as a standby`);
   await onEveryProcess(c, `SET dns_max_ttl = '${DEFAULTS.pgbouncer.dnsMaxTtlSeconds}'`);
