@@ -36,7 +36,7 @@ export interface ResilienceOptions {
   };
   /** Per statement; the query is cancelled on the server when it expires. @default 5000 */
   statementTimeoutMs?: number;
-  /** Callers that may wait for a connection per target, beyond the pool. @default max(4 × pool, 16) */
+  /** Callers that may wait for a connection per target, beyond the pool. @default max(4 × pool, 64) */
   queuePerTarget?: number;
   /** How often each replica's lag is measured. @default LAG_PROBE.intervalMs (250) */
   lagProbeIntervalMs?: number;
