@@ -326,15 +326,13 @@ describe("pooler and pool", () => {
       for (let i = 0; i < 8 && !reasons().includes("breaker-open"); i++) {
         await db.write("SELECT 1").catch((e) => failures.push(e.classification));
       }
-      // The pooled connection the stop cut may fail the first call; it does not count, because a
-      // cut connection (outcome unknown) is not an unreachable target. Three refused connects do.
+      // The pooled connection the stop cut may fail the first call (outcome unknown, or known not
+      // committed); it does not count, because a cut connection is not an unreachable target.
+      // Three refused connects do.
       const opened = reasons().indexOf("breaker-open");
-      const counted = failures
-        .slice(0, opened)
-        .filter((f) => f.class === "retry-safe")
-        .map((f) => f.reason);
-      expect(counted).toHaveLength(3);
-      for (const r of counted) expect(r).toMatch(/^(network-|pooler-)/);
+      const counted = failures.slice(0, opened).filter((f) => /^(network-|pooler-)/.test(f.reason));
+      expect(counted, JSON.stringify(failures)).toHaveLength(3);
+      expect(failures.slice(0, opened).length - counted.length).toBeLessThanOrEqual(1);
       expect(db.health().primary.breaker).toBe("open");
     } finally {
       await upHost(plan, host, secrets);
