@@ -1,6 +1,6 @@
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { buildPlan } from "../platform/plan.js";
-import { adminQuery } from "../local/connect.js";
+import { adminQuery, processTarget, queryOnce } from "../local/connect.js";
 import { processIds, processPid, startProcess, stopProcess, upHost } from "../local/pgbouncer.js";
 import { killNode, restartNode } from "../local/failover.js";
 import { clusterNodes } from "../local/postgres.js";
@@ -343,6 +343,29 @@ export function drillByName(name: string): Drill {
   return d;
 }
 
+/**
+ * Every entry of every process logs in to its node. A pool whose last server login failed (during a
+ * drill's outage) and has not been used since turns its first client away ("server login has been
+ * failing") until one login succeeds: touch each until it answers.
+ */
+async function everyPoolAnswers(ctx: DrillContext): Promise<void> {
+  for (const host of ctx.plan.hosts)
+    for (const k of processIds(host))
+      for (const e of ctx.plan.entries) {
+        const target = processTarget(ctx.plan, host, k, ctx.secrets, e.service, e.name);
+        await waitFor(
+          `${host.name} process ${k} ${e.name} to answer`,
+          async () =>
+            await queryOnce(target, "SELECT 1").then(
+              () => true,
+              () => false,
+            ),
+          10_000,
+          100,
+        );
+      }
+}
+
 /** Everything a drill may have left behind, put back: run before and after each drill. */
 export async function restoreStack(ctx: DrillContext): Promise<void> {
   await running?.stop();
@@ -354,4 +377,5 @@ export async function restoreStack(ctx: DrillContext): Promise<void> {
     }
     await upHost(ctx.plan, host, ctx.secrets);
   }
+  await everyPoolAnswers(ctx);
 }

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { ClientProfile } from "../platform/profiles.js";
 import { RetryBudget } from "./budget.js";
 import { isRetryable } from "./classify.js";
-import { DatabaseCallError } from "./errors.js";
+import { DatabaseCallError, isNotCommittedError } from "./errors.js";
 import { TypedEvents } from "./events.js";
 import { createMetrics } from "./metrics.js";
 import { resolveOptions, type ResilienceOptions } from "./options.js";
@@ -119,7 +119,9 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
             retry: !shed && isRetryable(classification, kind),
             classification,
             // After a failed replica attempt the router picks another target, never the same one.
-            failover: target !== primary,
+            // Work lost with a cut connection is replaced, not added: its retry takes no slot
+            // either (a PgBouncer host lost cuts half the connections at once).
+            failover: target !== primary || isNotCommittedError(error),
             free: GOODBYES.has(classification.reason),
           };
         },
