@@ -23,7 +23,15 @@ const prod = buildPlan(loadStack("prod"));
 const prodFiles = renderHostFiles({
   plan: prod,
   host: prod.hosts[0]!,
-  upstreams: { primary: "primary.db.internal", replicas: ["replica1.db.internal"], port: 5432 },
+  // One address per replica: each replica has its own ro entries.
+  upstreams: {
+    primary: "primary.db.internal",
+    replicas: Array.from(
+      { length: prod.config.database.replicas },
+      (_, i) => `replica${i + 1}.db.internal`,
+    ),
+    port: 5432,
+  },
   layout: PRODUCTION_LAYOUT,
   users: userlistEntries(prod, "redacted"),
   reloadCommand: SYSTEMD_RELOAD,
