@@ -308,7 +308,7 @@ export const DRILLS: Drill[] = [
   {
     name: "rolling-restart",
     description:
-      "every PgBouncer process restarts in turn: its host drained from the balancer (one process) or its peer taking new connections (so_reuseport), then SIGTERM",
+      "every PgBouncer process restarts in turn: its host drained from the balancer (one process) or its peer taking new connections (so_reuseport), then SIGINT as systemd stops it",
     faultAtMs: 3_000,
     durationMs: 16_000,
     maxErrorShare: 0,
