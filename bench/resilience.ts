@@ -6,10 +6,14 @@ import { createDatabase, tlsOptions } from "../resilience/index.js";
 import { localPlan } from "../local/lines.js";
 
 /**
- * npm run bench -- resilience: the wrapped path (createDatabase) against a raw pg.Pool on the
- * same target, in the same run, alternating rounds so machine noise hits both alike. Prints the
- * throughput ratios (goal ≥ 0.95) and the latency the wrapper adds at p50, with the write's outcome
- * check (resolveOutcome, the default) and without it.
+ * npm run bench -- resilience: the wrapped path (createDatabase) against raw pg on the same target,
+ * in the same run, rotating the order every round so machine noise hits every variant alike.
+ * Two shapes of write, each raw and wrapped: a single statement (autocommit), and a transaction
+ * (BEGIN, the statement, COMMIT). Prints the throughput ratios and the latency added at p50:
+ * - the wrapper's own cost, outcome check off (goal ≥ 0.95 for both shapes);
+ * - the outcome check's cost on each shape. In a transaction the xid rides on BEGIN (no round trip
+ *   added); a single statement waits one round trip for its xid before it is sent, the price of
+ *   knowing that a connection cut before then carried nothing that could commit.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 3000);
@@ -53,16 +57,27 @@ export async function benchResilience(): Promise<void> {
       ssl: tlsOptions(profile),
     });
     const db = createDatabase(profile, { password });
-    // The wrapped write learns its transaction id in the same round trip (resolveOutcome, the
-    // default); the opt-out runs the bare statement. Both against the same raw pool.
     // A real write (a row, a commit record): a bare SELECT assigns no transaction id and flushes
     // no WAL, so learning its xid would charge it a commit it never had.
     await raw.query(`CREATE TABLE IF NOT EXISTS ${BENCH_TABLE} (id bigserial PRIMARY KEY, v int)`);
     const insert = `INSERT INTO ${BENCH_TABLE} (v) VALUES ($1)`;
+    const rawTransaction = async () => {
+      const c = await raw.connect();
+      try {
+        await c.query("BEGIN");
+        await c.query(insert, [1]);
+        return await c.query("COMMIT");
+      } finally {
+        c.release();
+      }
+    };
     const variants: [string, Query][] = [
       ["raw", () => raw.query(insert, [1])],
       ["wrapped", () => db.write(insert, [1])],
       ["opt-out", () => db.write(insert, [1], { resolveOutcome: false })],
+      ["raw-tx", rawTransaction],
+      ["tx", () => db.transaction((q) => q(insert, [1]))],
+      ["tx-opt-out", () => db.transaction((q) => q(insert, [1]), { resolveOutcome: false })],
     ];
     for (const [, q] of variants) await round(q, workers); // warm both pools and PgBouncer's
     const totals = new Map(variants.map(([name]) => [name, { ops: 0, lat: [] as number[] }]));
@@ -84,19 +99,32 @@ export async function benchResilience(): Promise<void> {
       `\nresilience bench: orders primary through PgBouncer, ${workers} concurrent callers, ${ROUNDS} × ${ROUND_MS / 1000}s each`,
     );
     const labels: Record<string, string> = {
-      raw: "raw pg.Pool",
-      wrapped: "createDatabase",
-      "opt-out": "… resolveOutcome off",
+      raw: "raw pg.Pool, one statement",
+      wrapped: "write()",
+      "opt-out": "write(), resolveOutcome off",
+      "raw-tx": "raw pg.Pool, transaction",
+      tx: "transaction()",
+      "tx-opt-out": "transaction(), resolveOutcome off",
     };
     for (const [name] of variants)
       console.log(
-        `  ${labels[name]!.padEnd(22)} ${(t(name).ops / seconds).toFixed(0)} ops/s, p50 ${p50(t(name).lat).toFixed(3)} ms`,
+        `  ${labels[name]!.padEnd(34)} ${(t(name).ops / seconds).toFixed(0)} ops/s, p50 ${p50(t(name).lat).toFixed(3)} ms`,
       );
-    for (const name of ["wrapped", "opt-out"])
+    const ratio = (name: string, base: string, what: string) =>
       console.log(
-        `  ${name} / raw${" ".repeat(14 - name.length)} ${(t(name).ops / t("raw").ops).toFixed(3)} throughput (goal ≥ 0.95), ` +
-          `${(p50(t(name).lat) - p50(t("raw").lat)).toFixed(3)} ms added at p50`,
+        `  ${what.padEnd(48)} ${(t(name).ops / t(base).ops).toFixed(3)} throughput, ` +
+          `${(p50(t(name).lat) - p50(t(base).lat)).toFixed(3)} ms added at p50`,
       );
+    console.log("the wrapper's own cost (goal ≥ 0.95):");
+    ratio("opt-out", "raw", "one statement, check off / raw");
+    ratio("tx-opt-out", "raw-tx", "transaction, check off / raw");
+    console.log("the outcome check's cost:");
+    ratio("wrapped", "opt-out", "one statement (one more round trip)");
+    ratio("tx", "tx-opt-out", "transaction (its xid rides on BEGIN)");
+    console.log("the defaults against raw:");
+    ratio("wrapped", "raw", "write() / raw statement");
+    ratio("wrapped", "raw-tx", "write() / raw BEGIN, statement, COMMIT");
+    ratio("tx", "raw-tx", "transaction() / raw transaction");
     await raw.query(`DROP TABLE ${BENCH_TABLE}`);
     await raw.end();
     await db.close();

@@ -39,8 +39,9 @@ export interface WriteOptions<T> extends CallOptions<T> {
   idempotent?: boolean;
   /**
    * When the connection dies mid-write, ask the primary whether it committed (pg_xact_status)
-   * instead of reporting outcome-unknown. Costs one extra statement in the same round trip;
-   * turn it off for writes that are idempotent anyway and very hot. @default true
+   * instead of reporting outcome-unknown. Costs a small statement; a single-statement write()
+   * also waits one round trip for its xid before the statement is sent (transaction() carries
+   * it on BEGIN). Turn it off for writes that are idempotent anyway and very hot. @default true
    */
   resolveOutcome?: boolean;
 }

@@ -79,6 +79,7 @@ interface WireConnection {
   execute(m: { portal: string; rows?: number }): void;
   flush(): void;
   sync(): void;
+  stream: { cork(): void; uncork(): void };
 }
 interface QueryInternals {
   _results: pg.QueryResult | pg.QueryResult[];
@@ -90,6 +91,7 @@ const BaseQuery = pg.Query as unknown as new (
   callback: (err: Error | null, result: unknown) => void,
 ) => QueryInternals & {
   prepare(c: WireConnection): void;
+  _getRows(c: WireConnection, rows?: number): void;
   handleCommandComplete(msg: unknown, c: WireConnection): void;
   handleError(err: Error, c: WireConnection): void;
 };
@@ -134,15 +136,25 @@ export class XidStatement extends BaseQuery {
     connection.flush();
     this.sendStatement = () => {
       // The statement and the Sync that commits it go only once the xid is here: a connection
-      // cut before then carried nothing that could commit.
-      const sync = connection.sync.bind(connection);
-      connection.sync = () => {
-        connection.flush(); // its result before the commit, so a cut after it keeps the result
-        connection.sync = sync;
-        sync();
-      };
-      super.prepare(connection);
+      // cut before then carried nothing that could commit. One write for all of it, as pg's own
+      // submit does: uncorked, each message is a TLS record and a system call of its own.
+      connection.stream.cork();
+      try {
+        super.prepare(connection);
+      } finally {
+        connection.stream.uncork();
+      }
     };
+  }
+
+  /**
+   * pg's last step of prepare(): Execute, then Sync. A Flush between them makes the server send
+   * the statement's result before it commits, so a cut after the commit leaves the result here.
+   */
+  override _getRows(connection: WireConnection, rows?: number): void {
+    connection.execute({ portal: "", rows });
+    connection.flush();
+    connection.sync();
   }
 
   private sendStatement?: () => void;
@@ -154,12 +166,12 @@ export class XidStatement extends BaseQuery {
     send?.();
   }
 
-  /** An error before the xid arrived (a bad parameter): close the open transaction. */
   /** The error came before the statement was sent: nothing of it can have committed. */
   unsent = false;
 
   override handleError(err: Error, connection: WireConnection): void {
     if (this.sendStatement) {
+      // An error before the xid arrived (a bad parameter): the Sync closes the open transaction.
       this.sendStatement = undefined;
       this.unsent = true;
       try {

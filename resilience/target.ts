@@ -6,13 +6,13 @@ import {
   type CircuitBreakerPolicy,
 } from "cockatiel";
 import pg from "pg";
-import type { Counter, Gauge } from "prom-client";
+import type { Gauge } from "prom-client";
 import type { ClientEndpoint } from "../platform/profiles.js";
 import { targetBreaker } from "./breaker.js";
 import { classifyError, isTlsFailure, type Phase } from "./classify.js";
 import { PoolExhaustedError, QueryTimeoutError, TlsError } from "./errors.js";
 import type { TypedEvents } from "./events.js";
-import { BREAKER_STATE_VALUE, type Metrics } from "./metrics.js";
+import { BREAKER_STATE_VALUE, type HotCount, type Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import { tagUnsent, tagXid, XidStatement } from "./outcome.js";
 
@@ -117,8 +117,8 @@ export class Target {
   }>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly counters: {
-    ok: ReturnType<Counter["labels"]>;
-    reads: ReturnType<Counter["labels"]>;
+    ok: HotCount;
+    reads: HotCount;
     queued: ReturnType<Gauge["labels"]>;
   };
 
@@ -152,8 +152,8 @@ export class Target {
     this.breaker = targetBreaker(options, (e) => this.tripsBreaker(e));
     const labels = { service, target: name };
     this.counters = {
-      ok: metrics.attempts.labels({ ...labels, outcome: "ok" }),
-      reads: metrics.reads.labels(labels),
+      ok: metrics.attempts.hot({ ...labels, outcome: "ok" }),
+      reads: metrics.reads.hot(labels),
       queued: metrics.bulkheadQueued.labels(labels),
     };
     this.sweeper = setInterval(

@@ -1,10 +1,11 @@
+import type pg from "pg";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { connect, endpointTarget } from "../../local/connect.js";
 import { waitFor } from "../../local/exec.js";
 import { clusterNodes, superuserQuery, superuserScript } from "../../local/postgres.js";
 import { clusterOptions } from "../../local/stack.js";
 import { localProfiles } from "../../local/tls.js";
-import { resolveOutcome, XID_SQL, type TxRef } from "../../resilience/outcome.js";
+import { resolveOutcome, XID_SQL, XidStatement, type TxRef } from "../../resilience/outcome.js";
 import {
   createDatabase,
   isDatabaseCallError,
@@ -153,6 +154,33 @@ test("on the real primary: its own committed xid is committed; a future xid or a
       "unknown",
     );
     expect(await resolveOutcome({ ...now, timeline: "000000FF" }, check)).toBe("unknown");
+  } finally {
+    await c.end();
+  }
+});
+
+test("a connection that ran many writes with their xid is left as pg made it, and each write reports its own xid", async () => {
+  // The statement once wrapped the connection's sync() on every write, so each write made the
+  // next one slower on that connection: a long-lived connection slowed down without bound.
+  const c = await connect(endpointTarget(plan, secrets, "orders", "orders"));
+  const wire = (c as unknown as { connection: object }).connection;
+  try {
+    const xids = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      let statement: XidStatement | undefined;
+      const result = await new Promise<pg.QueryResult | undefined>((resolve, reject) => {
+        statement = new XidStatement(
+          "INSERT INTO outcome_writes (id) VALUES ($1)",
+          [`xid-statement-${i}`],
+          (err, r) => (err ? reject(err) : resolve(r)),
+        );
+        c.query(statement as unknown as pg.Submittable);
+      });
+      expect(result?.rowCount).toBe(1);
+      xids.add(statement!.tx!.xid);
+    }
+    expect(xids.size).toBe(20);
+    expect(Object.hasOwn(wire, "sync")).toBe(false);
   } finally {
     await c.end();
   }
