@@ -39,6 +39,8 @@ export interface PoolEntry extends EntrySizing {
   node: string;
   target: "primary" | "replica";
   poolMode: PoolMode;
+  /** Why: the declared needs that pin a session here, or that none do (platform/sizing.ts). */
+  poolModeReason: string;
   /** Client connections to this entry, fleet-wide. */
   clients: number;
 }
@@ -46,6 +48,7 @@ export interface PoolEntry extends EntrySizing {
 export interface ServicePlan {
   name: string;
   priority: StackConfig["services"][string]["priority"];
+  /** The rw entry's mode and reason; an ro entry may differ (PRIMARY_ONLY in platform/sizing.ts). */
   poolMode: PoolMode;
   poolModeReason: string;
   app: AppPools;
@@ -120,7 +123,7 @@ export const serviceEntriesPattern = (service: string) =>
 function serviceEntries(
   config: StackConfig,
   service: string,
-  mode: PoolMode,
+  tracksPrepared: boolean,
   app: AppPools,
 ): PoolEntry[] {
   const s = config.services[service]!;
@@ -133,6 +136,8 @@ function serviceEntries(
     perInstance: number,
   ): PoolEntry => {
     const clients = perInstance * s.instances;
+    const target = role === "rw" ? "primary" : "replica";
+    const { mode, reason } = choosePoolMode(s.sessionFeatures, tracksPrepared, target);
     const load = { mode, clients, tps, transactionMs: s.transactionMs, priority: s.priority };
     return {
       name,
@@ -140,8 +145,9 @@ function serviceEntries(
       role,
       dbname: service,
       node,
-      target: role === "rw" ? "primary" : "replica",
+      target,
       poolMode: mode,
+      poolModeReason: reason,
       clients,
       ...sizeEntry(load, hosts, processesPerHost),
     };
@@ -174,14 +180,13 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
     .sort()
     .map((name): ServicePlan => {
       const s = config.services[name]!;
-      const { mode, reason } = choosePoolMode(s.sessionFeatures, tracksPrepared);
       const app = appPools(s);
-      const entries = serviceEntries(config, name, mode, app);
+      const entries = serviceEntries(config, name, tracksPrepared, app);
       return {
         name,
         priority: s.priority,
-        poolMode: mode,
-        poolModeReason: reason,
+        poolMode: entries[0]!.poolMode,
+        poolModeReason: entries[0]!.poolModeReason,
         app,
         instances: s.instances,
         maxReplicaLagSeconds: s.maxReplicaLagSeconds,

@@ -51,8 +51,13 @@ export function formatPlan(plan: Plan, label: string): string {
   );
   out.push("");
   out.push("Pool modes");
-  for (const s of plan.services)
+  for (const s of plan.services) {
     out.push(`  ${s.name.padEnd(14)} ${s.poolMode.padEnd(12)} ${s.poolModeReason}`);
+    // ro entries share one mode; shown when a primary-only need keeps it from the rw entry's
+    const ro = s.entries.find((e) => e.role === "ro");
+    if (ro && ro.poolMode !== s.poolMode)
+      out.push(`  ${`${s.name} ro`.padEnd(14)} ${ro.poolMode.padEnd(12)} ${ro.poolModeReason}`);
+  }
   out.push("");
   out.push("Per PgBouncer host");
   out.push(

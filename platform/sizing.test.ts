@@ -120,6 +120,22 @@ describe("choosePoolMode", () => {
   ] as const)("%j with prepared-statement tracking %s → %s", (features, tracks, mode) => {
     expect(choosePoolMode(features, tracks).mode).toBe(mode);
   });
+
+  test.each([
+    [["tempTables"], "transaction", /CREATE TEMP TABLE/],
+    [["listenNotify"], "transaction", /refuses LISTEN/],
+    [["tempTables", "sessionSet"], "session", /SET must not leak.*tempTables runs on the primary/],
+    [["sessionAdvisoryLocks"], "session", /advisory locks/],
+  ] as const)(
+    "on a replica %j → %s: a hot standby refuses temp tables and LISTEN",
+    (features, mode, why) => {
+      expect(choosePoolMode(features, true, "replica")).toMatchObject({
+        mode,
+        reason: expect.stringMatching(why),
+      });
+      expect(choosePoolMode(features, true, "primary").mode).toBe("session");
+    },
+  );
 });
 
 describe("appPools", () => {

@@ -18,25 +18,42 @@ const SESSION_PINNING: Record<SessionFeature, string> = {
 };
 
 /**
- * Transaction pooling unless a declared need requires session pooling. Prepared statements are the
- * exception: PgBouncer ≥ 1.21 tracks them itself (max_prepared_statements), so they keep
- * transaction pooling where the target version can.
+ * Session state a hot standby refuses outright (`cannot execute CREATE TABLE … during recovery`,
+ * `cannot execute LISTEN during recovery`): work that needs it can only run on the primary, so it
+ * decides the rw entry's mode and never an ro entry's. The service runs that work through its rw
+ * endpoint (write() / transaction()); its replica reads pool by what a standby can serve.
+ */
+export const PRIMARY_ONLY: Partial<Record<SessionFeature, string>> = {
+  listenNotify: "a hot standby refuses LISTEN",
+  tempTables: "a hot standby refuses CREATE TEMP TABLE",
+};
+
+/**
+ * Transaction pooling unless a declared need requires session pooling on the entry's node.
+ * Prepared statements are the exception: PgBouncer ≥ 1.21 tracks them itself
+ * (max_prepared_statements), so they keep transaction pooling where the target version can.
  */
 export function choosePoolMode(
   features: readonly SessionFeature[],
-  tracksPreparedStatements: boolean,
+  tracksPrepared: boolean,
+  target: "primary" | "replica" = "primary",
 ): { mode: PoolMode; reason: string } {
-  const pinning = features.filter((f) => f !== "preparedStatements" || !tracksPreparedStatements);
+  const here = features.filter((f) => target === "primary" || !PRIMARY_ONLY[f]);
+  const pinning = here.filter((f) => f !== "preparedStatements" || !tracksPrepared);
+  const elsewhere = features
+    .filter((f) => !here.includes(f))
+    .map((f) => `${f} runs on the primary only (${PRIMARY_ONLY[f]})`);
+  const because = (reason: string) => [reason, ...elsewhere].join("; ");
   if (pinning.length > 0) {
-    return { mode: "session", reason: pinning.map((f) => SESSION_PINNING[f]).join("; ") };
+    return { mode: "session", reason: because(pinning.map((f) => SESSION_PINNING[f]).join("; ")) };
   }
-  if (features.includes("preparedStatements")) {
+  if (here.includes("preparedStatements")) {
     return {
       mode: "transaction",
-      reason: "prepared statements are tracked by PgBouncer (max_prepared_statements)",
+      reason: because("prepared statements are tracked by PgBouncer (max_prepared_statements)"),
     };
   }
-  return { mode: "transaction", reason: "no session state declared" };
+  return { mode: "transaction", reason: because("no session state declared") };
 }
 
 /** What each application instance opens: its pool for writes and its pool for replica reads. */

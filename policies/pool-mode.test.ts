@@ -39,13 +39,17 @@ describe("pooling-pool-mode", () => {
 
   test("an entry without pool_mode takes [pgbouncer] pool_mode", () => {
     const t = (text: string) =>
-      setKey(
-        text.replace(/^(reporting_ro_replica2 = .*?) pool_mode=session/m, "$1"),
-        "pool_mode",
-        "statement",
-      );
+      setKey(text.replace(/^(reporting = .*?) pool_mode=session/m, "$1"), "pool_mode", "statement");
     expect(edit(t)).toEqual([
-      `${INI}: databases.reporting_ro_replica2 pool_mode must be session for reporting (temporary tables live in the server session), got statement`,
+      `${INI}: databases.reporting pool_mode must be session for reporting (temporary tables live in the server session), got statement`,
+    ]);
+  });
+
+  test("a replica's entry pinned to session for temp tables, which a hot standby refuses", () => {
+    const t = (text: string) =>
+      text.replace(/^(reporting_ro_replica2 = .*?) pool_mode=transaction/m, "$1 pool_mode=session");
+    expect(edit(t)).toEqual([
+      `${INI}: databases.reporting_ro_replica2 pool_mode must be transaction for reporting (no session state declared; tempTables runs on the primary only (a hot standby refuses CREATE TEMP TABLE); session pooling holds a server connection per client, which the budget does not count), got session`,
     ]);
   });
 

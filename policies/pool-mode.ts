@@ -20,8 +20,8 @@ export function checkPoolMode(facts: Facts, plan: Plan): Finding[] {
     const found = new Map(c.entries.map((e) => [e.name, e]));
     for (const s of plan.services) {
       const features = plan.config.services[s.name]!.sessionFeatures;
-      const want = choosePoolMode(features, tracksPrepared);
       for (const p of s.entries) {
+        const want = choosePoolMode(features, tracksPrepared, p.target);
         const e = found.get(p.name);
         if (!e) {
           findings.push({
