@@ -287,11 +287,13 @@ export const DRILLS: Drill[] = [
     // Put the plan's own sizes back after the run (also a reload).
     extraSlos: async (ctx, record) => {
       for (const host of ctx.plan.hosts) await upHost(ctx.plan, host, ctx.secrets);
-      // No client dropped: the app's open connections never fell below what they were before.
+      // No client dropped: the app's open connections to the rw entries (orders' among them)
+      // never fell below what they were before. The replicas' pools are left out: a lag probe
+      // that times out on a saturated machine closes its connection, which is not the reload.
       const at = RELOAD_AT_MS / 1000;
-      const before = record.throughput.filter((t) => t.t <= at).at(-1)?.clientsConnected ?? 0;
+      const before = record.throughput.filter((t) => t.t <= at).at(-1)?.primaryConnections ?? 0;
       const after = Math.min(
-        ...record.throughput.filter((t) => t.t > at).map((t) => t.clientsConnected),
+        ...record.throughput.filter((t) => t.t > at).map((t) => t.primaryConnections),
       );
       return [
         slo(
@@ -301,7 +303,13 @@ export const DRILLS: Drill[] = [
           "connections",
           "atLeast",
         ),
-        slo("client connections after reload (lowest)", after, before, "connections", "atLeast"),
+        slo(
+          "client connections to the rw entries after reload (lowest)",
+          after,
+          before,
+          "connections",
+          "atLeast",
+        ),
       ];
     },
   },

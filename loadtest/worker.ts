@@ -136,8 +136,10 @@ let listening = 0;
 
 function flush(dbs: Database[]): void {
   let open = listening;
+  let primary = 0;
   let waiting = 0;
   for (const h of dbs.map((db) => db.health())) {
+    primary += h.primary.connections.open;
     for (const t of [h.primary, ...h.replicas]) {
       open += t.connections.open;
       waiting += t.connections.waiting;
@@ -152,6 +154,7 @@ function flush(dbs: Database[]): void {
     completionLatencies,
     errors,
     connections: open,
+    primaryConnections: primary,
     appWaiting: waiting,
     heapMiB: process.memoryUsage().heapUsed / 2 ** 20,
   });

@@ -35,6 +35,11 @@ export interface ThroughputSample {
   clientsWaiting: number;
   /** Clients connected (pooled: to PgBouncer; direct: to Postgres). */
   clientsConnected: number;
+  /**
+   * Of those, the connections to the services' rw entries: only the callers' own calls open and
+   * close them (the replicas' pools also carry the library's lag probes, which may drop one).
+   */
+  primaryConnections: number;
 }
 
 /** One SHOW POOLS row at one tick, summed over the PgBouncer processes of one host. */
