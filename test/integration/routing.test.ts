@@ -63,3 +63,29 @@ test("pool modes live in SHOW POOLS as planned", async () => {
     ).toBe(e.poolMode);
   }
 });
+
+test("temp tables work through reporting's rw entry and are refused on a replica: why its ro entries pool by transaction", async () => {
+  const host = plan.hosts[0]!;
+  const reporting = plan.services.find((s) => s.name === "reporting")!;
+  const [rw, ro] = [reporting.entries[0]!, reporting.entries.find((e) => e.role === "ro")!];
+  expect([rw.poolMode, ro.poolMode]).toEqual(["session", "transaction"]);
+  const onPrimary = await as(host, "reporting", rw.name);
+  try {
+    await onPrimary.query("CREATE TEMP TABLE report_scratch (day int)");
+    await onPrimary.query("INSERT INTO report_scratch VALUES (1)");
+    // the same session sees it: the rw entry holds the session for the client
+    expect((await onPrimary.query("SELECT count(*)::int AS n FROM report_scratch")).rows).toEqual([
+      { n: 1 },
+    ]);
+  } finally {
+    await onPrimary.end();
+  }
+  const onReplica = await as(host, "reporting", ro.name);
+  try {
+    await expect(onReplica.query("CREATE TEMP TABLE report_scratch (day int)")).rejects.toThrow(
+      /read-only transaction|during recovery/,
+    );
+  } finally {
+    await onReplica.end();
+  }
+});
