@@ -287,14 +287,11 @@ export const DRILLS: Drill[] = [
     // Put the plan's own sizes back after the run (also a reload).
     extraSlos: async (ctx, record) => {
       for (const host of ctx.plan.hosts) await upHost(ctx.plan, host, ctx.secrets);
-      // No client dropped: the app's open connections to the rw entries (orders' among them)
-      // never fell below what they were before. The replicas' pools are left out: a lag probe
-      // that times out on a saturated machine closes its connection, which is not the reload.
+      // No client dropped: no connection was closed under the app after the reload (its own
+      // pools may close idle ones, which is not the reload: CI once saw 1,622 of 1,623 open).
       const at = RELOAD_AT_MS / 1000;
-      const before = record.throughput.filter((t) => t.t <= at).at(-1)?.primaryConnections ?? 0;
-      const after = Math.min(
-        ...record.throughput.filter((t) => t.t > at).map((t) => t.primaryConnections),
-      );
+      const before = record.throughput.filter((t) => t.t <= at).at(-1)?.connectionsLost ?? 0;
+      const after = record.throughput.at(-1)?.connectionsLost ?? 0;
       return [
         slo(
           "orders pool size after reload",
@@ -304,11 +301,10 @@ export const DRILLS: Drill[] = [
           "atLeast",
         ),
         slo(
-          "client connections to the rw entries after reload (lowest)",
-          after,
-          before,
+          "client connections closed under the app after reload",
+          after - before,
+          0,
           "connections",
-          "atLeast",
         ),
       ];
     },

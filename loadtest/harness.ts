@@ -145,7 +145,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
   const perService: Record<string, { reads: number; writes: number; errors: number }> = {};
   let tick = { lat: [] as number[], errors: 0 };
   const connections = new Map<number, number>();
-  const primaryConnections = new Map<number, number>();
+  const connectionsLost = new Map<number, number>();
   let notificationsReceived = 0;
   let failure: string | undefined;
   const ready = new Set<number>();
@@ -168,7 +168,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
           if (done.size === workers.length) resolve();
         } else if (m.kind === "tick") {
           connections.set(m.worker, m.connections);
-          primaryConnections.set(m.worker, m.primaryConnections);
+          connectionsLost.set(m.worker, m.connectionsLost);
           completions.push(...m.completions);
           readCompletions.push(...m.readCompletions);
           completionLatencies.push(...m.completionLatencies);
@@ -265,7 +265,7 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
         errors: current.errors,
         clientsWaiting: pools.reduce((n, p) => n + p.clWaiting, 0),
         clientsConnected: [...connections.values()].reduce((a, b) => a + b, 0),
-        primaryConnections: [...primaryConnections.values()].reduce((a, b) => a + b, 0),
+        connectionsLost: [...connectionsLost.values()].reduce((a, b) => a + b, 0),
       };
       record.throughput.push(sample);
       say(

@@ -53,8 +53,8 @@ export type FromWorker =
       errors: CallError[];
       /** Pool connections open across the worker's instances now. */
       connections: number;
-      /** Of those, the ones to the rw entries. */
-      primaryConnections: number;
+      /** Connections closed under the worker's instances so far, not by them. */
+      connectionsLost: number;
       /** Callers waiting for a pool connection inside the app (the bulkhead queue). */
       appWaiting: number;
       heapMiB: number;

@@ -11,7 +11,7 @@ const sample = (t: number): ThroughputSample => ({
   errors: -1,
   clientsWaiting: 0,
   clientsConnected: 0,
-  primaryConnections: 0,
+  connectionsLost: 0,
 });
 
 test("per-second numbers come from completion times, not from when a tick arrived", () => {

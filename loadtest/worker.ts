@@ -136,11 +136,11 @@ let listening = 0;
 
 function flush(dbs: Database[]): void {
   let open = listening;
-  let primary = 0;
+  let lost = 0;
   let waiting = 0;
   for (const h of dbs.map((db) => db.health())) {
-    primary += h.primary.connections.open;
     for (const t of [h.primary, ...h.replicas]) {
+      lost += t.connections.lost;
       open += t.connections.open;
       waiting += t.connections.waiting;
     }
@@ -154,7 +154,7 @@ function flush(dbs: Database[]): void {
     completionLatencies,
     errors,
     connections: open,
-    primaryConnections: primary,
+    connectionsLost: lost,
     appWaiting: waiting,
     heapMiB: process.memoryUsage().heapUsed / 2 ** 20,
   });

@@ -110,6 +110,7 @@ export class Target {
   readonly bulkhead: BulkheadPolicy;
   private readonly queueSize: number;
   private lastQueued = 0;
+  private lostConnections = 0;
   private readonly inFlight = new Set<{
     client: pg.PoolClient;
     deadline: number;
@@ -144,9 +145,10 @@ export class Target {
     });
     // An idle client whose server went away emits here; the pool drops it. Not the caller's error.
     this.pool.on("error", () => {});
-    // A checked-out connection that dies between statements emits "error" on the client; the next
-    // statement fails with it anyway. One listener per connection keeps it from being uncaught.
-    this.pool.on("connect", (client) => client.on("error", () => {}));
+    // A connection closed under the library (by PgBouncer, the server or the network, not by its
+    // own end()) emits "error" on its client, checked out or idle: counted, never uncaught; the
+    // next statement on it fails anyway.
+    this.pool.on("connect", (client) => client.on("error", () => void this.lostConnections++));
     this.queueSize = options.queuePerTarget ?? Math.max(endpoint.poolMax * 4, MIN_QUEUE);
     this.bulkhead = bulkhead(endpoint.poolMax, this.queueSize);
     this.breaker = targetBreaker(options, (e) => this.tripsBreaker(e));
@@ -189,15 +191,23 @@ export class Target {
   }
 
   /**
-   * The pool's connections right now: open (idle included), idle, callers waiting for one, and
-   * the calls (the library's own probes included) holding a bulkhead slot.
+   * The pool's connections right now: open (idle included), idle, callers waiting for one, the
+   * calls (the library's own probes included) holding a bulkhead slot, and how many connections
+   * so far were closed under the library rather than by it (an idle timeout is not one).
    */
-  get connections(): { open: number; idle: number; waiting: number; inBulkhead: number } {
+  get connections(): {
+    open: number;
+    idle: number;
+    waiting: number;
+    inBulkhead: number;
+    lost: number;
+  } {
     return {
       open: this.pool.totalCount,
       idle: this.pool.idleCount,
       waiting: this.pool.waitingCount,
       inBulkhead: this.endpoint.poolMax - this.bulkhead.executionSlots,
+      lost: this.lostConnections,
     };
   }
 

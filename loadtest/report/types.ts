@@ -36,10 +36,10 @@ export interface ThroughputSample {
   /** Clients connected (pooled: to PgBouncer; direct: to Postgres). */
   clientsConnected: number;
   /**
-   * Of those, the connections to the services' rw entries: only the callers' own calls open and
-   * close them (the replicas' pools also carry the library's lag probes, which may drop one).
+   * Connections closed under the app so far (by PgBouncer, Postgres or the network, not by the
+   * app's own pools: an idle timeout is not one), counted from the start of the run.
    */
-  primaryConnections: number;
+  connectionsLost: number;
 }
 
 /** One SHOW POOLS row at one tick, summed over the PgBouncer processes of one host. */

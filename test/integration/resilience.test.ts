@@ -8,7 +8,7 @@ import { clusterOptions } from "../../local/stack.js";
 import { pgbouncerAddress } from "../../local/topology.js";
 import { waitFor } from "../../local/exec.js";
 import { createDatabase, isDatabaseCallError, type Database } from "../../resilience/index.js";
-import { plan, secrets } from "./helpers.js";
+import { adminViaProcess, plan, secrets } from "./helpers.js";
 
 /**
  * The resilience library against real faults on the local stack: processes killed and restarted,
@@ -262,6 +262,28 @@ describe("pooler and pool", () => {
     expect(errors).toEqual([]);
     expect(retries).toBeGreaterThan(0);
     expect(await pgbouncerPid(host)).not.toBe(pidBefore);
+  });
+
+  test("connections PgBouncer closes are counted as lost; those the pool closes itself are not", async () => {
+    const host = plan.hosts[0]!;
+    const profile = profileOf("orders", host);
+    profile.idleTimeoutMs = 300;
+    const db = database(profile);
+    const primary = () => db.health().primary.connections;
+    await db.warm();
+    expect(primary().open).toBe(profile.rw.poolMax);
+    await waitFor("the pool to close its idle connections", async () => primary().open === 0, 5000);
+    expect(primary().lost).toBe(0);
+    await db.warm();
+    const opened = primary().open;
+    const processes = Array.from({ length: host.processes }, (_, k) => k + 1);
+    try {
+      for (const k of processes) await adminViaProcess(host, k, "KILL orders");
+      await waitFor("every killed connection counted", async () => primary().lost === opened, 5000);
+    } finally {
+      for (const k of processes) await adminViaProcess(host, k, "RESUME orders");
+    }
+    expect(primary().lost).toBe(opened);
   });
 
   test("exhaust a pool: the bulkhead rejects with a clear error and timeouts cancel on the server", async () => {

@@ -60,7 +60,7 @@ export function syntheticRunRecord(): RunRecord {
         ? 640 + Math.round(60 * wobble(t, 3))
         : Math.round(3 + 3 * wobble(t, 3)),
       clientsConnected: clientsOfAllEntries,
-      primaryConnections: Math.round(clientsOfAllEntries / 2),
+      connectionsLost: 0,
     });
   }
 
