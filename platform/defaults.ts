@@ -17,6 +17,14 @@ export const DEFAULTS = {
   sessionSpreadTail: 0.001,
   /** reserve_pool_size as a fraction of pool_size, by service priority. */
   reserveFraction: { critical: 0.25, high: 0.2, normal: 0.1, low: 0 },
+  /**
+   * Logins per PgBouncer process and entry a role's CONNECTION LIMIT allows beyond the entry's
+   * max_db_connections: a server connection PgBouncer closes (server_lifetime, server_idle_timeout,
+   * RECONNECT) still counts until its backend has exited, and the login that replaces it may come
+   * first; refused with 53300, PgBouncer locks the pool out for server_login_retry. Cancel requests
+   * need none: the postmaster answers them without a backend logging in as the role.
+   */
+  roleLoginOverlapPerEntry: 1,
   /** Client connections each PgBouncer host keeps for admin consoles, exporters and operators. */
   adminClientConnections: 20,
   /** Open files a PgBouncer process needs beyond its sockets: listeners, log, auth file, DNS. */

@@ -108,6 +108,24 @@ describe("the plan", () => {
     expect(prod.services.find((s) => s.name === "accounts")!.poolMode).toBe("transaction");
   });
 
+  test.each(["local", "prod", "dev"])(
+    "%s: a role's CONNECTION LIMIT holds the most one node can see of it, plus a replacement login per process and entry",
+    (stack) => {
+      const p = buildPlan(loadStack(stack));
+      const processes = p.hosts.length * p.hosts[0]!.processes;
+      for (const s of p.services) {
+        // on one node at most: a promoted replica carries the rw entry and its own ro entry
+        const [rw, ...ro] = s.entries;
+        const largestRo = Math.max(0, ...ro.map((e) => e.maxDbConnections));
+        const entriesOnOneNode = ro.length > 0 ? 2 : 1;
+        const servers = processes * (rw!.maxDbConnections + largestRo);
+        const overlap = processes * entriesOnOneNode * DEFAULTS.roleLoginOverlapPerEntry;
+        expect(s.roleConnectionLimit, s.name).toBe(servers + overlap);
+        expect(overlap).toBeGreaterThan(0);
+      }
+    },
+  );
+
   test("max_client_conn holds every client with one host lost, plus admin room; open files follow", () => {
     for (const stack of ["local", "prod", "dev"]) {
       const p = buildPlan(loadStack(stack));

@@ -62,7 +62,8 @@ export interface ServicePlan {
    * on the primary, an ro entry on its replica, and both on a replica promoted by a failover
    * (the primary's name moves to it while its own ro entry still points at it). A limit of only
    * the larger one refuses the promoted node's logins (53300), which PgBouncer then answers with
-   * its login-retry lockout.
+   * its login-retry lockout. Each of those entries also gets DEFAULTS.roleLoginOverlapPerEntry per
+   * process, for a replacement login that arrives before the backend it replaces has exited.
    */
   roleConnectionLimit: number;
 }
@@ -161,6 +162,18 @@ function serviceEntries(
   return [rw, ...ro];
 }
 
+/** See ServicePlan.roleConnectionLimit. */
+function roleConnectionLimit(entries: readonly PoolEntry[], processes: number): number {
+  const [rw, ...ro] = entries;
+  const perProcess = (e: PoolEntry | undefined) =>
+    e ? e.maxDbConnections + DEFAULTS.roleLoginOverlapPerEntry : 0;
+  const largestRo = ro.reduce<PoolEntry | undefined>(
+    (a, e) => (!a || e.maxDbConnections > a.maxDbConnections ? e : a),
+    undefined,
+  );
+  return processes * (perProcess(rw) + perProcess(largestRo));
+}
+
 export interface PlanOptions {
   /**
    * Refuse a plan whose pools overrun a node's connection budget. Off only for tools that report
@@ -191,11 +204,7 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
         instances: s.instances,
         maxReplicaLagSeconds: s.maxReplicaLagSeconds,
         entries,
-        roleConnectionLimit:
-          hosts *
-          processes *
-          (entries[0]!.maxDbConnections +
-            Math.max(0, ...entries.slice(1).map((e) => e.maxDbConnections))),
+        roleConnectionLimit: roleConnectionLimit(entries, hosts * processes),
       };
     });
   const entries = services.flatMap((s) => s.entries).sort((a, b) => a.name.localeCompare(b.name));
