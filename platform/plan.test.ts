@@ -126,6 +126,20 @@ describe("the plan", () => {
     },
   );
 
+  test.each(["local", "prod", "dev"])(
+    "%s: every instance may retry, and the whole fleet retrying at once fits the rw entry's reserve with a host lost",
+    (stack) => {
+      const p = buildPlan(loadStack(stack));
+      for (const profile of clientProfiles(p)) {
+        const s = p.services.find((x) => x.name === profile.service)!;
+        const rw = s.entries[0]!;
+        const fleetReserve = rw.reservePoolSize * p.hosts[0]!.processes * rw.survivingHosts;
+        expect(profile.retry.maxConcurrent, s.name).toBeGreaterThanOrEqual(1);
+        expect(profile.retry.maxConcurrent * s.instances, s.name).toBeLessThanOrEqual(fleetReserve);
+      }
+    },
+  );
+
   test("max_client_conn holds every client with one host lost, plus admin room; open files follow", () => {
     for (const stack of ["local", "prod", "dev"]) {
       const p = buildPlan(loadStack(stack));
@@ -147,7 +161,7 @@ describe("the plan", () => {
     }
     expect(local.budget[1]!.shares.every((x) => x.entry.endsWith("_ro_replica1"))).toBe(true);
     const p = local.budget[0]!;
-    expect(p.usable).toBe(250 - 3 - 5 - 3 - 10);
+    expect(p.usable).toBe(300 - 3 - 5 - 3 - 10);
   });
 
   /** What one replica was charged when each service had one ro entry listing every replica. */
@@ -222,7 +236,7 @@ describe("the plan", () => {
     const message = (error as ConfigError).message;
     expect(message).toContain("database.maxConnections leaves primary 129 usable connections");
     expect(message).toMatch(
-      /but its pools need 180: accounts 2×4=8, catalog 2×4=8, identity 2×4=8, notifications 2×42=84, orders 2×16=32, payments 2×14=28, reporting 2×6=12, got 150/,
+      /but its pools need 236: accounts 2×6=12, catalog 2×12=24, identity 2×12=24, notifications 2×42=84, orders 2×20=40, payments 2×16=32, reporting 2×10=20, got 150/,
     );
     expect(message).toContain("replica1");
     expect(message).toContain("replica2");
@@ -253,9 +267,6 @@ describe("the plan", () => {
       ]);
       for (const r of p.replicas)
         expect(r).toMatchObject({ ...p.rw, database: r.database, poolMax: s.app.roPoolMax });
-      expect(p.retry.maxConcurrent).toBeLessThanOrEqual(
-        s.entries[0]!.maxDbConnections * local.hosts.length,
-      );
     }
   });
 });

@@ -139,7 +139,14 @@ function serviceEntries(
     const clients = perInstance * s.instances;
     const target = role === "rw" ? "primary" : "replica";
     const { mode, reason } = choosePoolMode(s.sessionFeatures, tracksPrepared, target);
-    const load = { mode, clients, tps, transactionMs: s.transactionMs, priority: s.priority };
+    const load = {
+      mode,
+      clients,
+      tps,
+      transactionMs: s.transactionMs,
+      priority: s.priority,
+      retryingInstances: role === "rw" ? s.instances : 0,
+    };
     return {
       name,
       service,

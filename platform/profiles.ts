@@ -51,8 +51,10 @@ export interface ClientProfile {
   retry: {
     maxAttempts: number;
     /**
-     * Retries in flight across the service: bounded by the reserve pool the fleet keeps for it, so
-     * a retry storm cannot take more than the service's own share of server connections.
+     * Retries in flight at once in ONE instance: its share of the reserve the fleet keeps for the
+     * service's rw entry with a host lost (reserve × processes × surviving hosts ÷ instances), so
+     * the whole fleet retrying at once never needs more than that reserve. The plan sizes the
+     * reserve to give every instance at least one.
      */
     maxConcurrent: number;
   };
@@ -99,9 +101,8 @@ export function clientProfiles(plan: Plan, site: ClientSite = {}): ClientProfile
       maxReplicaLagSeconds: s.maxReplicaLagSeconds,
       retry: {
         maxAttempts: DEFAULTS.client.retryMaxAttempts,
-        maxConcurrent: Math.max(
-          1,
-          rw.reservePoolSize * plan.hosts[0]!.processes * rw.survivingHosts,
+        maxConcurrent: Math.floor(
+          (rw.reservePoolSize * plan.hosts[0]!.processes * rw.survivingHosts) / s.instances,
         ),
       },
     };

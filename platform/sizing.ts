@@ -82,6 +82,12 @@ export interface EntryLoad {
   tps: number;
   transactionMs: number;
   priority: Priority;
+  /**
+   * Application instances whose retries this entry's reserve must hold, one each at once (the rw
+   * entry: the service's retry budget is a share of it, platform/profiles.ts). 0 for ro entries:
+   * a failed replica read moves to another target instead of retrying on this one.
+   */
+  retryingInstances?: number;
 }
 
 export interface EntrySizing {
@@ -126,7 +132,13 @@ export function sizeEntry(load: EntryLoad, hosts: number, processes = 1): EntryS
           spreadBound(load.clients, survivors * processes, DEFAULTS.sessionSpreadTail),
         )
       : Math.ceil(hostPool / processes);
-  const reservePoolSize = Math.ceil(poolSize * DEFAULTS.reserveFraction[load.priority]);
+  // The reserve holds the load's bursts (by priority) and, at least, one retry per instance with a
+  // host lost: the fleet's retries then never need more than the fleet reserves.
+  const retrySlots = Math.ceil((load.retryingInstances ?? 0) / (survivors * processes));
+  const reservePoolSize = Math.max(
+    Math.ceil(poolSize * DEFAULTS.reserveFraction[load.priority]),
+    retrySlots,
+  );
   const warm = Math.ceil((serverConnectionsNeeded / hosts / processes) * DEFAULTS.warmFraction);
   const minPoolSize = load.priority === "low" ? 0 : Math.min(poolSize, warm);
   return {

@@ -17,7 +17,7 @@ describe("pooling-connection-budget", () => {
     const facts = rendered();
     facts.nodes[0]!.parameterGroup!.parameters.max_connections = "180";
     expect(checkBudget(facts, prod).map((f) => f.message)).toEqual([
-      "node primary: max_connections = 180 (rendered parameter group) leaves primary 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 204: accounts 3×3=9, catalog 3×3=9, identity 3×3=9, notifications 3×29=87, orders 3×14=42, payments 3×12=36, reporting 3×4=12",
+      "node primary: max_connections = 180 (rendered parameter group) leaves primary 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 273: accounts 3×5=15, catalog 3×10=30, identity 3×10=30, notifications 3×29=87, orders 3×17=51, payments 3×14=42, reporting 3×6=18",
       "node replica1: max_connections = 180 (rendered parameter group) leaves replica1 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 189: accounts_ro_replica1 3×3=9, catalog_ro_replica1 3×13=39, identity_ro_replica1 3×10=30, notifications_ro_replica1 3×3=9, orders_ro_replica1 3×7=21, payments_ro_replica1 3×3=9, reporting_ro_replica1 3×24=72",
       "node replica2: max_connections = 180 (rendered parameter group) leaves replica2 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 189: accounts_ro_replica2 3×3=9, catalog_ro_replica2 3×13=39, identity_ro_replica2 3×10=30, notifications_ro_replica2 3×3=9, orders_ro_replica2 3×7=21, payments_ro_replica2 3×3=9, reporting_ro_replica2 3×24=72",
     ]);
@@ -36,7 +36,7 @@ describe("pooling-connection-budget", () => {
 
   test("a raised superuser reserve: the node that needs the most goes over first, alone", () => {
     const facts = rendered();
-    // prod's primary needs 204, each replica 189: 200 usable is short on the primary only
+    // prod's primary needs 273, each replica 189: 200 usable is short on the primary only
     facts.nodes[0]!.parameterGroup!.parameters.superuser_reserved_connections = "772";
     expect(
       checkBudget(facts, prod).map((f) => f.message.split(" leaves ")[1]!.split(" but")[0]),

@@ -49,7 +49,7 @@ describe("npm run check", () => {
     expect(code).toBe(1);
     expect(stdout).toMatch(/^ {2}FAIL {2}pooling-connection-budget +mandatory 3 violations$/m);
     expect(stdout).toContain(
-      "- node primary: max_connections = 180 (rendered parameter group) leaves primary 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 204: accounts 3×3=9, catalog 3×3=9, identity 3×3=9, notifications 3×29=87, orders 3×14=42, payments 3×12=36, reporting 3×4=12",
+      "- node primary: max_connections = 180 (rendered parameter group) leaves primary 149 usable connections (max_connections 180 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 273: accounts 3×5=15, catalog 3×10=30, identity 3×10=30, notifications 3×29=87, orders 3×17=51, payments 3×14=42, reporting 3×6=18",
     );
     for (const service of [
       "accounts",

@@ -18,7 +18,7 @@ test("dev: the single host's LimitNOFILE cut by hand in its Parameter Store unit
     p.insecureValue = (p.insecureValue as string).replace(/^LimitNOFILE=.*$/m, "LimitNOFILE=256");
   });
   expect(violations(list)).toEqual([
-    `[pooling-open-files] aws:ssm/parameter:Parameter pooling-pgbouncer-config-pgbouncer-1-pgbouncer.ini insecureValue: max_client_conn must be ≤ 108 = LimitNOFILE 256 (aws:ssm/parameter:Parameter pooling-pgbouncer-config-pgbouncer-1-pgbouncer.service insecureValue) − 48 server connections − margin 100, got ${plan.hosts[0]!.maxClientConn}`,
+    `[pooling-open-files] aws:ssm/parameter:Parameter pooling-pgbouncer-config-pgbouncer-1-pgbouncer.ini insecureValue: max_client_conn must be ≤ 96 = LimitNOFILE 256 (aws:ssm/parameter:Parameter pooling-pgbouncer-config-pgbouncer-1-pgbouncer.service insecureValue) − 60 server connections − margin 100, got ${plan.hosts[0]!.maxClientConn}`,
   ]);
 });
 

@@ -28,7 +28,7 @@ test("prod: the rules read every host's files from user-data and Parameter Store
 });
 
 test("prod: a parameter group edited below the plan's max_connections overruns every node's budget", () => {
-  // 213 − 31 reserved leaves 182: short of the primary's 204 and of each replica's 189
+  // 213 − 31 reserved leaves 182: short of the primary's 273 and of each replica's 189
   const list = edited(resources, "pooling-postgres-params", (p) => {
     (p.parameters as { name: string; value: string }[]).find(
       (x) => x.name === "max_connections",
@@ -38,7 +38,7 @@ test("prod: a parameter group edited below the plan's max_connections overruns e
   const shares = (i: number) =>
     `accounts_ro_replica${i} 3×3=9, catalog_ro_replica${i} 3×13=39, identity_ro_replica${i} 3×10=30, notifications_ro_replica${i} 3×3=9, orders_ro_replica${i} 3×7=21, payments_ro_replica${i} 3×3=9, reporting_ro_replica${i} 3×24=72`;
   expect(violations(list)).toEqual([
-    "[pooling-connection-budget] aws:rds/instance:Instance pooling-postgres-primary: max_connections = 213 (aws:rds/parameterGroup:ParameterGroup pooling-postgres-params) leaves primary 182 usable connections (max_connections 213 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 204: accounts 3×3=9, catalog 3×3=9, identity 3×3=9, notifications 3×29=87, orders 3×14=42, payments 3×12=36, reporting 3×4=12",
+    "[pooling-connection-budget] aws:rds/instance:Instance pooling-postgres-primary: max_connections = 213 (aws:rds/parameterGroup:ParameterGroup pooling-postgres-params) leaves primary 182 usable connections (max_connections 213 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 273: accounts 3×5=15, catalog 3×10=30, identity 3×10=30, notifications 3×29=87, orders 3×17=51, payments 3×14=42, reporting 3×6=18",
     ...[1, 2].map(
       (i) =>
         `[pooling-connection-budget] aws:rds/instance:Instance pooling-postgres-replica-${i}: max_connections = 213 (aws:rds/parameterGroup:ParameterGroup pooling-postgres-params) leaves replica${i} 182 usable connections (max_connections 213 − superuser 3 − replication 5 − exporters 3 − admin 20) but its pools need 189: ${shares(i)}`,
