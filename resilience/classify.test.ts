@@ -29,12 +29,49 @@ describe("classifyError", () => {
       "outcome-unknown",
       "connection-lost",
     ],
+    // node-postgres's and pg-pool's own messages (pg/lib/client.js, pg-pool/index.js)
     [
       "pg: connect timeout",
-      new Error("timeout expired"),
+      new Error("Connection terminated due to connection timeout"),
       "connect",
       "retry-safe",
       "connection-lost",
+    ],
+    [
+      "pg-pool: no pooled connection in time",
+      new Error("timeout exceeded when trying to connect"),
+      "connect",
+      "retry-safe",
+      "pool-connect-timeout",
+    ],
+    // PgBouncer's own words at login (src/client.c)
+    [
+      "PgBouncer: a database it does not have",
+      pg("08P01", "no such database: ordres"),
+      "connect",
+      "permanent",
+      "pooler-no-such-database",
+    ],
+    [
+      "PgBouncer: a disabled database",
+      pg("08P01", 'database "orders" is disabled'),
+      "connect",
+      "permanent",
+      "pooler-refused",
+    ],
+    [
+      "PgBouncer: the database's client limit",
+      pg("08P01", "client connections exceeded (max_db_client_connections)"),
+      "connect",
+      "retry-safe",
+      "pooler-client-limit",
+    ],
+    [
+      "PgBouncer unknown 08P01 at login",
+      pg("08P01", "something new"),
+      "connect",
+      "permanent",
+      "pooler-refused",
     ],
     [
       "PgBouncer query_wait_timeout",

@@ -42,6 +42,16 @@ const PGBOUNCER_MESSAGES: [RegExp, ErrorClass, string][] = [
   [/idle transaction timeout/, "outcome-unknown", "pooler-idle-transaction-timeout"],
   [/query_timeout/, "outcome-unknown", "pooler-query-timeout"],
   [/(SASL|password) authentication failed|no such user|not allowed/, "permanent", "pooler-auth"],
+  // Limits and resources of the pooler at login (client.c): another try may find room.
+  [/client connections exceeded/, "retry-safe", "pooler-client-limit"],
+  [
+    /bouncer resources exhaustion|no memory for pool|out of memory/,
+    "retry-safe",
+    "pooler-resources",
+  ],
+  // Refusals by configuration: a database PgBouncer does not have, or one disabled (DISABLE).
+  [/no such database/, "permanent", "pooler-no-such-database"],
+  [/login rejected|is disabled|bouncer config error/, "permanent", "pooler-refused"],
   // client_tls_sslmode = require, and the client came without TLS.
   [/SSL required/, "permanent", "pooler-tls-required"],
 ];
@@ -83,8 +93,14 @@ const NETWORK_CODES = new Set([
   "EAI_AGAIN",
 ]);
 
+/**
+ * node-postgres's and pg-pool's own words for a connection that is gone or never came: "Connection
+ * terminated unexpectedly", "Connection terminated due to connection timeout" (pg), "timeout
+ * exceeded when trying to connect" (pg-pool: no pooled connection came free in time).
+ */
 const CONNECTION_LOST =
-  /Connection terminated|connection terminated|Client has encountered a connection error|timeout expired|Connection ended/;
+  /Connection terminated|connection terminated|Client has encountered a connection error|Connection ended/;
+const POOL_CONNECT_TIMEOUT = /timeout exceeded when trying to connect/;
 
 export function classifyError(error: unknown, phase: Phase): Classification {
   const e = (typeof error === "object" && error !== null ? error : {}) as PgLikeError;
@@ -97,7 +113,11 @@ export function classifyError(error: unknown, phase: Phase): Classification {
     for (const [pattern, cls, reason] of PGBOUNCER_MESSAGES) {
       if (pattern.test(message)) return { class: cls, reason };
     }
-    return lost("protocol-violation");
+    // An error this table does not know: mid-statement the connection is gone with its outcome;
+    // at login it is the pooler refusing for a reason a retry is not known to fix.
+    return phase === "connect"
+      ? { class: "permanent", reason: "pooler-refused" }
+      : { class: "outcome-unknown", reason: "protocol-violation" };
   }
   if (NETWORK_CODES.has(code)) return lost(`network-${code.toLowerCase()}`);
   if (TLS_CODES.has(code)) return { class: "permanent", reason: `tls-${code.toLowerCase()}` };
@@ -131,6 +151,8 @@ export function classifyError(error: unknown, phase: Phase): Classification {
     case "28000":
       return { class: "permanent", reason: "authentication" };
   }
+  if (!code && POOL_CONNECT_TIMEOUT.test(message))
+    return { class: "retry-safe", reason: "pool-connect-timeout" };
   if (!code && CONNECTION_LOST.test(message)) return lost("connection-lost");
   return { class: "permanent", reason: code ? `sqlstate-${code}` : "error" };
 }
