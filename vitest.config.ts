@@ -7,6 +7,9 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
   test: {
+    // A golden file that is missing is a failure, never silently written: goldens change only
+    // with `vitest -u`, and the diff is reviewed.
+    update: "none",
     projects: [
       {
         test: {
