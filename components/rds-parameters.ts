@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../platform/defaults.js";
 import { CLOUD_DEFAULTS } from "./defaults.js";
 
 /**
@@ -33,5 +34,7 @@ export function rdsParameters(
     log_disconnections: [1, "immediate"],
     log_min_duration_statement: [args.slowQueryMs ?? CLOUD_DEFAULTS.slowQueryMs, "immediate"],
     log_lock_waits: [1, "immediate"],
+    // A statement whose client is gone stops instead of running to its end (DEFAULTS).
+    client_connection_check_interval: [DEFAULTS.clientConnectionCheckMs, "immediate"],
   };
 }

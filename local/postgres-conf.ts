@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../platform/defaults.js";
 import { PRIMARY_NODE, replicaNodeNames } from "../platform/nodes.js";
 import type { PgClusterOptions, PgNode } from "./postgres.js";
 
@@ -25,6 +26,8 @@ export function sharedConf(opts: PgClusterOptions): string {
     // A replica whose primary vanished asks again after 1 s, not 5: after a failover it finds
     // the promoted node (the primary's name moved) that much sooner.
     wal_retrieve_retry_interval: "1s",
+    // As the cloud's parameter group: a statement whose client is gone stops (DEFAULTS).
+    client_connection_check_interval: `${DEFAULTS.clientConnectionCheckMs}ms`,
     logging_collector: "off",
     log_line_prefix: "%m [%p] %q%u@%d ",
   };

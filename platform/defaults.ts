@@ -33,6 +33,12 @@ export const DEFAULTS = {
   rdsBytesPerConnection: 9_531_392,
   rdsMaxConnectionsCap: 5000,
   superuserReservedConnections: 3,
+  /**
+   * Postgres client_connection_check_interval: a running statement whose client is gone
+   * (PgBouncer closed the server connection, its host died) stops within this many ms instead of
+   * running to its end, holding locks and a backend nobody waits for.
+   */
+  clientConnectionCheckMs: 2_000,
   /** PgBouncer keys whose values are the same for every environment. */
   pgbouncer: {
     maxPreparedStatements: 200,
@@ -102,6 +108,14 @@ export const DEFAULTS = {
     connectTimeoutShareOfQueryWait: 0.5,
     /** App-side idle connections are closed well before PgBouncer's client_idle_timeout. */
     idleTimeoutMs: 30_000,
+    /**
+     * The statement timeout: PgBouncer's query_wait_timeout (a wait for a server connection ends
+     * there first, retry-safe) plus what the statement may run once it has one, this many times
+     * the service's typical transaction and never under statementRunMinMs. Shorter, every slow
+     * wait in the pooler became an outcome-unknown timeout in the app instead.
+     */
+    statementRunPerTransaction: 10,
+    statementRunMinMs: 1_000,
     retryMaxAttempts: 3,
     /**
      * Where a service finds the fleet CA's certificate, to verify PgBouncer with (the stack output

@@ -251,6 +251,29 @@ describe("the plan", () => {
     expect(message).toContain("replica2");
   });
 
+  test.each(["local", "prod", "dev"])(
+    "%s: timeouts in order, connect < query_wait_timeout < statement, the statement's run from the service's transactions",
+    (stack) => {
+      const p = buildPlan(loadStack(stack));
+      const queryWait = p.config.pgbouncer.timeouts.queryWaitSeconds * 1000;
+      for (const profile of clientProfiles(p)) {
+        const spec = p.config.services[profile.service]!;
+        expect(profile.connectTimeoutMs).toBeLessThan(queryWait);
+        expect(profile.queryWaitTimeoutMs).toBe(queryWait);
+        // a slow wait in the pooler ends at PgBouncer's timeout (retry-safe), not the app's
+        expect(profile.statementTimeoutMs - queryWait, profile.service).toBeGreaterThanOrEqual(
+          Math.max(1000, spec.transactionMs * 10),
+        );
+      }
+    },
+  );
+
+  test("prod's reporting runs 3 s transactions: its statements get 30 s once they have a server", () => {
+    const prod = buildPlan(loadStack("prod"));
+    const reporting = clientProfiles(prod).find((x) => x.service === "reporting")!;
+    expect(reporting.statementTimeoutMs).toBe(15_000 + 30_000);
+  });
+
   test("with client_idle_timeout on, apps close idle connections before PgBouncer does", () => {
     // every stack runs with it off (0); the smallest value validation allows, and a larger one
     for (const seconds of [31, 600]) {

@@ -46,6 +46,12 @@ export interface ClientProfile {
   idleTimeoutMs: number;
   /** PgBouncer's query_wait_timeout, so the app can recognise it. */
   queryWaitTimeoutMs: number;
+  /**
+   * The app's statement timeout (cancelled on the server): query_wait_timeout plus the time the
+   * statement may run (DEFAULTS.client.statementRun*). The chain, shortest first: connect <
+   * query_wait_timeout < statement timeout.
+   */
+  statementTimeoutMs: number;
   /** Replica reads are routed to the primary when lag exceeds this. */
   maxReplicaLagSeconds: number;
   retry: {
@@ -98,6 +104,12 @@ export function clientProfiles(plan: Plan, site: ClientSite = {}): ClientProfile
       ),
       idleTimeoutMs: DEFAULTS.client.idleTimeoutMs,
       queryWaitTimeoutMs,
+      statementTimeoutMs:
+        queryWaitTimeoutMs +
+        Math.max(
+          DEFAULTS.client.statementRunMinMs,
+          plan.config.services[s.name]!.transactionMs * DEFAULTS.client.statementRunPerTransaction,
+        ),
       maxReplicaLagSeconds: s.maxReplicaLagSeconds,
       retry: {
         maxAttempts: DEFAULTS.client.retryMaxAttempts,

@@ -8,7 +8,7 @@ import { createMetrics } from "./metrics.js";
 import { resolveOptions, type ResilienceOptions } from "./options.js";
 import { ReadRouter } from "./router.js";
 import { RetriesExhausted, withRetries } from "./retry.js";
-import { GOODBYES, Target, type Runners, type StatementRunner } from "./target.js";
+import { GOODBYES, phaseOf, Target, type Runners, type StatementRunner } from "./target.js";
 import {
   classifyAny,
   inTransaction,
@@ -119,10 +119,16 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
             // and a retry after halfOpenAfter is the probe that closes it again.
             retry: !shed && isRetryable(classification, kind),
             classification,
-            // After a failed replica attempt the router picks another target, never the same one.
-            // Work lost with a cut connection is replaced, not added: its retry takes no slot
-            // either (a PgBouncer host lost cuts half the connections at once).
-            failover: target !== primary || isNotCommittedError(error),
+            // The budget bounds the load retries add to the database. None is added by a retry
+            // that goes to another target (after a replica attempt the router picks another,
+            // never the same one), by one whose failed attempt never reached the database
+            // (refused or cut at connect, an open breaker: a PgBouncer process going away), or
+            // by one replacing work a cut connection lost (a host lost cuts half of them at once).
+            unbudgeted:
+              target !== primary ||
+              isNotCommittedError(error) ||
+              phaseOf(error) === "connect" ||
+              classification.reason === "breaker-open",
             free: GOODBYES.has(classification.reason),
           };
         },

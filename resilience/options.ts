@@ -87,7 +87,7 @@ export function resolveOptions(profile: ClientProfile, o: ResilienceOptions): Re
     failureWindowMs: o.breaker?.failureWindowMs ?? 2000,
     halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? 500,
     halfOpenProbes: o.breaker?.halfOpenProbes ?? 3,
-    statementTimeoutMs: o.statementTimeoutMs ?? 5000,
+    statementTimeoutMs: o.statementTimeoutMs ?? profile.statementTimeoutMs,
     queuePerTarget: o.queuePerTarget,
     lagProbeIntervalMs: o.lagProbeIntervalMs ?? LAG_PROBE.intervalMs,
     lagProbeTimeoutMs: o.lagProbeTimeoutMs ?? LAG_PROBE.timeoutMs,

@@ -131,6 +131,35 @@ describe("withRetries", () => {
   });
 });
 
+describe("unbudgeted retries (they add no load to the database the budget protects)", () => {
+  test("with the budget spent they still run, within attempts and backoff; budgeted ones give up", async () => {
+    const budget = new RetryBudget(1);
+    expect(budget.tryAcquire()).toBe(true); // someone else's retry holds the only slot
+    const failsOnce = () => {
+      let calls = 0;
+      return async () => {
+        if (++calls === 1) throw new Error("refused at connect");
+        return "ok";
+      };
+    };
+    const call = (unbudgeted: boolean) =>
+      withRetries({
+        maxAttempts: 3,
+        initialDelayMs: 10,
+        maxDelayMs: 20,
+        budget,
+        attempt: failsOnce(),
+        decide: () => ({ retry: true, classification: transient, unbudgeted }),
+      }).catch((e) => e);
+    const [unbudgeted, budgeted] = [call(true), call(false)];
+    await vi.runAllTimersAsync();
+    expect(await unbudgeted).toBe("ok");
+    const spent = await budgeted;
+    expect(spent instanceof RetriesExhausted && spent.budgetSpent).toBe(true);
+    expect(budget.used).toBe(1);
+  });
+});
+
 describe("free retries (a departing pooler process turned the call away)", () => {
   const goodbye: Classification = { class: "retry-safe", reason: "pooler-server-shutting-down" };
 

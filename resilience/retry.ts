@@ -16,14 +16,15 @@ export interface RetryLoop<T> {
   /** Attempt number n (0 = first). */
   attempt: (n: number) => Promise<T>;
   /**
-   * Whether this failure may be retried, and why it failed. `failover`: the next attempt goes to
-   * another target, which takes no budget slot: the budget protects a struggling target from
-   * being hammered, and a failover does not touch it again.
+   * Whether this failure may be retried, and why it failed. `unbudgeted`: the retry adds no load
+   * to the database the budget protects, so it takes no slot (it still counts as an attempt and
+   * waits its backoff): it goes to another target, or the failed attempt never reached the
+   * database, or it replaces work a cut connection lost.
    */
   decide: (
     error: unknown,
     n: number,
-  ) => { retry: boolean; classification: Classification; failover?: boolean; free?: boolean };
+  ) => { retry: boolean; classification: Classification; unbudgeted?: boolean; free?: boolean };
   /**
    * Retries that cost neither an attempt nor a budget slot nor a wait, for a call turned away by
    * a pooler process that is going away before anything reached the database (`free`): the next
@@ -64,7 +65,12 @@ export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
       if (holdsSlot) loop.budget.release(); // a retry holds its slot through its wait and attempt
       holdsSlot = false;
     }
-    const { retry, classification, failover = false, free: isFree = false } = loop.decide(error, n);
+    const {
+      retry,
+      classification,
+      unbudgeted = false,
+      free: isFree = false,
+    } = loop.decide(error, n);
     if (retry && isFree && free < (loop.maxFreeRetries ?? 0)) {
       free++;
       n--; // not an attempt
@@ -73,7 +79,7 @@ export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
     if (!retry || n + 1 >= loop.maxAttempts) {
       throw new RetriesExhausted(error, n + 1, classification, false);
     }
-    if (!failover) {
+    if (!unbudgeted) {
       if (!(await loop.budget.acquire(loop.maxDelayMs)))
         throw new RetriesExhausted(error, n + 1, classification, true);
       holdsSlot = true;

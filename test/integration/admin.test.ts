@@ -141,15 +141,17 @@ describe("authentication and authorisation", () => {
   });
 
   test("SCRAM verifiers: ours equals the one Postgres computes for the same password and salt", async () => {
-    const { superuserQuery, clusterNodes } = await import("../../local/postgres.js");
+    const { superuserQuery, superuserScript, clusterNodes } =
+      await import("../../local/postgres.js");
     const { clusterOptions } = await import("../../local/stack.js");
     const { parseVerifier, scramVerifier, generatePassword } =
       await import("../../pgbouncer/scram.js");
     const primary = clusterNodes(clusterOptions(plan, secrets.replicationPassword))[0]!;
     const password = generatePassword();
-    await superuserQuery(
+    // through stdin: a password never goes on a command line (ps shows argv to every user)
+    await superuserScript(
       primary,
-      `DROP ROLE IF EXISTS scram_probe; CREATE ROLE scram_probe PASSWORD '${password}'`,
+      `DROP ROLE IF EXISTS scram_probe;\nCREATE ROLE scram_probe PASSWORD '${password}';\n`,
     );
     try {
       const stored = await superuserQuery(
