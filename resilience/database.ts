@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { ClientProfile } from "../platform/profiles.js";
 import { RetryBudget } from "./budget.js";
 import { isRetryable } from "./classify.js";
-import { DatabaseCallError, isNotCommittedError } from "./errors.js";
+import { DatabaseCallError, isCommittedResultLostError, isNotCommittedError } from "./errors.js";
 import { TypedEvents } from "./events.js";
 import { createMetrics } from "./metrics.js";
 import { resolveOptions, type ResilienceOptions } from "./options.js";
@@ -114,10 +114,16 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
           const shed =
             (classification.reason === "pool-exhausted" && target === primary) ||
             classification.reason === "statement-timeout";
+          // Committed, but its result was lost with the connection: work that is safe to apply
+          // twice runs again for a result, rather than failing a call whose write is in.
+          const rerunForResult = kind.idempotent && isCommittedResultLostError(error);
+          const breakerOpen = classification.reason === "breaker-open";
           return {
             // An open breaker is retried too: the attempt never reaches the database (no storm),
-            // and a retry after halfOpenAfter is the probe that closes it again.
-            retry: !shed && isRetryable(classification, kind),
+            // and a retry after halfOpenAfter is the probe that closes it again, so it waits that
+            // long (a shorter backoff would spend the attempts against the open breaker).
+            retry: !shed && (isRetryable(classification, kind) || rerunForResult),
+            minDelayMs: breakerOpen ? o.halfOpenAfterMs : 0,
             classification,
             // The budget bounds the load retries add to the database. None is added by a retry
             // that goes to another target (after a replica attempt the router picks another,
@@ -127,8 +133,9 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
             unbudgeted:
               target !== primary ||
               isNotCommittedError(error) ||
+              rerunForResult ||
               phaseOf(error) === "connect" ||
-              classification.reason === "breaker-open",
+              breakerOpen,
             free: GOODBYES.has(classification.reason),
           };
         },

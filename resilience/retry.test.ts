@@ -160,6 +160,28 @@ describe("unbudgeted retries (they add no load to the database the budget protec
   });
 });
 
+describe("a retry's least delay (an open breaker lets nothing through before it half-opens)", () => {
+  test("each retry waits at least minDelayMs, however short the backoff", async () => {
+    const waits: number[] = [];
+    let calls = 0;
+    const result = withRetries({
+      maxAttempts: 3,
+      initialDelayMs: 1,
+      maxDelayMs: 5,
+      budget: new RetryBudget(1),
+      attempt: async () => {
+        if (++calls < 3) throw new Error("breaker open");
+        return "ok";
+      },
+      decide: () => ({ retry: true, classification: transient, minDelayMs: 500 }),
+      onRetry: ({ delayMs }) => waits.push(delayMs),
+    });
+    await vi.runAllTimersAsync();
+    expect(await result).toBe("ok");
+    expect(waits).toEqual([500, 500]);
+  });
+});
+
 describe("free retries (a departing pooler process turned the call away)", () => {
   const goodbye: Classification = { class: "retry-safe", reason: "pooler-server-shutting-down" };
 

@@ -24,7 +24,14 @@ export interface RetryLoop<T> {
   decide: (
     error: unknown,
     n: number,
-  ) => { retry: boolean; classification: Classification; unbudgeted?: boolean; free?: boolean };
+  ) => {
+    retry: boolean;
+    classification: Classification;
+    unbudgeted?: boolean;
+    free?: boolean;
+    /** The retry waits at least this long, whatever the backoff says (an open breaker). */
+    minDelayMs?: number;
+  };
   /**
    * Retries that cost neither an attempt nor a budget slot nor a wait, for a call turned away by
    * a pooler process that is going away before anything reached the database (`free`): the next
@@ -70,6 +77,7 @@ export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
       classification,
       unbudgeted = false,
       free: isFree = false,
+      minDelayMs = 0,
     } = loop.decide(error, n);
     if (retry && isFree && free < (loop.maxFreeRetries ?? 0)) {
       free++;
@@ -91,7 +99,8 @@ export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
           initialDelay: loop.initialDelayMs,
           maxDelay: loop.maxDelayMs,
         }).next();
-    loop.onRetry?.({ attempt: n + 1, delayMs: backoff.duration, classification });
-    await sleep(backoff.duration);
+    const delayMs = Math.max(backoff.duration, minDelayMs);
+    loop.onRetry?.({ attempt: n + 1, delayMs, classification });
+    await sleep(delayMs);
   }
 }
