@@ -76,6 +76,9 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
     fallback?: (error: DatabaseCallError) => T | Promise<T>,
   ): Promise<T> {
     let target = primary;
+    // A replica refused a write (25006): the statement belongs on the primary, not on another
+    // replica, which would refuse it too.
+    let toPrimary = false;
     const tried = new Set<Target>();
     try {
       return await withRetries({
@@ -86,7 +89,7 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
         // Every pooled connection may lead to the same departing process: one free retry each.
         maxFreeRetries: target.endpoint.poolMax + 1,
         attempt: async (n) => {
-          target = choose(n, tried);
+          target = toPrimary ? primary : choose(n, tried);
           tried.add(target);
           let error: unknown;
           try {
@@ -118,12 +121,21 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
           // twice runs again for a result, rather than failing a call whose write is in.
           const rerunForResult = kind.idempotent && isCommittedResultLostError(error);
           const breakerOpen = classification.reason === "breaker-open";
+          if (classification.reroute === "primary" && target !== primary) {
+            toPrimary = true;
+            events.emit("route", {
+              operation,
+              target: primary.name,
+              reason: classification.reason,
+            });
+          }
           return {
-            // An open breaker is retried too: the attempt never reaches the database (no storm),
-            // and a retry after halfOpenAfter is the probe that closes it again, so it waits that
-            // long (a shorter backoff would spend the attempts against the open breaker).
+            // An open breaker is retried too: the attempt never reaches the database (no storm).
+            // On a replica the router picks another target at once; on the primary the retry
+            // after halfOpenAfter is the probe that closes it again, so it waits that long (a
+            // shorter backoff would spend the attempts against the open breaker).
             retry: !shed && (isRetryable(classification, kind) || rerunForResult),
-            minDelayMs: breakerOpen ? o.halfOpenAfterMs : 0,
+            minDelayMs: breakerOpen && target === primary ? o.halfOpenAfterMs : 0,
             classification,
             // The budget bounds the load retries add to the database. None is added by a retry
             // that goes to another target (after a replica attempt the router picks another,

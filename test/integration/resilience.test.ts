@@ -130,10 +130,17 @@ describe("reads", () => {
     await db.ready();
     await db.write("CREATE TABLE IF NOT EXISTS rerouted (id int)");
     await db.read("SELECT 1 FROM rerouted", [], { minLsn: await db.currentLsn() }); // replicas have it
+    // the read went to a replica first, which refused it (25006), and then to the primary
+    const refusedBy: string[] = [];
+    db.events.on("retry", (e) => {
+      if (e.reason === "read-only-server") refusedBy.push(e.target);
+    });
     const r = await db.read(
       "INSERT INTO rerouted VALUES (1) RETURNING pg_is_in_recovery() AS recovery",
     );
     expect(r.rows[0]?.recovery).toBe(false);
+    expect(refusedBy).toHaveLength(1);
+    expect(refusedBy[0]).toMatch(/^orders_ro_replica\d$/);
   });
 });
 

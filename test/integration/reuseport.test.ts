@@ -1,11 +1,10 @@
 import pg from "pg";
 import { afterAll, expect, test } from "vitest";
-import { knows } from "../../platform/capabilities.js";
 import { localProfiles } from "../../local/tls.js";
 import { processPid, startProcess, stopProcess, upHost } from "../../local/pgbouncer.js";
 import { localLayout, pgbouncerAddress } from "../../local/topology.js";
 import { createDatabase } from "../../resilience/index.js";
-import { plan, secrets, viaProcess } from "./helpers.js";
+import { adminViaProcess, plan, secrets, viaProcess } from "./helpers.js";
 
 /**
  * Several PgBouncer processes per host (so_reuseport, [peers]): the production line runs two. A
@@ -25,7 +24,12 @@ test(
     : "one process per host: this line has no [peers]",
   async () => {
     if (!multi) {
-      expect(knows(plan.pgbouncerVersion, "pgbouncer", "peer_id")).toBe(false);
+      // asked of the running PgBouncer, not of the capability table
+      const keys = (await adminViaProcess<{ key: string }>(host, 1, "SHOW CONFIG")).map(
+        (r) => r.key,
+      );
+      expect(keys).toContain("listen_port");
+      expect(keys).not.toContain("peer_id");
       return;
     }
     const profile = localProfiles(plan, pgbouncerAddress(host.index)).find(
@@ -81,7 +85,12 @@ test(
     : "no [peers] before 1.19",
   async () => {
     if (!multi) {
-      expect(knows(plan.pgbouncerVersion, "pgbouncer", "peer_id")).toBe(false);
+      // asked of the running PgBouncer, not of the capability table
+      const keys = (await adminViaProcess<{ key: string }>(host, 1, "SHOW CONFIG")).map(
+        (r) => r.key,
+      );
+      expect(keys).toContain("listen_port");
+      expect(keys).not.toContain("peer_id");
       return;
     }
     // a single-host entry: on a multi-host one PgBouncer may send the cancel to the other replica
