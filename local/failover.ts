@@ -1,6 +1,6 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { processAlive, run, waitFor, writePrivateFile } from "./exec.js";
+import { findPostgresBinDir, processAlive, run, waitFor, writePrivateFile } from "./exec.js";
 import { quote } from "./postgres-conf.js";
 import {
   clusterNodes,
@@ -11,7 +11,6 @@ import {
   type PgClusterOptions,
   type PgNode,
 } from "./postgres.js";
-import { findPostgresBinDir } from "./exec.js";
 
 /**
  * What happens to Postgres nodes in the drills: a crash (every process of the node killed at

@@ -5,6 +5,7 @@ import { ConfigError } from "../../platform/errors.js";
 import { rawStack } from "../../platform/fixtures.js";
 import { buildPlan, type Plan } from "../../platform/plan.js";
 import { clientProfiles } from "../../platform/profiles.js";
+import { PRIORITIES, SESSION_FEATURES } from "../../platform/schema.js";
 import { PRIMARY_ONLY } from "../../platform/sizing.js";
 import { validateStackConfig } from "../../platform/validate.js";
 import { fixtureVerifiers } from "../../pgbouncer/fixtures.js";
@@ -18,13 +19,6 @@ import { localLayout, localReloadCommand, localUpstreams } from "../../local/top
  * host lost. Bounded: RUNS random stacks per run, about a second.
  */
 const RUNS = 150;
-const FEATURES = [
-  "listenNotify",
-  "sessionAdvisoryLocks",
-  "sessionSet",
-  "tempTables",
-  "preparedStatements",
-] as const;
 
 const service = fc.record({
   peakClients: fc.integer({ min: 1, max: 400 }),
@@ -33,8 +27,8 @@ const service = fc.record({
   transactionMs: fc.integer({ min: 1, max: 5000 }),
   readShare: fc.constantFrom(0, 0.2, 0.5, 0.8, 1),
   maxReplicaLagSeconds: fc.integer({ min: 1, max: 600 }),
-  sessionFeatures: fc.subarray([...FEATURES]),
-  priority: fc.constantFrom("critical", "high", "normal", "low"),
+  sessionFeatures: fc.subarray([...SESSION_FEATURES]),
+  priority: fc.constantFrom(...PRIORITIES),
 });
 
 const stack = fc.record({
