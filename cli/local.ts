@@ -48,15 +48,18 @@ export async function printStatus(plan: Plan): Promise<boolean> {
       table(
         ["entry", "mode", "pool_size", "cl_active", "cl_waiting", "sv_active", "sv_idle"],
         plan.entries.map((e) => {
-          const row = h.pools.find((p) => p.database === e.name);
+          // One row per process that has the entry: the host's figure is their sum.
+          const rows = h.pools.filter((p) => p.database === e.name);
+          const sum = (k: "cl_active" | "cl_waiting" | "sv_active" | "sv_idle") =>
+            rows.reduce((n, r) => n + Number(r[k]), 0);
           return [
             e.name,
             e.poolMode,
             e.poolSize,
-            row?.cl_active ?? 0,
-            row?.cl_waiting ?? 0,
-            row?.sv_active ?? 0,
-            row?.sv_idle ?? 0,
+            sum("cl_active"),
+            sum("cl_waiting"),
+            sum("sv_active"),
+            sum("sv_idle"),
           ];
         }),
       ),

@@ -92,14 +92,18 @@ export async function queryOnce<R extends pg.QueryResultRow = pg.QueryResultRow>
   }
 }
 
-/** SHOW … on a host's admin console (simple protocol only, which pg uses for unparameterised text). */
+/**
+ * SHOW … on the admin console of a host's process `k` (simple protocol only, which pg uses for
+ * unparameterised text), over its unix socket: the hba rules refuse the console over TCP.
+ */
 export function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
   plan: Plan,
   host: HostPlan,
   secrets: LocalSecrets,
   sql: string,
+  k = 1,
 ): Promise<R[]> {
-  return queryOnce<R>(pgbouncerTarget(plan, host, secrets, ADMIN_USER, "pgbouncer"), sql);
+  return queryOnce<R>(processTarget(plan, host, k, secrets, ADMIN_USER, "pgbouncer"), sql);
 }
 
 export interface PoolRow {

@@ -9,6 +9,7 @@ import { isPortFree } from "./exec.js";
 import {
   installedVersion,
   pgbouncerPid,
+  processIds,
   startProblem,
   stopHost,
   upHost,
@@ -143,10 +144,12 @@ export async function stackStatus(plan: Plan) {
   const hosts: HostStatus[] = [];
   for (const host of plan.hosts) {
     const pid = await pgbouncerPid(host);
-    const pools =
-      pid !== undefined && secrets
-        ? await adminQuery<PoolRow>(plan, host, secrets, "SHOW POOLS")
-        : [];
+    // Every process's own pools (its unix socket): the host's are their union.
+    const pools: PoolRow[] = [];
+    if (pid !== undefined && secrets) {
+      for (const k of processIds(host))
+        pools.push(...(await adminQuery<PoolRow>(plan, host, secrets, "SHOW POOLS", k)));
+    }
     hosts.push({ host: host.name, address: localLayout(host).listenAddr, pid, pools });
   }
   const primary = nodes.find((n) => n.role === "primary" && n.running);

@@ -86,6 +86,7 @@ export function localLayout(host: HostPlan, stateDir = STATE_DIR, process = 1): 
     listenAddr: pgbouncerAddress(host.index),
     iniFile: join(dir, `pgbouncer${suffix}.ini`),
     authFile: join(dir, "userlist.txt"),
+    hbaFile: join(dir, "pgbouncer_hba.conf"),
     logFile: join(dir, `pgbouncer${suffix}.log`),
     pidFile: join(dir, `pgbouncer${suffix}.pid`),
     unixSocketDir: join(dir, `socket${suffix}`),

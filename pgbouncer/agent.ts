@@ -36,6 +36,11 @@ export const DELIVERED_FILES = {
   },
   "logrotate.conf": { path: "/etc/logrotate.d/pgbouncer", mode: "0644", owner: "root" },
   "pgbouncer.ini": { path: PRODUCTION_LAYOUT.iniFile, mode: "0640", owner: PRODUCTION_LAYOUT.user },
+  "pgbouncer_hba.conf": {
+    path: PRODUCTION_LAYOUT.hbaFile,
+    mode: "0640",
+    owner: PRODUCTION_LAYOUT.user,
+  },
   // The verifiers: readable by the service user only.
   "userlist.txt": { path: PRODUCTION_LAYOUT.authFile, mode: "0600", owner: PRODUCTION_LAYOUT.user },
 } as const;

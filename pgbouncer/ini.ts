@@ -47,7 +47,10 @@ export function forcedSettings(
     listen_addr: layout.listenAddr,
     listen_port: p.port,
     unix_socket_dir: absolutePath("layout.unixSocketDir", layout.unixSocketDir),
-    auth_type: p.auth,
+    // Every login goes through the hba rules (pgbouncer/hba.ts): SCRAM (p.auth) for all, and
+    // the admin console on the unix socket only.
+    auth_type: "hba",
+    auth_hba_file: absolutePath("layout.hbaFile", layout.hbaFile),
     auth_file: absolutePath("layout.authFile", layout.authFile),
     admin_users: ADMIN_USER,
     stats_users: STATS_USER,

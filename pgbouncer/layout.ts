@@ -10,6 +10,8 @@ export interface HostLayout {
   listenAddr: string;
   iniFile: string;
   authFile: string;
+  /** auth_hba_file: who may log in from where (pgbouncer/hba.ts). */
+  hbaFile: string;
   logFile: string;
   pidFile: string;
   unixSocketDir: string;
@@ -49,6 +51,7 @@ export const PRODUCTION_LAYOUT: HostLayout = {
   listenAddr: "*",
   iniFile: "/etc/pgbouncer/pgbouncer.ini",
   authFile: "/etc/pgbouncer/userlist.txt",
+  hbaFile: "/etc/pgbouncer/pgbouncer_hba.conf",
   logFile: "/var/log/pgbouncer/pgbouncer.log",
   pidFile: "/run/pgbouncer/pgbouncer.pid",
   unixSocketDir: "/run/pgbouncer",

@@ -64,22 +64,26 @@ function sections(ini: string): Record<string, [string, string][]> {
 }
 
 describe("golden files", () => {
-  test.each(["pgbouncer.ini", "userlist.txt", "pgbouncer.service", "logrotate.conf"] as const)(
-    "local %s",
-    async (name) => {
-      await expect(renderLocal(local)[name]).toMatchFileSnapshot(
-        `__golden__/local/pgbouncer-1/${name}`,
-      );
-    },
-  );
-  test.each(["pgbouncer.ini", "userlist.txt", "pgbouncer.service", "logrotate.conf"] as const)(
-    "prod %s",
-    async (name) => {
-      await expect(renderProd(prod)[name]).toMatchFileSnapshot(
-        `__golden__/prod/pgbouncer-1/${name}`,
-      );
-    },
-  );
+  test.each([
+    "pgbouncer.ini",
+    "pgbouncer_hba.conf",
+    "userlist.txt",
+    "pgbouncer.service",
+    "logrotate.conf",
+  ] as const)("local %s", async (name) => {
+    await expect(renderLocal(local)[name]).toMatchFileSnapshot(
+      `__golden__/local/pgbouncer-1/${name}`,
+    );
+  });
+  test.each([
+    "pgbouncer.ini",
+    "pgbouncer_hba.conf",
+    "userlist.txt",
+    "pgbouncer.service",
+    "logrotate.conf",
+  ] as const)("prod %s", async (name) => {
+    await expect(renderProd(prod)[name]).toMatchFileSnapshot(`__golden__/prod/pgbouncer-1/${name}`);
+  });
 });
 
 describe("pgbouncer.ini invariants", () => {
@@ -149,7 +153,8 @@ describe("pgbouncer.ini invariants", () => {
     };
     const ini = sections(renderLocal(plan)["pgbouncer.ini"]).pgbouncer!;
     const get = (k: string) => ini.find(([key]) => key === k)?.[1];
-    expect(get("auth_type")).toBe("scram-sha-256");
+    expect(get("auth_type")).toBe("hba");
+    expect(get("auth_hba_file")).toBe(localLayout(plan.hosts[0]!, GOLDEN_STATE).hbaFile);
     expect(get("max_client_conn")).toBe(String(plan.hosts[0]!.maxClientConn));
     expect(get("listen_addr")).toBe("127.0.0.11");
     expect(get("log_connections")).toBe("1"); // a tunable: the override applies

@@ -1,6 +1,7 @@
 import { DEFAULTS } from "../platform/defaults.js";
 import { hostPrivateIps } from "../platform/network.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
+import { renderHba } from "./hba.js";
 import { renderIni, type HostProcess, type PeerAddress } from "./ini.js";
 import { ADMIN_USER, STATS_USER, type HostLayout, type Upstreams } from "./layout.js";
 import { renderLogrotate } from "./logrotate.js";
@@ -9,7 +10,7 @@ import { REDACTED_VERIFIER, renderUserlist, type UserlistEntry } from "./userlis
 
 /** Every file one PgBouncer host runs on, by file name. */
 export type HostFiles = Record<
-  "pgbouncer.ini" | "userlist.txt" | "pgbouncer.service" | "logrotate.conf",
+  "pgbouncer.ini" | "pgbouncer_hba.conf" | "userlist.txt" | "pgbouncer.service" | "logrotate.conf",
   string
 >;
 
@@ -67,6 +68,7 @@ export function renderHostFiles(input: HostRenderInput): HostFiles {
   const process = plan.environment === "local" ? undefined : cloudProcess(plan, host);
   return {
     "pgbouncer.ini": renderIni(plan, host, upstreams, layout, process),
+    "pgbouncer_hba.conf": renderHba(plan),
     "userlist.txt": renderUserlist(input.users),
     "pgbouncer.service": renderSystemdUnit(host, layout, DEFAULTS.pgbouncer.stopTimeoutSeconds),
     "logrotate.conf": renderLogrotate(layout, input.reloadCommand),

@@ -107,6 +107,10 @@ export type FileSet = Readonly<Record<string, string>>;
 
 /** What each non-ini file needs when it changes. */
 const FILE_RULES: Record<string, RolloutDecision> = {
+  "pgbouncer_hba.conf": {
+    action: "reload",
+    reasons: ["pgbouncer_hba.conf changed: RELOAD re-reads auth_hba_file"],
+  },
   "userlist.txt": {
     action: "reload",
     reasons: ["userlist.txt changed: RELOAD re-reads auth_file"],

@@ -141,6 +141,7 @@ export const CAPABILITIES: readonly KeyCapability[] = Object.freeze([
   pgb("application_name_add_host"),
   pgb("auth_dbname", "1.19.0", RELOAD, "changelog 1.19.0 (#764); main.c flags 0"),
   pgb("auth_file"),
+  pgb("auth_hba_file"),
   pgb("auth_ldap_options", "1.25.0", RELOAD, "changelog 1.25.0 (#731); main.c flags 0"),
   pgb("auth_query"),
   pgb("auth_type"),
@@ -292,6 +293,7 @@ export function databaseReserveKey(version: Version): "reserve_pool" | "reserve_
 export const FORCED_KEYS = [
   "admin_users",
   "auth_file",
+  "auth_hba_file",
   "auth_type",
   "client_idle_timeout",
   "client_login_timeout",

@@ -28,7 +28,7 @@ describe("pooling-scram-only", () => {
     const facts = editFile(rendered(), "pgbouncer-1", "rendered", "pgbouncer.ini", (t) =>
       setKey(t, "auth_type", value),
     );
-    expect(messages(facts)).toEqual([`${INI}: auth_type must be scram-sha-256, got ${got}`]);
+    expect(messages(facts)).toEqual([`${INI}: auth_type must be scram-sha-256 or hba, got ${got}`]);
   });
 
   test("auth_type absent falls back to PgBouncer's md5", () => {
@@ -36,7 +36,31 @@ describe("pooling-scram-only", () => {
       t.replace(/^auth_type = .*\n/m, ""),
     );
     expect(messages(facts)).toEqual([
-      `${INI}: auth_type must be scram-sha-256, got nothing (PgBouncer's md5)`,
+      `${INI}: auth_type must be scram-sha-256 or hba, got nothing (PgBouncer's md5)`,
+    ]);
+  });
+
+  test("auth_type = scram-sha-256 without hba rules is SCRAM only too", () => {
+    const facts = editFile(rendered(), "pgbouncer-1", "rendered", "pgbouncer.ini", (t) =>
+      setKey(t, "auth_type", "scram-sha-256"),
+    );
+    expect(messages(facts)).toEqual([]);
+  });
+
+  test("an hba rule that lets a login in by another method: named by line, with its text", () => {
+    const facts = editFile(rendered(), "pgbouncer-1", "rendered", "pgbouncer_hba.conf", (t) =>
+      t.replace(/^local all all scram-sha-256$/m, "local all all trust"),
+    );
+    expect(messages(facts)).toEqual([
+      "rendered pgbouncer-1/pgbouncer_hba.conf: line 9 (local all all trust) must use scram-sha-256 or reject, got trust",
+    ]);
+  });
+
+  test("auth_type = hba with no hba file in the same delivery", () => {
+    const facts = rendered();
+    delete facts.hosts.find((h) => h.host === "pgbouncer-1")!.files["pgbouncer_hba.conf"];
+    expect(messages(facts)).toEqual([
+      `${INI}: auth_type = hba needs pgbouncer_hba.conf in the same delivery, got none`,
     ]);
   });
 

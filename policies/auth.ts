@@ -1,5 +1,6 @@
 import { REDACTED_VERIFIER, isScramVerifier } from "../pgbouncer/userlist.js";
-import { iniCopies } from "./host-files.js";
+import { hbaOf } from "./admin-console.js";
+import { iniCopies, type IniCopy } from "./host-files.js";
 import { parseUserlist, setting } from "./ini.js";
 import { copyText, refText, type Facts, type Finding } from "./types.js";
 
@@ -13,21 +14,35 @@ export function secretKind(secret: string): string {
 }
 
 /**
- * SCRAM only, on every hop: PgBouncer's auth_type (PgBouncer's own default is md5), every
+ * SCRAM only, on every hop: PgBouncer's auth_type (PgBouncer's own default is md5) or, with
+ * auth_type = hba, every rule of its hba file that lets a login in, every
  * userlist line a SCRAM-SHA-256 verifier, the parameter group's password_encryption, and each
  * role's password a verifier, so Postgres never receives a password to hash.
  */
+function pgbouncerAuth(c: IniCopy): Finding[] {
+  const authType = setting(c.ini, "auth_type");
+  if (authType === SCRAM) return [];
+  if (authType !== "hba") {
+    return [
+      {
+        ref: c.copy.ref,
+        message: `${copyText(c.copy)}: auth_type must be ${SCRAM} or hba, got ${c.ini.pgbouncer.auth_type ?? `nothing (PgBouncer's ${authType})`}`,
+      },
+    ];
+  }
+  const hba = hbaOf(c);
+  if (!("rules" in hba)) return [hba];
+  return hba.rules
+    .filter((r) => r.method !== SCRAM && r.method !== "reject")
+    .map((r) => ({
+      ref: hba.copy.ref,
+      message: `${copyText(hba.copy)}: line ${r.line} (${r.text}) must use ${SCRAM} or reject, got ${r.method}`,
+    }));
+}
+
 export function checkScram(facts: Facts): Finding[] {
   const findings: Finding[] = [];
-  for (const c of iniCopies(facts)) {
-    const authType = setting(c.ini, "auth_type");
-    if (authType !== SCRAM) {
-      findings.push({
-        ref: c.copy.ref,
-        message: `${copyText(c.copy)}: auth_type must be ${SCRAM}, got ${c.ini.pgbouncer.auth_type ?? `nothing (PgBouncer's ${authType})`}`,
-      });
-    }
-  }
+  for (const c of iniCopies(facts)) findings.push(...pgbouncerAuth(c));
   for (const h of facts.hosts) {
     const list = h.files["userlist.txt"];
     if (!list) continue;

@@ -1,6 +1,7 @@
 import { DEFAULTS } from "../platform/defaults.js";
 import { EXPORTER_PORTS } from "../platform/exporters.js";
 import type { Plan } from "../platform/plan.js";
+import { checkAdminConsole } from "./admin-console.js";
 import { checkScram } from "./auth.js";
 import { checkBudget } from "./budget.js";
 import { checkClientCapacity } from "./client-capacity.js";
@@ -70,9 +71,17 @@ export const RULES: readonly Rule[] = [
     check: (facts, plan) => checkClientCapacity(facts, plan),
   },
   {
+    name: "pooling-admin-console-local",
+    description:
+      "PgBouncer's admin console and stats user answer on the unix socket only: over TCP, which the load balancer reaches, the hba rules refuse them.",
+    enforcementLevel: "mandatory",
+    needs: "artifacts",
+    check: (facts) => checkAdminConsole(facts),
+  },
+  {
     name: "pooling-scram-only",
     description:
-      "SCRAM-SHA-256 only: PgBouncer's auth_type, every userlist verifier, RDS password_encryption, role passwords.",
+      "SCRAM-SHA-256 only: PgBouncer's auth_type or its hba rules, every userlist verifier, RDS password_encryption, role passwords.",
     enforcementLevel: "mandatory",
     needs: "artifacts",
     check: (facts) => checkScram(facts),

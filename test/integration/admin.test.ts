@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { databaseReserveKey } from "../../platform/capabilities.js";
 import { ADMIN_USER, STATS_USER, upstreamHost } from "../../pgbouncer/layout.js";
-import { connect, pgbouncerTarget } from "../../local/connect.js";
+import { connect, pgbouncerTarget, processTarget } from "../../local/connect.js";
 import { localLayout, localUpstreams } from "../../local/topology.js";
 import {
   admin,
@@ -29,6 +29,7 @@ describe.each(plan.hosts.map((h) => [h.name, h] as const))("%s", (_, host) => {
           "listen_addr",
           "listen_port",
           "auth_type",
+          "auth_hba_file",
           "max_client_conn",
           "query_wait_timeout",
           "server_lifetime",
@@ -41,7 +42,8 @@ describe.each(plan.hosts.map((h) => [h.name, h] as const))("%s", (_, host) => {
     ).toEqual({
       listen_addr: localLayout(host).listenAddr,
       listen_port: String(plan.config.pgbouncer.port),
-      auth_type: "scram-sha-256",
+      auth_type: "hba",
+      auth_hba_file: localLayout(host).hbaFile,
       max_client_conn: String(host.maxClientConn),
       query_wait_timeout: String(t.queryWaitSeconds),
       server_lifetime: String(t.serverLifetimeSeconds),
@@ -123,13 +125,30 @@ describe("authentication and authorisation", () => {
     );
   });
 
-  test("a service user cannot open the admin console", async () => {
-    const err = await connectError(pgbouncerTarget(plan, host, secrets, "orders", "pgbouncer"));
-    expect(err?.message).toMatch(/not allowed/);
+  test("a service user cannot open the admin console, over TCP or on the socket", async () => {
+    for (const target of [
+      pgbouncerTarget(plan, host, secrets, "orders", "pgbouncer"),
+      processTarget(plan, host, 1, secrets, "orders", "pgbouncer"),
+    ])
+      expect((await connectError(target))?.message, target.host).toMatch(/not allowed/);
+  });
+
+  test("the admin and stats users: refused on the host's TCP address, let in on its socket", async () => {
+    for (const user of [ADMIN_USER, STATS_USER]) {
+      const tcp = await connectError(pgbouncerTarget(plan, host, secrets, user, "pgbouncer"));
+      expect(tcp, user).toMatchObject({
+        code: "08P01",
+        message: expect.stringMatching(/login rejected/),
+      });
+      expect(
+        await connectError(processTarget(plan, host, 1, secrets, user, "pgbouncer")),
+        user,
+      ).toBeUndefined();
+    }
   });
 
   test("the stats user reads SHOW POOLS but cannot run admin commands", async () => {
-    const client = await connect(pgbouncerTarget(plan, host, secrets, STATS_USER, "pgbouncer"));
+    const client = await connect(processTarget(plan, host, 1, secrets, STATS_USER, "pgbouncer"));
     try {
       expect((await client.query("SHOW POOLS")).rows.length).toBeGreaterThan(0);
       for (const command of ["RELOAD", "PAUSE orders", "SHUTDOWN", "KILL orders"]) {

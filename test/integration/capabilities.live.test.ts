@@ -83,6 +83,7 @@ function liveValues(dir: string, port: number): Record<string, string> {
     application_name_add_host: "1",
     auth_dbname: "postgres",
     auth_file: join(dir, "userlist.txt"),
+    auth_hba_file: join(dir, "pgbouncer_hba.conf"),
     auth_ldap_options: "",
     auth_query: authQuery,
     auth_type: "trust",

@@ -78,7 +78,7 @@ describe("npm run check", () => {
   test("--format json for machines; bad usage and invalid configs exit 2", async () => {
     const json = JSON.parse((await check(["--stack", "dev", "--format", "json"])).stdout);
     expect(json.mandatoryViolations).toBe(0);
-    expect(json.rules).toHaveLength(10);
+    expect(json.rules).toHaveLength(11);
     expect((await check(["--stack", "dev", "--format", "yaml"])).code).toBe(2);
     const bad = join(scratch, "bad.yaml");
     await writeFile(bad, stringify(withField(rawStack("prod"), "database.port", -5432)));

@@ -51,7 +51,8 @@ test("prod: md5 in one host's user-data", () => {
     editUserData(p, (t) => setIniKey(t, "auth_type", "md5")),
   );
   expect(violations(list)).toEqual([
-    "[pooling-scram-only] aws:ec2/instance:Instance pooling-pgbouncer-pgbouncer-1 userDataBase64 → /etc/pgbouncer/pgbouncer.ini: auth_type must be scram-sha-256, got md5",
+    "[pooling-admin-console-local] aws:ec2/instance:Instance pooling-pgbouncer-pgbouncer-1 userDataBase64 → /etc/pgbouncer/pgbouncer.ini: auth_type must be hba (the rules that keep the admin console off the load balancer's listener), got md5",
+    "[pooling-scram-only] aws:ec2/instance:Instance pooling-pgbouncer-pgbouncer-1 userDataBase64 → /etc/pgbouncer/pgbouncer.ini: auth_type must be scram-sha-256 or hba, got md5",
   ]);
 });
 
