@@ -130,13 +130,7 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
   // The root's pgbench (the production line's libpq); its script in the folder the root shares.
   const dir = await mkdtemp(join(STATE_DIR, "pgbench-"));
   try {
-    const script = join(dir, "catalog-read.sql");
-    await writeFile(
-      script,
-      `\\set category random(0, ${CATALOG_READ.categories - 1})\n` +
-        CATALOG_READ.sql.replace("$1", ":category") +
-        ";\n",
-    );
+    const script = await writeCatalogReadScript(dir);
     const target = {
       host: pgbouncerAddress(host.index),
       port: o.plan.config.pgbouncer.port,
@@ -144,21 +138,11 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
       // One replica's entry: each is sized for all of catalog's reads, as the harness's pools are.
       database: roEntryName("catalog", 0),
     };
-    const out = await run(
-      join(findPostgresBinDir(), "pgbench"),
-      [
-        "-n",
-        ...["-c", String(connections), "-j", "2", "-T", String(SHORT_MS / 1000), "-f", script],
-        libpqConninfo(target),
-      ],
-      {
-        env: { PGPASSWORD: o.secrets.accounts.catalog!.password },
-        timeoutMs: SHORT_MS + 30_000,
-        inRoot: true,
-      },
-    );
-    const tps = Number(/tps = ([\d.]+)/.exec(out.stdout)?.[1]);
-    if (!Number.isFinite(tps)) throw new Error(`pgbench printed no tps:\n${out.stdout}`);
+    const { tps } = await runPgbench(target, o.secrets.accounts.catalog!.password, {
+      clients: connections,
+      seconds: SHORT_MS / 1000,
+      script,
+    });
     return ratio(
       "harness vs pgbench, same target and clients (throughput)",
       { label: `harness tx/s, ${connections} clients`, value: harnessTps },
@@ -169,4 +153,46 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The harness's catalog read as a pgbench script in `dir` (a folder the root shares). */
+export async function writeCatalogReadScript(dir: string): Promise<string> {
+  const script = join(dir, "catalog-read.sql");
+  await writeFile(
+    script,
+    `\\set category random(0, ${CATALOG_READ.categories - 1})\n` +
+      CATALOG_READ.sql.replace("$1", ":category") +
+      ";\n",
+  );
+  return script;
+}
+
+/**
+ * The root's pgbench (the production line's libpq) against `target` with TLS verified, the
+ * password in the environment (never on the command line). `args` go before the conninfo.
+ */
+export async function runPgbench(
+  target: { host: string; port: number; user: string; database: string },
+  password: string,
+  /** `seconds` runs for that long (-T); `transactions` runs that many per client (-t). */
+  o: { clients: number; script: string; args?: string[] } & (
+    { seconds: number; transactions?: never } | { transactions: number; seconds?: never }
+  ),
+): Promise<{ tps: number; transactions: number; stdout: string }> {
+  const length =
+    o.seconds === undefined ? ["-t", String(o.transactions)] : ["-T", String(o.seconds)];
+  const out = await run(
+    join(findPostgresBinDir(), "pgbench"),
+    [
+      "-n",
+      ...["-c", String(o.clients), "-j", "2", ...length, "-f", o.script],
+      ...(o.args ?? []),
+      libpqConninfo(target),
+    ],
+    { env: { PGPASSWORD: password }, timeoutMs: (o.seconds ?? 30) * 1000 + 30_000, inRoot: true },
+  );
+  const tps = Number(/tps = ([\d.]+)/.exec(out.stdout)?.[1]);
+  const transactions = Number(/actually processed: (\d+)/.exec(out.stdout)?.[1]);
+  if (!Number.isFinite(tps)) throw new Error(`pgbench printed no tps:\n${out.stdout}`);
+  return { tps, transactions, stdout: out.stdout };
 }
