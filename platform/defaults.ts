@@ -41,6 +41,24 @@ export const DEFAULTS = {
   clientConnectionCheckMs: 2_000,
   /** PgBouncer keys whose values are the same for every environment. */
   pgbouncer: {
+    /**
+     * Statements one PgBouncer process serves per second of its own CPU, one core (it is one
+     * thread). Measured by `npm run bench -- pgbouncer-cpu`: the production line (PgBouncer
+     * 1.26.1, TLS on both hops), the root's pgbench, simple protocol, a 20-row catalog read
+     * through a transaction-mode entry, CPU from /proc of the processes over the run. Lowest of
+     * five runs at 400 clients: 18,832 autocommit reads per CPU-second (20–24k at 20–100 clients);
+     * BEGIN, 2 reads, COMMIT: 5,836 transactions (23,300 statements) per CPU-second, so a
+     * statement costs about the same alone or inside a transaction, and the autocommit figure is
+     * the lower one per statement.
+     */
+    statementsPerCoreSecond: 18_800,
+    /**
+     * The share of its core a process may use at peak with one host lost. The rest is for what
+     * the peak rate leaves out: logins (0.8–1.0 CPU-ms each with TLS and SCRAM, measured by the
+     * same bench; 1,500 clients reconnecting after a host loss cost 1.3 CPU-seconds), the
+     * exporter's SHOW queries, and a host core slower than the one measured.
+     */
+    peakCoreShare: 0.5,
     maxPreparedStatements: 200,
     reservePoolTimeoutSeconds: 3,
     serverCheckDelaySeconds: 30,

@@ -34,3 +34,18 @@ export function defaultMaxConnections(instanceClass: string): number | undefined
   const derived = Math.floor((gib * 1024 ** 3) / DEFAULTS.rdsBytesPerConnection);
   return Math.min(derived, DEFAULTS.rdsMaxConnectionsCap);
 }
+
+/**
+ * vCPUs of an EC2 instance type, from its size as AWS names them across the families PgBouncer
+ * hosts use (t4g, c7g, m7g, c7i, …): medium 1 (the burstable t families: 2 up to large), large 2,
+ * xlarge 4, Nxlarge 4N. Undefined for a size with no fixed count (metal, unknown names).
+ */
+export function ec2Vcpus(instanceType: string): number | undefined {
+  const [family = "", size = ""] = instanceType.split(".");
+  const burstable = /^t\d/.test(family);
+  if (["nano", "micro", "small", "medium"].includes(size))
+    return burstable ? 2 : size === "medium" ? 1 : undefined;
+  if (size === "large") return 2;
+  const m = /^(\d*)xlarge$/.exec(size);
+  return m ? 4 * Number(m[1] || 1) : undefined;
+}

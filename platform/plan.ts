@@ -1,6 +1,7 @@
 import { DEFAULTS } from "./defaults.js";
 import { ConfigError } from "./errors.js";
-import { defaultMaxConnections } from "./instance-classes.js";
+import { cpuPlan, cpuProblems, type CpuPlan } from "./cpu.js";
+import { defaultMaxConnections, ec2Vcpus } from "./instance-classes.js";
 import { budgetProblems, nodeBudgets, type NodeBudget } from "./budget.js";
 import type { StackConfig } from "./schema.js";
 import {
@@ -102,6 +103,8 @@ export interface Plan {
   hosts: HostPlan[];
   budget: NodeBudget[];
   totalPeakClients: number;
+  /** PgBouncer's CPU at peak with one host lost: what the busiest process carries and may carry. */
+  cpu: CpuPlan;
   notes: string[];
 }
 
@@ -233,9 +236,12 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
   const maxConnections =
     config.database.maxConnections ?? defaultMaxConnections(config.database.instanceClass)!;
   const budget = nodeBudgets(config, maxConnections, entries);
-  const problems = budgetProblems(budget, maxConnections);
-  if (problems.length > 0 && options.enforceBudget !== false)
-    throw new ConfigError(problems, "plan");
+  const cpu = cpuPlan(config);
+  const problems = [
+    ...(options.enforceBudget === false ? [] : budgetProblems(budget, maxConnections)),
+    ...cpuProblems(config, cpu, ec2Vcpus(config.pgbouncer.instanceType)),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems, "plan");
 
   const notes: string[] = [];
   if (hosts === 1)
@@ -254,6 +260,7 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
     hosts: hostPlans,
     budget,
     totalPeakClients: Object.values(config.services).reduce((sum, s) => sum + s.peakClients, 0),
+    cpu,
     notes,
   };
 }

@@ -1,4 +1,5 @@
 import type { NodeBudget } from "./budget.js";
+import { DEFAULTS } from "./defaults.js";
 import type { Plan } from "./plan.js";
 
 /** The Plan as text for people: budget per node, pools per service, pool modes and why. */
@@ -71,6 +72,14 @@ export function formatPlan(plan: Plan, label: string): string {
         h.openFilesLimit,
       ]),
     ),
+  );
+  const cpu = plan.cpu;
+  const processes = plan.hosts[0]?.processes ?? 1;
+  out.push(
+    `  CPU: the busiest process carries ${cpu.peakPerProcess} statements/s at peak with one host lost, ` +
+      `of the ${cpu.capacityPerProcess} one process may (one thread, ${DEFAULTS.pgbouncer.peakCoreShare * 100}% ` +
+      `of one core's ${DEFAULTS.pgbouncer.statementsPerCoreSecond}); ${processes} process${processes === 1 ? "" : "es"} ` +
+      `per host, ${cpu.processesNeeded} needed`,
   );
   if (plan.notes.length > 0) {
     out.push("");

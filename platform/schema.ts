@@ -52,6 +52,11 @@ export const serviceSchema = z.strictObject({
   instances: count(1).max(10_000),
   /** Transactions per second at peak. */
   peakTps: z.number().positive().max(1_000_000),
+  /**
+   * Statements per transaction at peak, BEGIN and COMMIT included (an autocommit statement is 1):
+   * PgBouncer's CPU goes by the statement, and the plan sizes its processes by it. @default 1
+   */
+  statementsPerTransaction: z.number().min(1).max(1000).default(1),
   /** Typical transaction time, first statement to COMMIT, in milliseconds. */
   transactionMs: z.number().positive().max(600_000),
   /** Share (0–1) of transactions that are reads allowed to run on a replica. */
@@ -130,16 +135,19 @@ const pathText = z
   .string()
   .regex(/^\/[A-Za-z0-9._/-]*$/, "must be an absolute path of letters, digits, . _ / -");
 
+export const MAX_HOSTS = 32;
+export const MAX_PROCESSES_PER_HOST = 16;
+
 export const pgbouncerSchema = z.strictObject({
   /** PgBouncer release the hosts run; renders emit only the keys it knows. */
   version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, "must look like 1.25.1"),
-  hosts: count(1).max(32),
+  hosts: count(1).max(MAX_HOSTS),
   /**
    * PgBouncer processes per host, sharing the port (so_reuseport) and forwarding cancel requests
    * to each other ([peers], from 1.19): one process uses one core, and a host with several can
    * restart them one at a time. Each process gets 1/N of the host's pools. @default 1
    */
-  processesPerHost: count(1).max(16).default(1),
+  processesPerHost: count(1).max(MAX_PROCESSES_PER_HOST).default(1),
   port,
   /**
    * EC2 instance type of the hosts; a Graviton family (c7g, t4g, …) gets the arm64 image.

@@ -140,6 +140,7 @@ describe("appPools", () => {
     peakClients: 100,
     instances: 4,
     peakTps: 1,
+    statementsPerTransaction: 1,
     transactionMs: 1,
     maxReplicaLagSeconds: 1,
     sessionFeatures: [],

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { ConfigError, joinPath, show, type Problem } from "./errors.js";
 import { DEFAULTS } from "./defaults.js";
+import { processesAllowed } from "./cpu.js";
 import { defaultMaxConnections } from "./instance-classes.js";
 import { isIpv4Address, parseCidr } from "./network.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
@@ -163,8 +164,7 @@ function crossFieldProblems(c: StackConfig): Problem[] {
       message: `must be 0 (off) or > ${clientIdleFloorMs / 1000}: apps close idle connections after ${clientIdleFloorMs / 1000}s`,
     });
   }
-  if (c.pgbouncer.processesPerHost > 1 && c.environment !== "local") {
-    // The cloud fleet's units, files and rollout handle one process per host so far.
+  if (c.pgbouncer.processesPerHost > processesAllowed(c.environment)) {
     problems.push({
       path: "pgbouncer.processesPerHost",
       got: show(c.pgbouncer.processesPerHost),

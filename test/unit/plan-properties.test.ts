@@ -11,6 +11,9 @@ import { validateStackConfig } from "../../platform/validate.js";
 import { fixtureVerifiers } from "../../pgbouncer/fixtures.js";
 import { renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
 import { localLayout, localReloadCommand, localUpstreams } from "../../local/topology.js";
+import { renderLocalHost } from "../../local/pgbouncer.js";
+import { factsFromPlan } from "../../policies/artifacts.js";
+import { runRules, violationsOf } from "../../policies/rules.js";
 
 /**
  * The plan's invariants over random valid stacks (fast-check): 1–4 PgBouncer hosts, 1–3 replicas,
@@ -23,7 +26,8 @@ const RUNS = 150;
 const service = fc.record({
   peakClients: fc.integer({ min: 1, max: 400 }),
   instances: fc.integer({ min: 1, max: 20 }),
-  peakTps: fc.integer({ min: 1, max: 3000 }),
+  peakTps: fc.integer({ min: 1, max: 800 }),
+  statementsPerTransaction: fc.integer({ min: 1, max: 3 }),
   transactionMs: fc.integer({ min: 1, max: 5000 }),
   readShare: fc.constantFrom(0, 0.2, 0.5, 0.8, 1),
   maxReplicaLagSeconds: fc.integer({ min: 1, max: 600 }),
@@ -65,7 +69,11 @@ function planOf(g: Generated): Plan | undefined {
     return buildPlan(config);
   } catch (e) {
     expect(e).toBeInstanceOf(ConfigError);
-    expect((e as Error).message).toMatch(/usable connections .* but its pools need/);
+    // over a node's connection budget, or over what PgBouncer's single-threaded processes carry
+    for (const problem of (e as ConfigError).problems)
+      expect(problem.message).toMatch(
+        /usable connections .* but its pools need|statements\/s at peak with one host lost/,
+      );
     return undefined;
   }
 }
@@ -105,6 +113,21 @@ function checkInvariants(p: Plan): void {
       p.hosts.length * processes * (rw!.maxDbConnections + largestRo),
     );
   }
+  // the busiest process carries at least the average share and no more than its core's share
+  const statements = Object.values(p.config.services).reduce(
+    (n, x) => n + x.peakTps * x.statementsPerTransaction,
+    0,
+  );
+  expect(p.cpu.peakPerProcess).toBeGreaterThanOrEqual(
+    Math.floor(statements / (survivors * processes)),
+  );
+  expect(p.cpu.peakPerProcess).toBeLessThanOrEqual(p.cpu.capacityPerProcess);
+  // the policy pack's artifact rules read the rendered files and agree with the plan
+  const facts = factsFromPlan(p, "generated", "local", {
+    hostFiles: (host) => renderLocalHost(p, host, "redacted"),
+    upstreams: localUpstreams(p),
+  });
+  expect(violationsOf(runRules(facts, p)).map((v) => `[${v.rule}] ${v.message}`)).toEqual([]);
   for (const profile of clientProfiles(p)) {
     const s = p.services.find((x) => x.name === profile.service)!;
     const rw = s.entries[0]!;
@@ -134,7 +157,7 @@ function renderAll(p: Plan): string[] {
 }
 
 describe("the plan over random stacks", () => {
-  test("every plan built holds with one host lost; every refusal is a budget ConfigError", () => {
+  test("every plan built holds with one host lost and passes the policy pack; every refusal is a budget or CPU ConfigError", () => {
     let built = 0;
     fc.assert(
       fc.property(stack, (g) => {
