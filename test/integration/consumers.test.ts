@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,7 +10,8 @@ import { buildPlan } from "../../platform/plan.js";
 import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
 import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
-import { renderLocalHost } from "../../local/pgbouncer.js";
+import { processPid, renderLocalHost } from "../../local/pgbouncer.js";
+import { limitNofile } from "../../policies/ini.js";
 import { localLayout } from "../../local/topology.js";
 import { adminViaProcess, plan, secrets } from "./helpers.js";
 
@@ -62,11 +63,28 @@ describe("systemd-analyze verify", () => {
     const broken = prodFiles["pgbouncer.service"].replace(/^LimitNOFILE=.*$/m, "LimitNOFILE=lots");
     expect((await systemdVerify(broken)).stderr).toMatch(/Failed to parse resource value/);
   });
-  test("the unit's LimitNOFILE is the plan's", () => {
-    expect(prodFiles["pgbouncer.service"]).toContain(
-      `LimitNOFILE=${prod.hosts[0]!.openFilesLimit}`,
-    );
-  });
+  // What PgBouncer itself reports it may open, against the limit the kernel holds it to.
+  test.each(plan.hosts.map((h) => [h.name, h] as const))(
+    "%s: the running process's open-files limit is the unit's and holds every socket it may open",
+    async (_, host) => {
+      const pid = await processPid(host, 1);
+      const limits = await readFile(`/proc/${pid}/limits`, "utf8");
+      const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)![1]);
+      const unit = renderLocalHost(plan, host, "redacted")["pgbouncer.service"];
+      expect(soft).toBe(limitNofile(unit));
+      const config = await adminViaProcess<{ key: string; value: string }>(host, 1, "SHOW CONFIG");
+      const maxClients = Number(config.find((r) => r.key === "max_client_conn")!.value);
+      const databases = await adminViaProcess<{ max_connections: number }>(
+        host,
+        1,
+        "SHOW DATABASES",
+      );
+      const servers = databases.reduce((n, d) => n + Number(d.max_connections), 0);
+      // its own: listeners, log, the admin connection asking, what it holds open now
+      const own = (await readdir(`/proc/${pid}/fd`)).length;
+      expect(soft).toBeGreaterThanOrEqual(maxClients + servers + own);
+    },
+  );
 });
 
 describe("logrotate", () => {
