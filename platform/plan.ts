@@ -8,6 +8,8 @@ import {
   appPools,
   choosePoolMode,
   sizeEntry,
+  spreadBound,
+  survivingHosts,
   type AppPools,
   type EntrySizing,
   type PoolMode,
@@ -218,7 +220,13 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
       };
     });
   const entries = services.flatMap((s) => s.entries).sort((a, b) => a.name.localeCompare(b.name));
-  const clientsAtPeak = entries.reduce((sum, e) => sum + e.clientsPerHost, 0);
+  // The balancer's hash spreads connections, not each host's share: with one host lost, the
+  // busiest survivor holds up to the binomial bound of all the clients, not the average.
+  const clientsAtPeak = spreadBound(
+    entries.reduce((sum, e) => sum + e.clients, 0),
+    survivingHosts(hosts),
+    DEFAULTS.sessionSpreadTail,
+  );
   const maxClientConn = clientsAtPeak + DEFAULTS.adminClientConnections;
   const maxServerConnections = entries.reduce((sum, e) => sum + e.maxDbConnections, 0);
   const hostPlans = Array.from({ length: hosts }, (_, i) => ({

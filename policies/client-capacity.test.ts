@@ -10,12 +10,13 @@ describe("pooling-client-capacity", () => {
     },
   );
 
+  // 2,440 connections over 2 hosts: 1,220 each on average, up to 1,301 on one (Bin(2440, 1/2))
   test("max_client_conn lowered by hand: the message lists each service's app pool × instances share", () => {
     const facts = editFile(rendered(), "pgbouncer-3", "user-data", "pgbouncer.ini", (t) =>
       setKey(t, "max_client_conn", 500),
     );
     expect(checkClientCapacity(facts, prod).map((f) => f.message)).toEqual([
-      "rendered pgbouncer-3/user-data.yaml write_files /etc/pgbouncer/pgbouncer.ini: max_client_conn must be ≥ 1241 (app pool × instances of every service over 2 of 3 hosts, + 20 for admin and exporters: accounts 15×6/2=45, catalog 61×15/2=458, identity 43×15/2=323, notifications 7×6/2=21, orders 33×12/2=198, payments 28×9/2=126, reporting 25×4/2=50), got 500",
+      "rendered pgbouncer-3/user-data.yaml write_files /etc/pgbouncer/pgbouncer.ini: max_client_conn must be ≥ 1321 (app pool × instances of every service over 2 of 3 hosts, the busiest holding up to 1301 of all 2440 (the binomial bound, exceeded in ≤ 0.1 % of spreads), + 20 for admin and exporters: accounts 15×6/2=45, catalog 61×15/2=458, identity 43×15/2=323, notifications 7×6/2=21, orders 33×12/2=198, payments 28×9/2=126, reporting 25×4/2=50), got 500",
     ]);
   });
 

@@ -1,7 +1,7 @@
 import { DEFAULTS } from "../platform/defaults.js";
 import type { Plan } from "../platform/plan.js";
 import { clientProfiles } from "../platform/profiles.js";
-import { survivingHosts } from "../platform/sizing.js";
+import { spreadBound, survivingHosts } from "../platform/sizing.js";
 import { hostNames, iniCopies } from "./host-files.js";
 import { setting } from "./ini.js";
 import { copyText, type Facts, type Finding } from "./types.js";
@@ -28,7 +28,18 @@ export function checkClientCapacity(facts: Facts, plan: Plan): Finding[] {
     };
   });
   const admin = DEFAULTS.adminClientConnections;
-  const need = shares.reduce((sum, s) => sum + s.share, 0) + admin;
+  // The balancer spreads connections at random: the busiest survivor may get more than the
+  // average, up to the binomial bound of all of them.
+  const all = clientProfiles(plan).reduce((sum, p) => {
+    const perInstance = p.rw.poolMax + p.replicas.reduce((n, r) => n + r.poolMax, 0);
+    return sum + perInstance * plan.config.services[p.service]!.instances;
+  }, 0);
+  const busiest = spreadBound(all, survivors, DEFAULTS.sessionSpreadTail);
+  const need =
+    Math.max(
+      shares.reduce((sum, s) => sum + s.share, 0),
+      busiest,
+    ) + admin;
   for (const c of iniCopies(facts)) {
     const got = Number(setting(c.ini, "max_client_conn"));
     if (got >= need) continue;
@@ -36,7 +47,11 @@ export function checkClientCapacity(facts: Facts, plan: Plan): Finding[] {
       ref: c.copy.ref,
       message:
         `${copyText(c.copy)}: max_client_conn must be ≥ ${need} (app pool × instances of every service over ` +
-        `${survivors} of ${hosts} hosts, + ${admin} for admin and exporters: ` +
+        `${survivors} of ${hosts} hosts, ` +
+        (survivors > 1
+          ? `the busiest holding up to ${busiest} of all ${all} (the binomial bound, exceeded in ≤ ${DEFAULTS.sessionSpreadTail * 100} % of spreads), `
+          : "") +
+        `+ ${admin} for admin and exporters: ` +
         shares.map((s) => `${s.text}=${s.share}`).join(", ") +
         `), got ${c.ini.pgbouncer.max_client_conn ?? `nothing (PgBouncer's ${got})`}`,
     });

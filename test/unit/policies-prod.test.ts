@@ -23,8 +23,35 @@ test("prod: the rules read every host's files from user-data and Parameter Store
   expect(facts.hosts.map((h) => `${h.host} ${h.source}`)).toEqual(
     plan.hosts.flatMap((h) => [`${h.name} parameter-store`, `${h.name} user-data`]),
   );
-  expect(facts.nodes.map((n) => n.node)).toEqual(plan.budget.map((b) => b.node));
+  // the userlist from Parameter Store only: what the SCRAM rule reads, and no user-data writes it
+  expect(
+    facts.hosts.filter((h) => h.files["userlist.txt"]).map((h) => `${h.host} ${h.source}`),
+  ).toEqual(plan.hosts.map((h) => `${h.name} parameter-store`));
+  expect(facts.decoded.map((d) => d.ref.name)).toEqual(
+    plan.hosts.map((h) => `pooling-pgbouncer-${h.name}`),
+  );
   expect(violations()).toEqual([]);
+});
+
+// GIVEN the program's resources WHEN a host's user-data is edited to write the userlist again
+// THEN the secrets rule names the instance, the field and the file, never the verifier.
+test("prod: a userlist written back into one host's user-data is a violation", () => {
+  const userlist = resources.find(
+    (r) => r.name === "pooling-pgbouncer-config-pgbouncer-1-userlist.txt",
+  )!.props.value as string;
+  const list = edited(resources, "pooling-pgbouncer-pgbouncer-1", (p) =>
+    editUserData(p, (t) =>
+      t.replace(
+        "write_files:\n",
+        `write_files:\n  - path: /etc/pgbouncer/userlist.txt\n    content: |\n${userlist.replace(/^/gm, "      ")}\n`,
+      ),
+    ),
+  );
+  const found = violations(list);
+  expect(found).toEqual([
+    "[pooling-no-plaintext-secrets] aws:ec2/instance:Instance pooling-pgbouncer-pgbouncer-1: userDataBase64 (decoded) → /etc/pgbouncer/userlist.txt must not hold a secret in plain text, got a SCRAM-SHA-256 verifier",
+  ]);
+  expect(found.join()).not.toMatch(/SCRAM-SHA-256\$\d/);
 });
 
 test("prod: a parameter group edited below the plan's max_connections overruns every node's budget", () => {
@@ -107,10 +134,10 @@ test("prod: LISTEN/NOTIFY moved to transaction pooling in a Parameter Store revi
 
 test("prod: max_client_conn cut in a Parameter Store revision", () => {
   const list = edited(resources, "pooling-pgbouncer-config-pgbouncer-2-pgbouncer.ini", (p) => {
-    p.insecureValue = setIniKey(p.insecureValue as string, "max_client_conn", 1200);
+    p.insecureValue = setIniKey(p.insecureValue as string, "max_client_conn", 1300);
   });
   expect(violations(list)).toEqual([
-    `[pooling-client-capacity] ${INI}: max_client_conn must be ≥ 1241 (app pool × instances of every service over 2 of 3 hosts, + 20 for admin and exporters: accounts 15×6/2=45, catalog 61×15/2=458, identity 43×15/2=323, notifications 7×6/2=21, orders 33×12/2=198, payments 28×9/2=126, reporting 25×4/2=50), got 1200`,
+    `[pooling-client-capacity] ${INI}: max_client_conn must be ≥ 1321 (app pool × instances of every service over 2 of 3 hosts, the busiest holding up to 1301 of all 2440 (the binomial bound, exceeded in ≤ 0.1 % of spreads), + 20 for admin and exporters: accounts 15×6/2=45, catalog 61×15/2=458, identity 43×15/2=323, notifications 7×6/2=21, orders 33×12/2=198, payments 28×9/2=126, reporting 25×4/2=50), got 1300`,
   ]);
 });
 
