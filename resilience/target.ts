@@ -216,50 +216,51 @@ export class Target {
   }
 
   /** One attempt: a connection from this target's pool, held for `work`, released after. */
-  async attempt<T>(work: (runners: Runners, client: pg.PoolClient) => Promise<T>): Promise<T> {
+  attempt<T>(work: (runners: Runners, client: pg.PoolClient) => Promise<T>): Promise<T> {
     const queued = this.queueSize - this.bulkhead.queueSlots;
     if (queued !== this.lastQueued) this.counters.queued.set((this.lastQueued = queued));
+    return this.bulkhead
+      .execute(() => this.breaker.execute(() => this.onConnection(work)))
+      .catch((e: unknown) => {
+        if (isBulkheadRejectedError(e)) {
+          this.metrics.bulkheadRejections.inc({ service: this.service, target: this.name });
+          throw new PoolExhaustedError(
+            `${this.service}/${this.name}`,
+            this.endpoint.poolMax,
+            this.queueSize,
+            e,
+          );
+        }
+        throw e;
+      });
+  }
+
+  /** `work` on a pooled connection; one it may have left unusable is dropped, not returned. */
+  private async onConnection<T>(
+    work: (runners: Runners, client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    let client: pg.PoolClient;
     try {
-      return await this.bulkhead.execute(() =>
-        this.breaker.execute(async () => {
-          let client: pg.PoolClient;
-          try {
-            client = await this.pool.connect();
-          } catch (e) {
-            const error = isTlsFailure(e) ? new TlsError(this.name, this.options.tls.caFile, e) : e;
-            throw tag(error, "connect");
-          }
-          let broken: Error | undefined;
-          try {
-            const runners: Runners = {
-              run: (sql, params) => this.statement(client, sql, params),
-              runWithXid: (sql, params) =>
-                this.statement(client, sql, params, undefined, () =>
-                  sendWithXid(client, sql, params),
-                ),
-            };
-            return await work(runners, client);
-          } catch (e) {
-            if (phaseOf(e) === "connect" || classifyError(e, "query").class !== "permanent") {
-              broken = e as Error; // the connection may be unusable: do not return it to the pool
-            }
-            throw e;
-          } finally {
-            client.release(broken);
-          }
-        }),
-      );
+      client = await this.pool.connect();
     } catch (e) {
-      if (isBulkheadRejectedError(e)) {
-        this.metrics.bulkheadRejections.inc({ service: this.service, target: this.name });
-        throw new PoolExhaustedError(
-          `${this.service}/${this.name}`,
-          this.endpoint.poolMax,
-          this.queueSize,
-          e,
-        );
+      const error = isTlsFailure(e) ? new TlsError(this.name, this.options.tls.caFile, e) : e;
+      throw tag(error, "connect");
+    }
+    let broken: Error | undefined;
+    try {
+      const runners: Runners = {
+        run: (sql, params) => this.statement(client, sql, params),
+        runWithXid: (sql, params) =>
+          this.statement(client, sql, params, undefined, () => sendWithXid(client, sql, params)),
+      };
+      return await work(runners, client);
+    } catch (e) {
+      if (phaseOf(e) === "connect" || classifyError(e, "query").class !== "permanent") {
+        broken = e as Error; // the connection may be unusable: do not return it to the pool
       }
       throw e;
+    } finally {
+      client.release(broken);
     }
   }
 
@@ -289,25 +290,30 @@ export class Target {
    * One sweep timer per target checks the deadlines of statements in flight: a timer per
    * statement costs more than the statement itself on a fast path.
    */
-  private async statement<R extends pg.QueryResultRow>(
+  private statement<R extends pg.QueryResultRow>(
     client: pg.PoolClient,
     sql: string,
     params?: unknown[],
     timeoutMs = this.options.statementTimeoutMs,
-    send: () => Promise<pg.QueryResult<R>> = () => client.query<R>(sql, params),
+    send?: () => Promise<pg.QueryResult<R>>,
   ): Promise<pg.QueryResult<R>> {
     const flight = { client, deadline: performance.now() + timeoutMs, timedOut: false };
     this.inFlight.add(flight);
-    try {
-      return await send();
-    } catch (e) {
-      if (flight.timedOut) {
-        throw new QueryTimeoutError(`${this.service}/${this.name}`, timeoutMs, e);
-      }
-      throw tag(e, "query");
-    } finally {
-      this.inFlight.delete(flight);
-    }
+    // Plain promise handlers, not an async function: this runs once per statement, and each
+    // async layer costs the hot path a promise and a microtask turn.
+    return (send ? send() : client.query<R>(sql, params)).then(
+      (result) => {
+        this.inFlight.delete(flight);
+        return result;
+      },
+      (e: unknown) => {
+        this.inFlight.delete(flight);
+        if (flight.timedOut) {
+          throw new QueryTimeoutError(`${this.service}/${this.name}`, timeoutMs, e);
+        }
+        throw tag(e, "query");
+      },
+    );
   }
 
   private sweep(): void {
