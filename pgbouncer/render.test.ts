@@ -64,24 +64,19 @@ function sections(ini: string): Record<string, [string, string][]> {
 }
 
 describe("golden files", () => {
-  test.each([
+  const FILES = [
     "pgbouncer.ini",
     "pgbouncer_hba.conf",
     "userlist.txt",
     "pgbouncer.service",
     "logrotate.conf",
-  ] as const)("local %s", async (name) => {
+  ] as const;
+  test.each(FILES)("local %s", async (name) => {
     await expect(renderLocal(local)[name]).toMatchFileSnapshot(
       `__golden__/local/pgbouncer-1/${name}`,
     );
   });
-  test.each([
-    "pgbouncer.ini",
-    "pgbouncer_hba.conf",
-    "userlist.txt",
-    "pgbouncer.service",
-    "logrotate.conf",
-  ] as const)("prod %s", async (name) => {
+  test.each(FILES)("prod %s", async (name) => {
     await expect(renderProd(prod)[name]).toMatchFileSnapshot(`__golden__/prod/pgbouncer-1/${name}`);
   });
 });
