@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildPlan } from "../platform/plan.js";
-import { deliveredFiles, reviewAgentSettings } from "../pgbouncer/agent.js";
+import { deliveredFiles, publicFiles, reviewAgentSettings } from "../pgbouncer/agent.js";
 import { renderCloudInit } from "../pgbouncer/cloud-init.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams } from "../pgbouncer/layout.js";
@@ -13,7 +13,8 @@ import { configFromArgs } from "./load.js";
 /**
  * npm run render -- --stack <name> --out <dir>: every generated file per PgBouncer host, for review,
  * and for dev/prod the cloud-init user-data each host boots with. No secret: userlist verifiers
- * are redacted. Cloud upstreams are only known after deploy, so the review render names them
+ * are redacted, and the user-data never writes the userlist (the hosts fetch it from Parameter
+ * Store). Cloud upstreams are only known after deploy, so the review render names them
  * under the reserved `.invalid` domain.
  */
 await main(async () => {
@@ -43,7 +44,7 @@ await main(async () => {
       files["user-data.yaml"] = renderCloudInit({
         plan,
         host,
-        files: deliveredFiles(plan, files),
+        files: publicFiles(deliveredFiles(plan, files)),
         agent: reviewAgentSettings(args.stack ?? plan.environment, host.name),
       });
     }

@@ -5,7 +5,6 @@ import {
   applyDocument,
   hostFileTargets,
   hostParameterPath,
-  SECRET_FILES,
   stackParameterRoot,
 } from "../pgbouncer/agent.js";
 import {
@@ -14,6 +13,7 @@ import {
   type FileSet,
   type FleetRollout,
 } from "../pgbouncer/rollout.js";
+import { SECRET_FILES } from "../pgbouncer/secret-files.js";
 import { CLOUD_DEFAULTS } from "./defaults.js";
 
 /** Delivery of config revisions to running PgBouncer hosts. */
@@ -60,7 +60,10 @@ export class ConfigRollout extends pulumi.ComponentResource {
   public readonly rollout: pulumi.Output<FleetRollout>;
   /** Every parameter's ARN: the hosts' instance role may read these. */
   public readonly parameterArns: pulumi.Output<string>[];
-  /** Each host's parameters: its first boot reads the TLS pair from them, so it waits for them. */
+  /**
+   * Each host's parameters: its first boot reads the userlist and the TLS pair from them (they
+   * are never in user-data), so it waits for them.
+   */
   public readonly parametersByHost: Record<string, aws.ssm.Parameter[]>;
   /** `aws ssm start-associations-once --association-ids <id>` re-runs a failed rollout. */
   public readonly associationId: pulumi.Output<string>;

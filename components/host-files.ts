@@ -1,14 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../platform/plan.js";
-import { deliveredFiles, type PublicFiles } from "../pgbouncer/agent.js";
+import { deliveredFiles, publicFiles, type PublicFiles } from "../pgbouncer/agent.js";
 import { PRODUCTION_LAYOUT, type Upstreams } from "../pgbouncer/layout.js";
 import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
 
 /**
- * What each host boots with (written by cloud-init), but the userlist, by host name: from the
- * upstream addresses only, so not secret. The userlist carries the verifiers: secret, and so is
- * every user-data that embeds it.
+ * What each host's user-data writes, by host name: every delivered file but the withheld ones
+ * (pgbouncer/secret-files.ts), made from the upstream addresses only, so not secret. The userlist
+ * carries the verifiers and reaches the hosts through Parameter Store alone (ConfigRollout's
+ * secretFiles), so the redacted one rendered here is dropped.
  */
 export function bootFiles(
   plan: Plan,
@@ -25,8 +26,7 @@ export function bootFiles(
           users: userlistEntries(plan, "redacted"),
           reloadCommand: SYSTEMD_RELOAD,
         });
-        const { "userlist.txt": _redacted, ...rest } = deliveredFiles(plan, files);
-        return [host.name, rest];
+        return [host.name, publicFiles(deliveredFiles(plan, files))];
       }),
     ),
   );
@@ -34,8 +34,8 @@ export function bootFiles(
 
 /**
  * The readable files Parameter Store keeps per host: the boot files and, with client TLS, the
- * certificate (`pgbouncer.crt`, public). The TLS key is secret and never in user-data: the hosts
- * fetch it from Parameter Store, a SecureString.
+ * certificate (`pgbouncer.crt`, public). The userlist and the TLS key are secret and never in
+ * user-data: the hosts fetch them from Parameter Store, SecureStrings (ConfigRollout secretFiles).
  */
 export function storedFiles(
   boot: pulumi.Output<Record<string, PublicFiles>>,

@@ -174,7 +174,8 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
     const files = bootFiles(plan, upstreams);
     const stored = storedFiles(files, serverTls?.certificatePem);
     // The association targets the instances, and the instances boot only once their files are
-    // stored (the first boot fetches the TLS pair): the ids reach the rollout once declared.
+    // stored (the first boot fetches the userlist and the TLS pair): the ids reach the rollout
+    // once declared.
     const [instanceIds, resolveInstanceIds] = pulumi.deferredOutput<string[]>();
     const config = new ConfigRollout(
       `${name}-config`,
@@ -212,15 +213,19 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
     // The addresses [peers] names are the ones the instances get.
     const peers = cloudPeers(plan);
     const instances = plan.hosts.map((host) => {
+      // Nothing secret goes in: user-data is readable through IMDS by any process on the host,
+      // so the userlist and the TLS pair come from Parameter Store at first boot. Nor is it
+      // marked secret: a secret output among these inputs would make Pulumi mark it, and the
+      // fleet's tests would see it.
       const userData = pulumi
-        .all([files, userlist, lb.targetGroupArn, upstreams])
-        .apply(([f, list, targetGroupArn, addresses]) =>
+        .all([files, lb.targetGroupArn, upstreams])
+        .apply(([f, targetGroupArn, addresses]) =>
           encodeUserData(
             host.name,
             renderCloudInit({
               plan,
               host,
-              files: { ...f[host.name]!, "userlist.txt": list },
+              files: f[host.name]!,
               agent: {
                 host: host.name,
                 region: args.region,
@@ -239,14 +244,15 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
           launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
           subnetId: args.subnetIds[hostAz(host.index, azs)]!,
           privateIp: peers[host.index]!.host,
-          userDataBase64: pulumi.secret(userData),
+          userDataBase64: userData,
           userDataReplaceOnChange: false,
           tags: { ...tags(host.name), "pg-pooling:host": host.name },
         },
         // Later user-data and template versions are for hosts created later: changing them on a
         // running instance would stop it (user-data) or replace it (template). A replaced host
         // goes first, since its successor takes the same fixed address. The first boot reads
-        // Parameter Store (the TLS pair, the exporters' pgpass), with the role's policy.
+        // Parameter Store (the userlist, the TLS pair, the exporters' pgpass), with the role's
+        // policy.
         {
           parent: this,
           ignoreChanges: ["userData", "userDataBase64", "launchTemplate"],

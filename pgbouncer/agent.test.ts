@@ -18,6 +18,7 @@ import {
   hostFileTargets,
   renderAgentEnv,
   renderFirstBoot,
+  withheldFileTargets,
   type DeliveredFiles,
 } from "./agent.js";
 import { fixtureVerifiers } from "./fixtures.js";
@@ -25,7 +26,8 @@ import { PRODUCTION_LAYOUT } from "./layout.js";
 import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { renderHostFiles, userlistEntries } from "./render.js";
 import { RenderError } from "./sanitize.js";
-import { firstBootTls, tlsFileTargets } from "./tls-files.js";
+import { firstBootSecrets, SECRET_FILES } from "./secret-files.js";
+import { tlsFileTargets } from "./tls-files.js";
 
 /**
  * The apply script is run for real by /bin/sh in a scratch root, with the commands that touch
@@ -43,6 +45,10 @@ const agent = {
   parameterPath: "/pg-pooling/prod/pgbouncer-1",
   targetGroupArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/tg/0123abcd",
 };
+/** The same stack with client TLS off: no TLS pair. */
+const off = buildPlan(
+  validateStackConfig(withField(rawStack("prod"), "pgbouncer.tls.client", "disable")),
+);
 /** Every file the apply script installs, the TLS pair the fleet's CA issued included. */
 const targets = hostFileTargets(plan);
 const TLS_PAIR = { "pgbouncer.crt": "certificate 1\n", "pgbouncer.key": "private key 1\n" };
@@ -146,6 +152,14 @@ async function runOnHost(
   const lines = (await readFile(calls, "utf8")).split("\n").filter(Boolean);
   return { code, stdout, root, calls: lines.map((l) => l.replace(/ --region .*/, "")) };
 }
+
+/** The first boot's fetch of the withheld files, run in a scratch root. */
+const firstBoot = (root: string) =>
+  [
+    `. ${root}${AGENT_ENV}`,
+    'log() { echo "first-boot: $*"; }',
+    ...firstBootSecrets(withheldFileTargets(plan), root),
+  ].join("\n");
 
 const changedIni = {
   ...files,
@@ -269,34 +283,50 @@ describe("the SSM document and the host scripts", () => {
       "pgbouncer.key": { path: named("client_tls_key_file"), mode: "0600", owner: "postgres" },
     });
     // no client TLS, no pair
-    const off = buildPlan(
-      validateStackConfig(withField(rawStack("prod"), "pgbouncer.tls.client", "disable")),
-    );
     expect(tlsFileTargets(off)).toBeUndefined();
-    expect(firstBootTls(off)).toEqual([]);
   });
 
-  // GIVEN a new host WHEN it first boots THEN it makes no certificate of its own: it fetches the
-  // pair the fleet's CA issued from its Parameter Store path, decrypted there, key 0600.
-  test("first boot generates no certificate: it installs the fleet CA's pair from Parameter Store", async () => {
+  // GIVEN client TLS on or off WHEN the first boot's fetch is rendered THEN it always fetches the
+  // userlist (0600, PgBouncer's user, at auth_file) and the TLS pair only with client TLS; the
+  // ones stored encrypted are the verifiers and the key.
+  test("the withheld files: the userlist always, the TLS pair with client TLS; the secret ones", () => {
+    const userlist = { path: PRODUCTION_LAYOUT.authFile, mode: "0600", owner: "postgres" };
+    expect(DELIVERED_FILES["userlist.txt"]).toEqual(userlist);
+    expect(withheldFileTargets(plan)).toEqual({
+      "userlist.txt": userlist,
+      ...tlsFileTargets(plan),
+    });
+    expect(withheldFileTargets(off)).toEqual({ "userlist.txt": userlist });
+    expect(firstBootSecrets(withheldFileTargets(off)).join("\n")).toContain(
+      '--with-decryption --names "$PARAMETER_PATH/userlist.txt" --output json',
+    );
+    expect(SECRET_FILES).toEqual(["userlist.txt", "pgbouncer.key"]);
+  });
+
+  // GIVEN a new host WHEN it first boots THEN it makes no certificate of its own and its
+  // user-data brought no secret: it fetches the userlist and the pair the fleet's CA issued from
+  // its Parameter Store path in one call, decrypted there, and installs them 0600 (the
+  // certificate 0644) before PgBouncer starts.
+  test("first boot fetches the userlist and the fleet CA's pair from Parameter Store, generates no certificate", async () => {
     const boot = renderFirstBoot(plan);
     expect(boot).not.toMatch(/openssl|req -x509|-newkey/);
     expect(boot).toContain(
-      'aws ssm get-parameters --region "$REGION" --with-decryption --names "$PARAMETER_PATH/pgbouncer.crt" "$PARAMETER_PATH/pgbouncer.key"',
+      'aws ssm get-parameters --region "$REGION" --with-decryption --names "$PARAMETER_PATH/userlist.txt" "$PARAMETER_PATH/pgbouncer.crt" "$PARAMETER_PATH/pgbouncer.key"',
     );
+    expect(boot.match(/get-parameters/g)).toHaveLength(1);
     // and before PgBouncer starts
-    expect(boot.indexOf("get-parameters")).toBeLessThan(boot.indexOf("systemctl restart"));
+    const install = boot.indexOf(`"$stage/userlist.txt" ${PRODUCTION_LAYOUT.authFile}`);
+    expect(install).toBeGreaterThan(boot.indexOf("get-parameters"));
+    expect(install).toBeLessThan(boot.indexOf("systemctl restart"));
 
     const tls = tlsFileTargets(plan)!;
-    const script = (root: string) =>
-      [
-        `. ${root}${AGENT_ENV}`,
-        'log() { echo "first-boot: $*"; }',
-        ...firstBootTls(plan, root),
-      ].join("\n");
-    const run = await runOnHost(script, {}, TLS_PAIR);
+    const userlist = DELIVERED_FILES["userlist.txt"].path;
+    const stored = { "userlist.txt": files["userlist.txt"], ...TLS_PAIR };
+    const run = await runOnHost(firstBoot, {}, stored);
     expect(run.code).toBe(0);
     expect(run.calls).toEqual(["aws ssm get-parameters"]);
+    expect(await readFile(run.root + userlist, "utf8")).toBe(files["userlist.txt"]);
+    expect((await stat(run.root + userlist)).mode & 0o777).toBe(0o600);
     expect(await readFile(run.root + tls["pgbouncer.crt"].path, "utf8")).toBe(
       TLS_PAIR["pgbouncer.crt"],
     );
@@ -304,12 +334,26 @@ describe("the SSM document and the host scripts", () => {
       TLS_PAIR["pgbouncer.key"],
     );
     expect((await stat(run.root + tls["pgbouncer.key"].path)).mode & 0o777).toBe(0o600);
-
-    const { "pgbouncer.key": _missing, ...certOnly } = TLS_PAIR;
-    const failed = await runOnHost(script, {}, certOnly);
-    expect(failed.code).not.toBe(0);
-    expect(failed.stdout).toContain("pgbouncer.key is missing under /pg-pooling/prod/pgbouncer-1");
+    expect((await stat(run.root + tls["pgbouncer.crt"].path)).mode & 0o777).toBe(0o644);
   });
+
+  test.each(["userlist.txt", "pgbouncer.key", "pgbouncer.crt"] as const)(
+    "first boot without %s in Parameter Store stops before installing anything, naming it and the path",
+    async (name) => {
+      const { [name]: _missing, ...partial } = {
+        "userlist.txt": files["userlist.txt"],
+        ...TLS_PAIR,
+      };
+      const run = await runOnHost(firstBoot, {}, partial);
+      expect(run.code).not.toBe(0);
+      expect(run.stdout).toContain(
+        `${name} is missing under /pg-pooling/prod/pgbouncer-1: not starting PgBouncer`,
+      );
+      for (const target of Object.values(withheldFileTargets(plan))) {
+        await expect(stat(run.root + target.path)).rejects.toThrow(/ENOENT/);
+      }
+    },
+  );
 
   test("first boot makes exactly the TLS files the ini names", () => {
     const boot = renderFirstBoot(plan);

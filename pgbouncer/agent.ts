@@ -6,11 +6,18 @@ import { PGBOUNCER_PIN, pgbouncerPin } from "./pgdg.js";
 import type { HostFiles } from "./render.js";
 import { ROLLOUT_ACTIONS } from "./rollout.js";
 import { absolutePath, RenderError } from "./sanitize.js";
-import { firstBootTls, STAGE_PARAMETERS, tlsFileTargets } from "./tls-files.js";
+import {
+  firstBootSecrets,
+  isWithheld,
+  STAGE_PARAMETERS,
+  type WithheldFileName,
+} from "./secret-files.js";
+import { tlsFileTargets } from "./tls-files.js";
 
 /**
  * How a cloud host runs its files and takes new ones. First boot: cloud-init writes the files
- * (cloud-init.ts) and runs FIRST_BOOT. Later revisions: the program stores each host's files in
+ * without a secret (cloud-init.ts) and runs FIRST_BOOT, which fetches the others from Parameter
+ * Store (secret-files.ts WITHHELD_FILES). Later revisions: the program stores each host's files in
  * SSM Parameter Store, and an SSM association runs applyDocument() on one host at a time: fetch,
  * install, then RELOAD, or drain from the load balancer, restart and rejoin. The host is never
  * replaced for a config change, and RELOAD drops no client.
@@ -24,8 +31,9 @@ export interface FileTarget {
 }
 
 /**
- * Every file a host runs, where it goes, and who may read it: written by cloud-init at first boot
- * and by the apply script at every revision. One table for both paths.
+ * Every file a host runs, where it goes, and who may read it: installed at first boot (written by
+ * cloud-init, or fetched from Parameter Store for a withheld file) and by the apply script at
+ * every revision. One table for all of them.
  */
 export const DELIVERED_FILES = {
   "pgbouncer.pref": { path: PGBOUNCER_PIN, mode: "0644", owner: "root" },
@@ -47,16 +55,27 @@ export const DELIVERED_FILES = {
 export type DeliveredFileName = keyof typeof DELIVERED_FILES;
 export type DeliveredFiles = Record<DeliveredFileName, string>;
 
-/** The files without a secret in them: everything but the verifiers. */
-export type PublicFiles = Omit<DeliveredFiles, "userlist.txt">;
+/** The files without a secret in them, the only ones user-data may write: not the verifiers. */
+export type PublicFiles = Omit<DeliveredFiles, WithheldFileName>;
+export const PUBLIC_FILES = (Object.keys(DELIVERED_FILES) as DeliveredFileName[]).filter(
+  (name): name is keyof PublicFiles => !isWithheld(name),
+);
+
+/** A host's delivered files without the withheld ones: what its user-data may carry. */
+export function publicFiles(files: PublicFiles): PublicFiles {
+  return Object.fromEntries(PUBLIC_FILES.map((name) => [name, files[name]])) as PublicFiles;
+}
 
 /** Every file the apply script installs: the delivered files and, with client TLS, the TLS pair. */
 export function hostFileTargets(plan: Plan): Record<string, FileTarget> {
   return { ...DELIVERED_FILES, ...tlsFileTargets(plan) };
 }
 
-/** Stored as SecureString in Parameter Store: the verifiers and PgBouncer's private key. */
-export const SECRET_FILES: readonly string[] = ["userlist.txt", "pgbouncer.key"];
+/** The withheld files this plan's hosts need, with their targets: what the first boot fetches. */
+export function withheldFileTargets(plan: Plan): Partial<Record<WithheldFileName, FileTarget>> {
+  const targets: Record<string, FileTarget> = hostFileTargets(plan);
+  return Object.fromEntries(Object.entries(targets).filter(([name]) => isWithheld(name)));
+}
 
 export function deliveredFiles(plan: Plan, files: HostFiles): DeliveredFiles {
   return { ...files, "pgbouncer.pref": pgbouncerPin(plan.pgbouncerVersion) };
@@ -126,10 +145,11 @@ export function renderAgentEnv(plan: Plan, agent: AgentSettings): string {
 }
 
 /**
- * First boot, after cloud-init has installed the packages and written the files: check the pinned
- * release is what got installed, install the TLS files the ini names (the fleet CA's certificate
- * and key from Parameter Store, AWS's RDS CA bundle), start PgBouncer, and only then install the
- * SSM agent, so the first association run finds a configured host.
+ * First boot, after cloud-init has installed the packages and written the files without a
+ * secret: check the pinned release is what got installed, install the withheld files from
+ * Parameter Store (the userlist, and the fleet CA's certificate and key the ini names), AWS's RDS
+ * CA bundle, start PgBouncer, and only then install the SSM agent, so the first association run
+ * finds a configured host.
  */
 export function renderFirstBoot(plan: Plan): string {
   const forced = forcedSettings(plan, plan.hosts[0]!, PRODUCTION_LAYOUT);
@@ -152,7 +172,7 @@ export function renderFirstBoot(plan: Plan): string {
     const dirs = [...new Set(tlsFiles.map((f) => absolutePath("tls.certDir", dirOf(f))))];
     lines.push(`install -d -m 0750 -o ${user} -g ${user} ${dirs.join(" ")}`);
   }
-  lines.push(...firstBootTls(plan));
+  lines.push(...firstBootSecrets(withheldFileTargets(plan)));
   if (typeof ca === "string") {
     // verify-ca/verify-full to RDS: AWS's CA bundle for the region, over HTTPS from AWS.
     lines.push(

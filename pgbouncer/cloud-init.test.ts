@@ -9,7 +9,13 @@ import { parse } from "yaml";
 import { loadStack } from "../platform/config.js";
 import { exporterHostFiles, INSTALL_SCRIPT } from "../monitoring/exporter-units.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
-import { DELIVERED_FILES, deliveredFiles, type DeliveredFiles } from "./agent.js";
+import {
+  DELIVERED_FILES,
+  deliveredFiles,
+  PUBLIC_FILES,
+  publicFiles,
+  type DeliveredFiles,
+} from "./agent.js";
 import { decodeUserData, encodeUserData, renderCloudInit, USER_DATA_LIMIT } from "./cloud-init.js";
 import { fixtureVerifiers } from "./fixtures.js";
 import { PRODUCTION_LAYOUT } from "./layout.js";
@@ -25,6 +31,7 @@ afterAll(() => rm(scratch, { recursive: true, force: true }));
 const prod = buildPlan(loadStack("prod"));
 const dev = buildPlan(loadStack("dev"));
 
+/** A host's user-data, and every file it runs (the userlist, with fixture verifiers, included). */
 function render(plan: Plan, index = 0): { text: string; files: DeliveredFiles } {
   const host = plan.hosts[index]!;
   const upstreams = {
@@ -53,7 +60,10 @@ function render(plan: Plan, index = 0): { text: string; files: DeliveredFiles } 
     targetGroupArn: `arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/pooling-${plan.environment}/0123456789abcdef`,
   };
   const exporters = exporterHostFiles(plan, host, upstreams, plan.environment);
-  return { text: renderCloudInit({ plan, host, files, agent, exporters }), files };
+  return {
+    text: renderCloudInit({ plan, host, files: publicFiles(files), agent, exporters }),
+    files,
+  };
 }
 
 const prodUpstreams = () => ({
@@ -90,13 +100,17 @@ describe("user-data", () => {
   });
 
   test.each(prod.hosts.map((h) => [h.name, h.index]))(
-    "%s: each file written byte for byte as rendered, with its owner and mode",
+    "%s: each file without a secret written byte for byte as rendered, with its owner and mode",
     (_, index) => {
       const { text, files } = render(prod, index);
       const written = writeFiles(text);
-      for (const [name, target] of Object.entries(DELIVERED_FILES)) {
+      expect(PUBLIC_FILES).toEqual(
+        Object.keys(DELIVERED_FILES).filter((name) => name !== "userlist.txt"),
+      );
+      for (const name of PUBLIC_FILES) {
+        const target = DELIVERED_FILES[name];
         const entry = written.find((w) => w.path === target.path)!;
-        expect(entry.content, name).toBe(files[name as keyof DeliveredFiles]);
+        expect(entry.content, name).toBe(files[name]);
         expect(entry.permissions).toBe(target.mode);
         expect(entry.owner).toBe(`${target.owner}:${target.owner}`);
         // the package creates the `postgres` user: its files are written after the install
@@ -115,9 +129,11 @@ describe("user-data", () => {
       "print(json.dumps({f['path']: [f['content'], f['permissions']] for f in doc['write_files']}))";
     const { stdout } = await exec("python3", ["-c", py, file]);
     const read = JSON.parse(stdout) as Record<string, [string, string]>;
-    for (const [name, target] of Object.entries(DELIVERED_FILES)) {
-      expect(read[target.path]).toEqual([files[name as keyof DeliveredFiles], target.mode]);
+    for (const name of PUBLIC_FILES) {
+      const target = DELIVERED_FILES[name];
+      expect(read[target.path]).toEqual([files[name], target.mode]);
     }
+    expect(read[DELIVERED_FILES["userlist.txt"].path]).toBeUndefined();
   });
 
   test("installs the pinned PgBouncer from the PGDG repository, signed by the embedded key", () => {
@@ -173,7 +189,35 @@ describe("user-data", () => {
     expect((parse(text) as { packages: string[] }).packages).not.toContain("openssl");
     // the first boot it runs fetches the pair instead
     expect(text).toContain(
-      '--names "$PARAMETER_PATH/pgbouncer.crt" "$PARAMETER_PATH/pgbouncer.key"',
+      '--names "$PARAMETER_PATH/userlist.txt" "$PARAMETER_PATH/pgbouncer.crt" "$PARAMETER_PATH/pgbouncer.key"',
+    );
+  });
+
+  // GIVEN a host's real userlist (fixture verifiers) WHEN its user-data is rendered THEN no
+  // verifier is in it and no file is written at the userlist's path: user-data is readable
+  // through IMDS by any process on the host, so the first boot fetches the userlist instead.
+  test.each([
+    ["prod", 0, prod],
+    ["prod", 2, prod],
+    ["dev", 0, dev],
+  ] as const)("%s host %i: no verifier and no userlist in the user-data", (_, index, plan) => {
+    const { text, files } = render(plan, index);
+    const verifiers = [...fixtureVerifiers(plan).values()];
+    expect(verifiers.length).toBeGreaterThan(0);
+    for (const v of verifiers) expect(files["userlist.txt"]).toContain(v);
+    for (const v of verifiers) expect(text.includes(v), "a verifier in user-data").toBe(false);
+    expect(text).not.toMatch(/SCRAM-SHA-256\$\d+:/);
+    const written = writeFiles(text);
+    expect(written.map((w) => w.path)).not.toContain(DELIVERED_FILES["userlist.txt"].path);
+    expect(written.some((w) => w.path.endsWith("userlist.txt"))).toBe(false);
+  });
+
+  test("a caller that hands over the userlist is refused, naming it", () => {
+    const host = prod.hosts[0]!;
+    const { files } = render(prod);
+    const agent = { host: host.name, region: "r", parameterPath: "/p", targetGroupArn: "arn" };
+    expect(() => renderCloudInit({ plan: prod, host, files, agent })).toThrow(
+      "files must hold no withheld file (user-data is readable through IMDS; the first boot fetches it from Parameter Store), got userlist.txt",
     );
   });
 
@@ -181,7 +225,9 @@ describe("user-data", () => {
     const host = dev.hosts[0]!;
     const { files } = render(dev);
     const agent = { host: host.name, region: "r", parameterPath: "/p", targetGroupArn: "arn" };
-    const doc = parse(renderCloudInit({ plan: dev, host, files, agent })) as { runcmd: string[] };
+    const doc = parse(renderCloudInit({ plan: dev, host, files: publicFiles(files), agent })) as {
+      runcmd: string[];
+    };
     expect(doc.runcmd).toEqual(["/usr/local/sbin/pg-pooling-first-boot"]);
   });
 
@@ -201,7 +247,7 @@ describe("user-data", () => {
 
   test("the agent settings must be this host's", () => {
     const host = prod.hosts[1]!;
-    const files = render(prod, 1).files;
+    const files = publicFiles(render(prod, 1).files);
     const agent = { host: "pgbouncer-1", region: "r", parameterPath: "/p", targetGroupArn: "arn" };
     expect(() => renderCloudInit({ plan: prod, host, files, agent })).toThrow(
       /agent\.host must be the host rendered \(pgbouncer-2\), got pgbouncer-1/,

@@ -5,21 +5,24 @@ import {
   AGENT_ENV,
   DELIVERED_FILES,
   FIRST_BOOT,
+  PUBLIC_FILES,
   renderAgentEnv,
   renderFirstBoot,
   type AgentSettings,
-  type DeliveredFiles,
+  type PublicFiles,
 } from "./agent.js";
 import { PGDG_KEY, PGDG_KEYRING, PGDG_SOURCES, pgdgSources } from "./pgdg.js";
 import { absolutePath } from "./sanitize.js";
+import { isWithheld } from "./secret-files.js";
 
 /**
  * The user-data of one PgBouncer host: a #cloud-config that adds the PGDG apt repository (its key
  * embedded), pins the PgBouncer release the config is rendered for, installs it, writes exactly
- * the files the renderers made for this host, and runs the first-boot script that starts it. The
- * TLS key is never in it: the first boot fetches the TLS pair from Parameter Store (agent.ts).
- * Only the first boot reads it: later revisions arrive through SSM (agent.ts), so a changed
- * user-data never needs the host replaced.
+ * the files without a secret the renderers made for this host, and runs the first-boot script
+ * that starts it. No secret is ever in it, since any process on the host can read it through
+ * IMDS: the verifiers (userlist.txt) and the TLS pair are withheld (secret-files.ts), and the
+ * first boot fetches them from Parameter Store. Only the first boot reads it: later revisions
+ * arrive through SSM (agent.ts), so a changed user-data never needs the host replaced.
  *
  * Module order on Debian 12: write_files (init stage) → apt sources → packages (final stage) →
  * deferred write_files → runcmd. The pin and sources must exist before the install; the files
@@ -30,8 +33,9 @@ import { absolutePath } from "./sanitize.js";
 export const USER_DATA_LIMIT = 16 * 1024;
 
 /**
- * Packages besides PgBouncer: the AWS CLI (the TLS pair at first boot, the SSM apply script), CA
- * roots and curl for the downloads. No OpenSSL tool: the host makes no certificate of its own.
+ * Packages besides PgBouncer: the AWS CLI (the withheld files at first boot, the SSM apply
+ * script), CA roots and curl for the downloads. No OpenSSL tool: the host makes no certificate of
+ * its own.
  */
 const PACKAGES = ["awscli", "ca-certificates", "curl", "pgbouncer"];
 
@@ -48,8 +52,11 @@ export interface BootExtras {
 export interface CloudInitInput {
   plan: Plan;
   host: HostPlan;
-  /** renderHostFiles' output for this host, plus the apt pin (agent.ts deliveredFiles). */
-  files: DeliveredFiles;
+  /**
+   * renderHostFiles' output for this host plus the apt pin, without the withheld files (agent.ts
+   * publicFiles): a userlist given here is refused, never written. @default none: required
+   */
+  files: PublicFiles;
   agent: AgentSettings;
   /**
    * The exporters' units and scripts (monitoring/exporter-units.ts): written with the other root
@@ -84,7 +91,14 @@ export function renderCloudInit(input: CloudInitInput): string {
   if (agent.host !== host.name) {
     throw new Error(`agent.host must be the host rendered (${host.name}), got ${agent.host}`);
   }
-  const delivered = (Object.keys(DELIVERED_FILES) as (keyof DeliveredFiles)[]).map((name) => {
+  // The type keeps them out; this keeps out a caller that spread the delivered files in anyway.
+  const withheld = Object.keys(files).filter(isWithheld);
+  if (withheld.length > 0) {
+    throw new Error(
+      `files must hold no withheld file (user-data is readable through IMDS; the first boot fetches it from Parameter Store), got ${withheld.join(", ")}`,
+    );
+  }
+  const delivered = PUBLIC_FILES.map((name) => {
     const f = DELIVERED_FILES[name];
     return writeFile(f.path, f.mode, f.owner, files[name]);
   });
@@ -115,8 +129,8 @@ export function renderCloudInit(input: CloudInitInput): string {
 
 /**
  * user-data as EC2 takes it: gzip (cloud-init detects it) then base64. Compressed because the
- * embedded key and the verifiers alone approach the limit; gzip output is deterministic, so the
- * same files give the same bytes and no diff.
+ * embedded PGDG key, the ini and the exporters' files exceed the limit as text; gzip output is
+ * deterministic, so the same files give the same bytes and no diff.
  */
 export function encodeUserData(host: string, text: string): string {
   const gz = gzipSync(Buffer.from(text, "utf8"), { level: 9 });

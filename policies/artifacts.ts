@@ -5,6 +5,7 @@ import { enforcesTls } from "../platform/schema.js";
 import {
   DELIVERED_FILES,
   deliveredFiles,
+  publicFiles,
   reviewAgentSettings,
   type DeliveredFileName,
 } from "../pgbouncer/agent.js";
@@ -19,7 +20,8 @@ import type { Facts, HostConfig, ParameterGroup, PostgresNode } from "./types.js
  * The plan and the files rendered from it → the facts the rules read, without a Pulumi engine:
  * what `npm run check` checks. Every host's files are rendered exactly as `npm run render`
  * writes them (verifiers redacted, RDS endpoints named under `.invalid`), and for the cloud its
- * user-data is rendered and read back the way the policy pack reads an instance's. The parameter
+ * user-data is rendered and read back the way the policy pack reads an instance's: without the
+ * userlist, which only the rendered copy (the one Parameter Store holds) carries. The parameter
  * group is the one PostgresCluster would create. What only resources carry (security groups,
  * public addresses, encryption, secrets in inputs) is left to the pack.
  */
@@ -68,7 +70,7 @@ export function factsFromPlan(
     const userData = renderCloudInit({
       plan,
       host,
-      files,
+      files: publicFiles(files),
       agent: reviewAgentSettings(stack, host.name),
     });
     const boot: HostConfig = { host: host.name, source: "user-data", files: {} };

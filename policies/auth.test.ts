@@ -64,6 +64,26 @@ describe("pooling-scram-only", () => {
     ]);
   });
 
+  // GIVEN a stack's facts, offline or from its resources WHEN the rule reads the userlist THEN
+  // it reads the copy the hosts install (rendered, or Parameter Store's): user-data has none.
+  test("the userlist is read from the rendered copy and Parameter Store, never from user-data", () => {
+    const sources = (facts: Parameters<typeof checkScram>[0]) =>
+      facts.hosts.filter((h) => h.files["userlist.txt"]).map((h) => `${h.host} ${h.source}`);
+    expect(sources(rendered())).toEqual([
+      "pgbouncer-1 rendered",
+      "pgbouncer-2 rendered",
+      "pgbouncer-3 rendered",
+    ]);
+    expect(rendered().hosts.filter((h) => h.source === "user-data")).toHaveLength(3);
+    expect(sources(fixtureFacts())).toEqual(["pgbouncer-1 parameter-store"]);
+    const md5 = editResource(fixtureResources(), "userlist", (p) => {
+      p.value = `"orders" "md5${"0123456789abcdef".repeat(2)}"\n`;
+    });
+    expect(messages(fixtureFacts(md5))).toEqual([
+      'aws:ssm/parameter:Parameter userlist value: line 1 (user "orders") must hold a SCRAM-SHA-256 verifier, got an md5 hash',
+    ]);
+  });
+
   test("a userlist line with an md5 hash or a password: named by line and user, never shown", () => {
     const md5 = "md5" + "0123456789abcdef".repeat(2);
     const edit = (secret: string) =>

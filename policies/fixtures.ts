@@ -53,7 +53,8 @@ export const FIXTURE_PASSWORD = "Zq8mN2pL4vX7rT1wK9sB3dF6hJ0yC5aE";
 
 /**
  * A small stack that passes every resource rule: its groups admit other groups or private
- * ranges, the hosts have private addresses, secrets sit where providers keep them encrypted.
+ * ranges, the hosts have private addresses, secrets sit where providers keep them encrypted (the
+ * userlist as a SecureString, never in the user-data).
  */
 export function fixtureResources(): PlainResource[] {
   const urn = (type: string, name: string) => `urn:pulumi:prod::pg-pooling::${type}::${name}`;
@@ -63,9 +64,11 @@ export function fixtureResources(): PlainResource[] {
     urn: urn(type, name),
     props,
   });
+  // What a host's user-data writes: files without a secret. The userlist (its verifiers) is in
+  // Parameter Store only, below: user-data is readable through IMDS on the host.
   const userData = gzipSync(
     Buffer.from(
-      `#cloud-config\nwrite_files:\n  - path: /etc/pgbouncer/userlist.txt\n    content: |\n      "orders" "${VERIFIER}"\n`,
+      `#cloud-config\nwrite_files:\n  - path: /etc/pgbouncer/pgbouncer_hba.conf\n    content: |\n      hostssl all all 0.0.0.0/0 scram-sha-256\n`,
     ),
   ).toString("base64");
   return [

@@ -24,12 +24,14 @@ describe("resources → facts", () => {
 
   test("hosts from gzipped user-data and Parameter Store; nodes, their group, roles", () => {
     const facts = fixtureFacts();
+    // the userlist from Parameter Store, the only place it is: user-data writes none
     expect(facts.hosts.map((h) => [h.host, h.source, Object.keys(h.files)])).toEqual([
       ["pgbouncer-1", "parameter-store", ["userlist.txt"]],
-      ["pgbouncer-1", "user-data", ["userlist.txt"]],
+      ["pgbouncer-1", "user-data", ["pgbouncer_hba.conf"]],
     ]);
-    expect(facts.hosts[1]!.files["userlist.txt"]!.field).toBe(
-      "userDataBase64 → /etc/pgbouncer/userlist.txt",
+    expect(facts.hosts[0]!.files["userlist.txt"]!.field).toBe("value");
+    expect(facts.hosts[1]!.files["pgbouncer_hba.conf"]!.field).toBe(
+      "userDataBase64 → /etc/pgbouncer/pgbouncer_hba.conf",
     );
     expect(facts.nodes).toMatchObject([
       {

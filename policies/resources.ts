@@ -1,6 +1,6 @@
 import { DELIVERED_FILES, stackParameterRoot, type DeliveredFileName } from "../pgbouncer/agent.js";
 import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
-import { decodeUserDataInput, filesFromCloudConfig } from "./user-data.js";
+import { decodedUserData, userDataFiles } from "./user-data.js";
 import type {
   Facts,
   FileCopy,
@@ -98,25 +98,17 @@ export function factsFromResources(
     const tags = (prop(r, "tags") ?? {}) as Record<string, unknown>;
     const host = typeof tags[HOST_TAG] === "string" ? (tags[HOST_TAG] as string) : r.name;
     for (const field of ["userDataBase64", "userData"] as const) {
-      const value = prop(r, field);
-      if (typeof value !== "string" || value === "") continue;
-      let text: string;
-      try {
-        text = decodeUserDataInput(value, field === "userDataBase64");
-      } catch {
-        continue;
-      }
-      decoded.push({ ref: refOf(r), field, text });
-      const files: HostConfig["files"] = {};
-      for (const [name, f] of Object.entries(filesFromCloudConfig(text))) {
-        files[name as DeliveredFileName] = {
-          ref: refOf(r),
-          field: `${field} → ${f.path}`,
-          text: f.text,
-        };
-      }
+      const copy = decodedUserData(refOf(r), field, prop(r, field), field === "userDataBase64");
+      if (!copy) continue;
+      decoded.push(copy);
+      const files = userDataFiles(copy);
       if (Object.keys(files).length > 0) hosts.push({ host, source: "user-data", files });
     }
+  }
+  // A template's user-data (base64 in the provider) runs on what it launches: judged for secrets.
+  for (const r of of(TYPES.launchTemplate)) {
+    const copy = decodedUserData(refOf(r), "userData", prop(r, "userData"), true);
+    if (copy) decoded.push(copy);
   }
   const root = stackParameterRoot(options.stack);
   const fromStore = new Map<string, HostConfig>();

@@ -121,7 +121,7 @@ export const RULES: readonly Rule[] = [
   {
     name: "pooling-no-plaintext-secrets",
     description:
-      "No generated password, verifier outside its secret places, md5 hash, connection string with a password or private key in any resource input.",
+      "No generated password, verifier outside its secret places, md5 hash, connection string with a password or private key in any resource input, user-data (decoded) included.",
     enforcementLevel: "mandatory",
     needs: "resources",
     check: (facts) => checkSecrets(facts),

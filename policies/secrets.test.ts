@@ -17,7 +17,7 @@ const edit = (name: string, change: (p: Record<string, unknown>) => void) =>
 const PLAIN = "must not hold a secret in plain text, got";
 
 describe("pooling-no-plaintext-secrets", () => {
-  test("passwords and verifiers only where providers keep them encrypted, verifiers in user-data", () => {
+  test("passwords and verifiers only where providers keep them encrypted, none in user-data", () => {
     expect(check(fixtureResources())).toEqual([]);
   });
 
@@ -119,13 +119,69 @@ describe("pooling-no-plaintext-secrets", () => {
       ),
     );
     expect(edit("pgbouncer-1", (p) => (p.userDataBase64 = userData.toString("base64")))).toEqual([
-      `aws:ec2/instance:Instance pgbouncer-1: userDataBase64 (decoded) ${PLAIN} a private key`,
+      `aws:ec2/instance:Instance pgbouncer-1: userDataBase64 (decoded) → /etc/pgbouncer/tls/pgbouncer.key ${PLAIN} a private key`,
     ]);
   });
 
-  test("a verifier is the role's password and may be in user-data, nowhere else", () => {
+  test("a verifier is the role's password or a SecureString's value, nowhere else", () => {
     expect(edit("template", (p) => (p.tags = { v: FIXTURE_VERIFIER }))).toEqual([
       `aws:ec2/launchTemplate:LaunchTemplate template: tags.v ${PLAIN} a SCRAM-SHA-256 verifier`,
+    ]);
+  });
+
+  // GIVEN user-data that writes the userlist (any process on the host reads user-data through
+  // IMDS) WHEN the rule runs THEN it is a finding naming the resource, the field and the file,
+  // never the verifier; however the user-data or the file is encoded.
+  const USERLIST_LINE = `"orders" "${FIXTURE_VERIFIER}"`;
+  const writesUserlist = (file: string) =>
+    `#cloud-config\nwrite_files:\n  - path: /etc/pgbouncer/userlist.txt\n${file}`;
+  const INLINE = writesUserlist(`    content: |\n      ${USERLIST_LINE}\n`);
+  const VERIFIER_IN = (at: string) => `${at} ${PLAIN} a SCRAM-SHA-256 verifier`;
+
+  test.each([
+    [
+      "gzipped, base64",
+      (p: Record<string, unknown>) =>
+        (p.userDataBase64 = gzipSync(Buffer.from(INLINE)).toString("base64")),
+      "userDataBase64 (decoded) → /etc/pgbouncer/userlist.txt",
+    ],
+    [
+      "as plain text",
+      (p: Record<string, unknown>) => {
+        delete p.userDataBase64;
+        p.userData = INLINE;
+      },
+      "userData (decoded) → /etc/pgbouncer/userlist.txt",
+    ],
+    [
+      "as plain text, the file base64 inside it",
+      (p: Record<string, unknown>) => {
+        delete p.userDataBase64;
+        const b64 = Buffer.from(USERLIST_LINE).toString("base64");
+        p.userData = writesUserlist(`    encoding: b64\n    content: ${b64}\n`);
+      },
+      "userData (decoded) → /etc/pgbouncer/userlist.txt",
+    ],
+    [
+      "outside write_files (runcmd)",
+      (p: Record<string, unknown>) => {
+        const text = `#cloud-config\nruncmd:\n  - echo '${USERLIST_LINE}' > /etc/pgbouncer/userlist.txt\n`;
+        p.userDataBase64 = Buffer.from(text).toString("base64");
+      },
+      "userDataBase64 (decoded)",
+    ],
+  ])("a verifier in an instance's user-data, %s, is a finding", (_, change, at) => {
+    const messages = edit("pgbouncer-1", change);
+    expect(messages).toEqual([VERIFIER_IN(`aws:ec2/instance:Instance pgbouncer-1: ${at}`)]);
+    expect(messages.join()).not.toContain(FIXTURE_VERIFIER.split("$")[2]);
+  });
+
+  test("a verifier in a launch template's user-data is a finding too", () => {
+    const userData = gzipSync(Buffer.from(INLINE)).toString("base64");
+    expect(edit("template", (p) => (p.userData = userData))).toEqual([
+      VERIFIER_IN(
+        "aws:ec2/launchTemplate:LaunchTemplate template: userData (decoded) → /etc/pgbouncer/userlist.txt",
+      ),
     ]);
   });
 });

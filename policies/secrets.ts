@@ -1,14 +1,16 @@
 import { isUnknown } from "./resources.js";
 import { refText, type Facts, type Finding, type PlainResource } from "./types.js";
+import { writeFilesOf } from "./user-data.js";
 
 /**
  * No secret in plain text in any resource input. A policy sees secrets unwrapped, so this rule
- * judges values, not markers: the passwords the stack generated (RandomPassword results) may
- * appear only where a provider stores them encrypted; SCRAM verifiers (password equivalents for
- * PgBouncer) only there, in a role's password or in an instance's user-data; private keys only
- * there (the TLS provider's key fields, a SecureString parameter), never in user-data; md5 hashes
- * and connection strings with a password nowhere. Messages say what was found and where, never
- * the value.
+ * judges values, not markers: the passwords the stack generated (RandomPassword results), SCRAM
+ * verifiers (password equivalents for PgBouncer) and private keys may appear only where a
+ * provider stores them encrypted (a role's password, the TLS provider's key fields, a SecureString
+ * parameter); md5 hashes and connection strings with a password nowhere. User-data is no such
+ * place: any process on the host reads it through IMDS, so it is judged decoded, each file it
+ * writes named, and the userlist and the TLS key reach the hosts from Parameter Store only.
+ * Messages say what was found and where, never the value.
  */
 
 /** Fields a provider keeps secret in the state, by resource type. */
@@ -24,17 +26,14 @@ export const SECRET_FIELDS: Record<string, readonly string[]> = {
   "tls:index/locallySignedCert:LocallySignedCert": ["caPrivateKeyPem"],
 };
 
-/** Where a verifier may be: secret fields, and the user-data that writes the userlist. */
-const VERIFIER_FIELDS: Record<string, readonly string[]> = {
-  "aws:ec2/instance:Instance": ["userData", "userDataBase64"],
-  "aws:ec2/launchTemplate:LaunchTemplate": ["userData"],
-};
-
 /** Resources that make secrets, and the stack's outputs (not inputs of any resource). */
 const SKIPPED = (type: string) => type.startsWith("random:") || type === "pulumi:pulumi:Stack";
 
-const VERIFIER = /SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+/;
 const PATTERNS: [RegExp, string][] = [
+  [
+    /SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+/,
+    "a SCRAM-SHA-256 verifier",
+  ],
   [/(?:^|[^0-9a-z])md5[0-9a-f]{32}(?![0-9a-f])/, "an md5 password hash"],
   [/postgres(?:ql)?:\/\/[^\s:/@]+:[^\s@/]+@/, "a connection string with a password"],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a private key"],
@@ -58,8 +57,8 @@ function strings(value: unknown, path: string, out: [string, string][]): void {
   }
 }
 
-export function checkSecrets(facts: Facts): Finding[] {
-  const findings: Finding[] = [];
+/** The passwords the stack generated, each with the resource that made it. */
+function generatedPasswords(facts: Facts): Map<string, string> {
   const passwords = new Map<string, string>();
   for (const r of facts.resources) {
     const result = r.props.result;
@@ -71,46 +70,48 @@ export function checkSecrets(facts: Facts): Finding[] {
     )
       passwords.set(result, r.name);
   }
-  const inspect = (
-    at: string,
-    ref: PlainResource | { type: string; name: string },
-    text: string,
-    allowPassword: boolean,
-    allowVerifier: boolean,
-  ) => {
-    const found: string[] = [];
-    if (!allowPassword) {
-      for (const [pw, maker] of passwords)
-        if (text.includes(pw)) found.push(`the generated password of ${maker}`);
-    }
-    if (!allowVerifier && !allowPassword && VERIFIER.test(text))
-      found.push("a SCRAM-SHA-256 verifier");
-    if (!allowPassword) for (const [re, what] of PATTERNS) if (re.test(text)) found.push(what);
-    for (const what of found) {
-      findings.push({
-        ref: { type: ref.type, name: ref.name },
-        message: `${at} must not hold a secret in plain text, got ${what}`,
-      });
-    }
-  };
+  return passwords;
+}
+
+export function checkSecrets(facts: Facts): Finding[] {
+  const findings: Finding[] = [];
+  const passwords = generatedPasswords(facts);
+  /** What secrets a text holds, by kind. */
+  const secretsIn = (text: string): string[] => [
+    ...[...passwords]
+      .filter(([pw]) => text.includes(pw))
+      .map(([, maker]) => `the generated password of ${maker}`),
+    ...PATTERNS.filter(([re]) => re.test(text)).map(([, what]) => what),
+  ];
+  const report = (at: string, ref: { type: string; name: string }, what: string) =>
+    findings.push({
+      ref: { type: ref.type, name: ref.name },
+      message: `${at} must not hold a secret in plain text, got ${what}`,
+    });
+  // A field read decoded (user-data) is judged decoded, below, not twice.
+  const decoded = new Set(facts.decoded.map((d) => `${d.ref.type} ${d.ref.name} ${d.field}`));
   for (const r of facts.resources) {
     if (SKIPPED(r.type)) continue;
     const list: [string, string][] = [];
     strings(r.props, "", list);
     for (const [path, text] of list) {
       const field = path.split(/[.[]/)[0]!;
-      const secret = secretField(r, field);
-      inspect(
-        `${refText(r)}: ${path}`,
-        r,
-        text,
-        secret,
-        secret || !!VERIFIER_FIELDS[r.type]?.includes(field),
-      );
+      if (secretField(r, field) || decoded.has(`${r.type} ${r.name} ${path}`)) continue;
+      for (const what of secretsIn(text)) report(`${refText(r)}: ${path}`, r, what);
     }
   }
-  // Encoded inputs, decoded: user-data may carry verifiers (the userlist), never the rest.
-  for (const d of facts.decoded)
-    inspect(`${refText(d.ref)}: ${d.field} (decoded)`, d.ref, d.text, false, true);
+  // User-data, decoded: a secret in a file it writes is named with the file's path (its content
+  // decoded as cloud-init would), one anywhere else (runcmd, …) with the field alone.
+  for (const d of facts.decoded) {
+    const at = `${refText(d.ref)}: ${d.field} (decoded)`;
+    const inFiles = new Set<string>();
+    for (const f of writeFilesOf(d.text)) {
+      for (const what of secretsIn(f.text)) {
+        report(`${at} → ${f.path}`, d.ref, what);
+        inFiles.add(what);
+      }
+    }
+    for (const what of secretsIn(d.text)) if (!inFiles.has(what)) report(at, d.ref, what);
+  }
   return findings;
 }

@@ -1,6 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
 import { DELIVERED_FILES, type DeliveredFileName } from "../pgbouncer/agent.js";
+import type { FileCopy, HostConfig, Ref } from "./types.js";
 
 /**
  * A host's user-data, read back: EC2 takes it base64 (`userDataBase64`) or as text (`userData`),
@@ -13,32 +14,71 @@ export function decodeUserDataInput(value: string, base64: boolean): string {
   return (gzipped ? gunzipSync(bytes) : bytes).toString("utf8");
 }
 
+/** One user-data input, decoded; none when it is absent, unknown or does not decode. */
+export function decodedUserData(
+  ref: Ref,
+  field: string,
+  value: unknown,
+  base64: boolean,
+): FileCopy | undefined {
+  if (typeof value !== "string" || value === "") return undefined;
+  try {
+    return { ref, field, text: decodeUserDataInput(value, base64) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The delivered files a decoded user-data writes, each named by the field and path it is at. */
+export function userDataFiles(copy: FileCopy): HostConfig["files"] {
+  const files: HostConfig["files"] = {};
+  for (const [name, f] of Object.entries(filesFromCloudConfig(copy.text))) {
+    files[name as DeliveredFileName] = {
+      ref: copy.ref,
+      field: `${copy.field} → ${f.path}`,
+      text: f.text,
+    };
+  }
+  return files;
+}
+
 interface WriteFile {
   path?: unknown;
   content?: unknown;
   encoding?: unknown;
 }
 
-/** The delivered files found in a #cloud-config's write_files, by file name and path. */
-export function filesFromCloudConfig(
-  text: string,
-): Partial<Record<DeliveredFileName, { path: string; text: string }>> {
+/** Every write_files entry of a #cloud-config, content decoded; none when it is not one. */
+export function writeFilesOf(text: string): { path: string; text: string }[] {
   let doc: unknown;
   try {
     doc = parse(text, { version: "1.1" });
   } catch {
-    return {};
+    return [];
   }
   const writeFiles = (doc as { write_files?: unknown } | null)?.write_files;
-  if (!Array.isArray(writeFiles)) return {};
+  if (!Array.isArray(writeFiles)) return [];
+  return (writeFiles as WriteFile[]).flatMap((f) => {
+    if (typeof f?.path !== "string" || typeof f.content !== "string") return [];
+    try {
+      return [{ path: f.path, text: writeFileContent(f.content, f.encoding) }];
+    } catch {
+      return []; // content that does not decode: cloud-init cannot write it either
+    }
+  });
+}
+
+/** The delivered files found in a #cloud-config's write_files, by file name and path. */
+export function filesFromCloudConfig(
+  text: string,
+): Partial<Record<DeliveredFileName, { path: string; text: string }>> {
   const byPath = new Map(
     (Object.keys(DELIVERED_FILES) as DeliveredFileName[]).map((n) => [DELIVERED_FILES[n].path, n]),
   );
   const out: Partial<Record<DeliveredFileName, { path: string; text: string }>> = {};
-  for (const f of writeFiles as WriteFile[]) {
-    const name = typeof f?.path === "string" ? byPath.get(f.path) : undefined;
-    if (!name || typeof f.content !== "string") continue;
-    out[name] = { path: f.path as string, text: writeFileContent(f.content, f.encoding) };
+  for (const f of writeFilesOf(text)) {
+    const name = byPath.get(f.path);
+    if (name) out[name] = f;
   }
   return out;
 }

@@ -77,12 +77,14 @@ describe("npm run render", () => {
     const userlist = await readFile(join(out, "pgbouncer-1", "userlist.txt"), "utf8");
     expect(userlist).not.toMatch(/SCRAM-SHA-256\$\d+:/);
     expect(userlist).toMatch(/"orders" "SCRAM-SHA-256\$<redacted/);
-    // each cloud host's user-data too, carrying the same (redacted) files
+    // each cloud host's user-data too, carrying the same files but the userlist, not even
+    // redacted: the host's first boot fetches it from Parameter Store
     for (const host of ["pgbouncer-1", "pgbouncer-2", "pgbouncer-3"]) {
       const userData = await readFile(join(out, host, "user-data.yaml"), "utf8");
       expect(userData).toMatch(new RegExp(`^#cloud-config\n# user-data for ${host} `));
-      expect(userData).not.toMatch(/SCRAM-SHA-256\$\d+:/);
-      expect(userData).toContain('"orders" "SCRAM-SHA-256$<redacted');
+      expect(userData).not.toMatch(/SCRAM-SHA-256\$/);
+      expect(userData).not.toMatch(/- path: \/etc\/pgbouncer\/userlist\.txt$/m);
+      expect(userData).toContain('--names "$PARAMETER_PATH/userlist.txt"');
     }
   });
 });

@@ -3,6 +3,7 @@ import { MOCK_AZS } from "./pulumi-mocks.js";
 import {
   checkBudget,
   checkNoPlaintextSecrets,
+  checkNoVerifierInUserData,
   checkSecretOutputs,
   checkSecurityGroups,
   checkUserData,
@@ -52,6 +53,12 @@ test("dev: each host's user-data carries exactly the renderers' output for that 
 test("dev: every password and connection string is secret; none appears in the clear", async () => {
   checkNoPlaintextSecrets(mocked);
   await checkSecretOutputs(program, mocked, plan);
+});
+
+// GIVEN the accounts' verifiers WHEN each host's user-data is decoded THEN none is in it: any
+// process on the host reads user-data through IMDS, so the userlist comes from Parameter Store.
+test("dev: no host's user-data holds a password or a SCRAM verifier", () => {
+  checkNoVerifierInUserData(mocked);
 });
 
 test("dev: max_connections is the plan's; role connection limits sum within the budget", () => {

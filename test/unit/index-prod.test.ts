@@ -3,6 +3,7 @@ import { MOCK_AZS, unwrap } from "./pulumi-mocks.js";
 import {
   checkBudget,
   checkNoPlaintextSecrets,
+  checkNoVerifierInUserData,
   checkSecretOutputs,
   checkSecurityGroups,
   checkUserData,
@@ -106,6 +107,12 @@ test("prod: each host's user-data carries exactly the renderers' output for that
 test("prod: every password and connection string is secret; none appears in the clear", async () => {
   checkNoPlaintextSecrets(mocked);
   await checkSecretOutputs(program, mocked, plan);
+});
+
+// GIVEN the accounts' verifiers WHEN each host's user-data is decoded THEN none is in it: any
+// process on the host reads user-data through IMDS, so the userlist comes from Parameter Store.
+test("prod: no host's user-data holds a password or a SCRAM verifier", () => {
+  checkNoVerifierInUserData(mocked);
 });
 
 test("prod: max_connections is the plan's; role connection limits sum within the budget", () => {

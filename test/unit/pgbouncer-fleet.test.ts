@@ -8,8 +8,10 @@ import { cloudPeers } from "../../pgbouncer/render.js";
 import { factsFromResources } from "../../policies/resources.js";
 import { DEFAULT_POLICY_CONFIG, RULES } from "../../policies/rules.js";
 import type { PlainResource } from "../../policies/types.js";
+import { DELIVERED_FILES } from "../../pgbouncer/agent.js";
+import { userData } from "./program-files.js";
 import { edited, plainResources } from "./program-policies.js";
-import { mockStack, unwrap } from "./pulumi-mocks.js";
+import { isSecretInput, mockStack, unwrap } from "./pulumi-mocks.js";
 
 // GIVEN the fleet component alone, with a transformation that records each child's options
 // WHEN it is built for prod THEN a changed user-data or template can never touch a running host.
@@ -75,6 +77,48 @@ test("instances ignore later user-data and launch template versions, and never r
     ]);
     expect(host.inputs.userDataReplaceOnChange).toBe(false);
     expect(host.inputs.launchTemplate).toMatchObject({ id: "fleet-template-id", version: "1" });
+  }
+});
+
+// GIVEN the accounts' verifiers, as secrets WHEN the fleet is built THEN no instance's user-data
+// holds one, nor writes the userlist (any process on a host reads its user-data through IMDS), and
+// none of the secrets reaches it at all: it is not even marked secret. The verifiers reach the
+// hosts as the userlist SecureString their first boot fetches.
+test("no SCRAM verifier in any host's user-data; the userlist is a SecureString in Parameter Store", () => {
+  const verifiers = [...fixtureVerifiers(plan).values()];
+  const hosts = mocked.of("aws:ec2/instance:Instance");
+  expect(hosts.length).toBe(2 * plan.hosts.length);
+  for (const host of hosts) {
+    expect(isSecretInput(host.inputs.userDataBase64), `${host.name} user-data secret`).toBe(false);
+    const { text, files } = userData(host);
+    for (const v of verifiers) expect(text.includes(v), `${host.name}: a verifier`).toBe(false);
+    expect(text).not.toMatch(/SCRAM-SHA-256\$\d+:/);
+    expect(files.has(DELIVERED_FILES["userlist.txt"].path), host.name).toBe(false);
+    // and its first boot fetches the userlist before PgBouncer starts
+    expect(text).toContain('--names "$PARAMETER_PATH/userlist.txt"');
+  }
+  for (const h of plan.hosts) {
+    const param = mocked
+      .of("aws:ssm/parameter:Parameter")
+      .find((p) => p.inputs.name === `/pg-pooling/prod/${h.name}/userlist.txt`)!;
+    expect(param.inputs.type).toBe("SecureString");
+    expect(isSecretInput(param.inputs.value)).toBe(true);
+    for (const v of verifiers) expect(unwrap(param.inputs.value)).toContain(v);
+  }
+});
+
+// GIVEN the launch template every host boots from WHEN the fleet is built THEN the instance
+// metadata service answers IMDSv2 (session tokens) only, one hop away: a container on the host
+// cannot reach it to borrow the host's role.
+test("the launch template requires IMDSv2 with a hop limit of 1", () => {
+  const templates = mocked.of("aws:ec2/launchTemplate:LaunchTemplate");
+  expect(templates.map((t) => t.name)).toEqual(["fleet-template", "bare-template"]);
+  for (const t of templates) {
+    expect(t.inputs.metadataOptions).toEqual({
+      httpEndpoint: "enabled",
+      httpTokens: "required",
+      httpPutResponseHopLimit: 1,
+    });
   }
 });
 

@@ -23,6 +23,7 @@ test("prod: the rules read every host's files from user-data and Parameter Store
   expect(facts.hosts.map((h) => `${h.host} ${h.source}`)).toEqual(
     plan.hosts.flatMap((h) => [`${h.name} parameter-store`, `${h.name} user-data`]),
   );
+  expect(facts.nodes.map((n) => n.node)).toEqual(plan.budget.map((b) => b.node));
   // the userlist from Parameter Store only: what the SCRAM rule reads, and no user-data writes it
   expect(
     facts.hosts.filter((h) => h.files["userlist.txt"]).map((h) => `${h.host} ${h.source}`),

@@ -4,13 +4,9 @@ import { loadStack } from "../../platform/config.js";
 import { buildPlan, type Plan } from "../../platform/plan.js";
 import { scrapeIngress } from "../../monitoring/scrape.js";
 import { MONITORING_ROLE } from "../../platform/roles.js";
-import {
-  DELIVERED_FILES,
-  hostFileTargets,
-  SECRET_FILES,
-  type DeliveredFiles,
-} from "../../pgbouncer/agent.js";
+import { DELIVERED_FILES, hostFileTargets, PUBLIC_FILES } from "../../pgbouncer/agent.js";
 import { pgbouncerAccounts } from "../../pgbouncer/render.js";
+import { SECRET_FILES } from "../../pgbouncer/secret-files.js";
 import { tlsFileTargets } from "../../pgbouncer/tls-files.js";
 import {
   expectedHostFiles,
@@ -91,19 +87,25 @@ export function checkUserData(mocked: MockedStack, plan: Plan): void {
   );
   for (const host of plan.hosts) {
     const instance = named(mocked, T.ec2, `pooling-pgbouncer-${host.name}`);
-    expect(isSecretInput(instance.inputs.userDataBase64), `${host.name} user-data is secret`).toBe(
-      true,
-    );
+    // Nothing secret flows into it: a secret among its inputs (the userlist, the key) would make
+    // Pulumi mark it secret. checkNoVerifierInUserData reads what it holds.
+    expect(
+      isSecretInput(instance.inputs.userDataBase64),
+      `${host.name} user-data marked secret`,
+    ).toBe(false);
     expect(instance.inputs.userDataReplaceOnChange).toBe(false);
     const { files } = userData(instance);
     const want = expected.get(host.name)!;
-    for (const [name, target] of Object.entries(DELIVERED_FILES)) {
-      expect(files.get(target.path), `${host.name} ${name}`).toBe(
-        want[name as keyof DeliveredFiles],
-      );
+    for (const name of PUBLIC_FILES) {
+      expect(files.get(DELIVERED_FILES[name].path), `${host.name} ${name}`).toBe(want[name]);
     }
-    // the TLS pair is not in it: the first boot fetches it from Parameter Store
-    for (const target of Object.values(tlsFileTargets(plan) ?? {})) {
+    // the userlist and the TLS pair are not in it: the first boot fetches them from Parameter
+    // Store
+    const withheld = [
+      DELIVERED_FILES["userlist.txt"],
+      ...Object.values(tlsFileTargets(plan) ?? {}),
+    ];
+    for (const target of withheld) {
       expect(files.has(target.path), `${host.name} user-data writes ${target.path}`).toBe(false);
     }
     // and Parameter Store holds the very same files for later revisions, and the TLS pair
@@ -145,11 +147,25 @@ export function checkNoPlaintextSecrets(mocked: MockedStack): void {
         expect(text.includes(secret), `${path} holds a secret`).toBe(false);
     }
   }
-  // the user-data carries verifiers (it is secret) but never a password
-  for (const instance of mocked.of(T.ec2)) {
+}
+
+/**
+ * Each instance's user-data, decoded, holds no generated password and no SCRAM verifier (of the
+ * stack's or any other): any process on a host can read its user-data through IMDS.
+ */
+export function checkNoVerifierInUserData(mocked: MockedStack): void {
+  const { passwords, verifiers } = generatedSecrets(mocked);
+  expect(verifiers.size).toBeGreaterThan(0);
+  const instances = mocked.of(T.ec2);
+  expect(instances.length).toBeGreaterThan(0);
+  for (const instance of instances) {
     const { text } = userData(instance);
-    for (const pw of passwords) expect(text.includes(pw)).toBe(false);
-    expect(text).toContain(verifiers.get("orders")!);
+    for (const pw of passwords)
+      expect(text.includes(pw), `${instance.name}: a password`).toBe(false);
+    for (const [account, v] of verifiers) {
+      expect(text.includes(v), `${instance.name}: the verifier of ${account}`).toBe(false);
+    }
+    expect(text, `${instance.name}: a SCRAM verifier`).not.toMatch(/SCRAM-SHA-256\$\d+:/);
   }
 }
 

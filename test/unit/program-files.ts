@@ -1,12 +1,13 @@
 import { parse } from "yaml";
 import type { Plan } from "../../platform/plan.js";
 import { MONITORING_ROLE } from "../../platform/roles.js";
-import { deliveredFiles, SECRET_FILES, type DeliveredFiles } from "../../pgbouncer/agent.js";
+import { deliveredFiles, type DeliveredFiles } from "../../pgbouncer/agent.js";
 import { decodeUserData } from "../../pgbouncer/cloud-init.js";
 import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
 import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
 import { pgbouncerAccounts, renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
 import { scramVerifier } from "../../pgbouncer/scram.js";
+import { SECRET_FILES } from "../../pgbouncer/secret-files.js";
 import { tlsFileTargets, type TlsFileName } from "../../pgbouncer/tls-files.js";
 import {
   mockBytes,
