@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { compareVersions, type Version } from "../platform/capabilities.js";
-import { renderIni, type HostProcess, type PeerAddress } from "../pgbouncer/ini.js";
-import { renderLogrotate } from "../pgbouncer/logrotate.js";
+import type { PeerAddress } from "../pgbouncer/ini.js";
+import { peerId, processNumbers } from "../pgbouncer/layout.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { iniRollout } from "../pgbouncer/rollout.js";
 import { chownToUser, isPortFree, processAlive, run, tail, waitFor } from "./exec.js";
@@ -28,8 +28,7 @@ import {
 export type HostAction = "started" | "unchanged" | "reloaded" | "restarted";
 
 /** A host's PgBouncer processes, numbered from 1. */
-export const processIds = (host: HostPlan) =>
-  Array.from({ length: host.processes }, (_, i) => i + 1);
+export const processIds = processNumbers;
 
 export async function processPid(host: HostPlan, process: number): Promise<number | undefined> {
   const pidFile = localLayout(host, undefined, process).pidFile;
@@ -48,48 +47,35 @@ async function runningPids(host: HostPlan): Promise<number[]> {
   return pids.filter((p): p is number => p !== undefined);
 }
 
-/** Every file of a host by name: one ini per process, the shared userlist, unit and logrotate. */
+/** Every file of a host by name: one ini and unit per process, the shared userlist and logrotate. */
 export function renderLocalHost(
   plan: Plan,
   host: HostPlan,
   secrets: LocalSecrets | "redacted",
-): HostFiles & Record<string, string> {
+): HostFiles {
   const layouts = processIds(host).map((k) => localLayout(host, undefined, k));
-  const upstreams = localUpstreams(plan);
-  const files: HostFiles & Record<string, string> = {
-    ...renderHostFiles({
-      plan,
-      host,
-      upstreams,
-      layout: layouts[0]!,
-      users: userlistEntries(plan, secrets === "redacted" ? "redacted" : verifierMap(secrets)),
-      reloadCommand: localReloadCommand(...layouts),
-    }),
-  };
   const peers = localPeers(plan);
-  for (const [i, layout] of layouts.entries()) {
-    const process: HostProcess = { id: localPeerId(host, i + 1), peers };
-    files[basename(layout.iniFile)] = renderIni(plan, host, upstreams, layout, process);
-  }
-  if (layouts.length > 1) {
-    const others = layouts.slice(1).map((l) => l.logFile);
-    files["logrotate.conf"] = renderLogrotate(layouts[0]!, localReloadCommand(...layouts), others);
-  }
-  return files;
+  return renderHostFiles({
+    plan,
+    host,
+    upstreams: localUpstreams(plan),
+    layout: layouts[0]!,
+    processLayout: (k) => layouts[k - 1]!,
+    peers: () => peers,
+    users: userlistEntries(plan, secrets === "redacted" ? "redacted" : verifierMap(secrets)),
+    reloadCommand: localReloadCommand(...layouts),
+  });
 }
-
-/** A process's peer_id: unique across the fleet, numbered host by host from 1. */
-export const localPeerId = (host: HostPlan, k: number) => host.index * host.processes + k;
 
 /**
  * Every process of every host, by its unix socket: the balancer hands a cancel request to any
  * process of any host, and all of them run on this machine, so each reaches every other's socket.
  */
-export function localPeers(plan: Plan): PeerAddress[] {
+export function localPeers(plan: Plan, stateDir?: string): PeerAddress[] {
   return plan.hosts.flatMap((host) =>
     processIds(host).map((k) => ({
-      id: localPeerId(host, k),
-      host: localLayout(host, undefined, k).unixSocketDir,
+      id: peerId(host, k),
+      host: localLayout(host, stateDir, k).unixSocketDir,
       port: plan.config.pgbouncer.port,
     })),
   );

@@ -59,6 +59,41 @@ export const PRODUCTION_LAYOUT: HostLayout = {
   binary: "/usr/sbin/pgbouncer",
 };
 
+/** A host's PgBouncer processes, numbered from 1. */
+export const processNumbers = (host: { processes: number }): number[] =>
+  Array.from({ length: host.processes }, (_, i) => i + 1);
+
+/**
+ * Process k's peer_id: unique across the fleet, numbered host by host from 1 (host index ×
+ * processes + k), so a cancel key names the one process that owns it.
+ */
+export const peerId = (host: { index: number; processes: number }, k: number): number =>
+  host.index * host.processes + k;
+
+/**
+ * Process k of a cloud host: process 1 is the package layout itself (a host running one process
+ * is unchanged), process k > 1 has its own ini, log, socket folder and pidfile, suffixed `-k`
+ * as on the local stack. The processes share the port (so_reuseport) and each keeps its own
+ * unix socket, which is how the exporter, an operator and a peer reach one of them.
+ */
+export function productionLayout(k: number): HostLayout {
+  if (k === 1) return PRODUCTION_LAYOUT;
+  return {
+    ...PRODUCTION_LAYOUT,
+    iniFile: `/etc/pgbouncer/pgbouncer-${k}.ini`,
+    logFile: `/var/log/pgbouncer/pgbouncer-${k}.log`,
+    pidFile: `/run/pgbouncer-${k}/pgbouncer.pid`,
+    unixSocketDir: `/run/pgbouncer-${k}`,
+  };
+}
+
+/** The systemd unit of process k: `pgbouncer.service` (the package's name), `pgbouncer-k.service`. */
+export const unitName = (k: number): string =>
+  k === 1 ? "pgbouncer.service" : `pgbouncer-${k}.service`;
+
+/** The ini of process k by file name: `pgbouncer.ini`, `pgbouncer-k.ini`. */
+export const iniName = (k: number): string => (k === 1 ? "pgbouncer.ini" : `pgbouncer-${k}.ini`);
+
 /**
  * Upstreams of a review render of a cloud plan (`npm run render`, `npm run check`): the RDS
  * endpoints exist only after deploy, so they are named under the reserved `.invalid` domain.

@@ -4,6 +4,7 @@ import { buildPlan, type Plan } from "../platform/plan.js";
 import { validateStackConfig } from "../platform/validate.js";
 import { atVersion, rawStack, withField } from "../platform/fixtures.js";
 import { localLayout, localReloadCommand, localUpstreams } from "../local/topology.js";
+import { localPeers } from "../local/pgbouncer.js";
 import { knows, parseVersion } from "../platform/capabilities.js";
 import { fixtureVerifiers } from "./fixtures.js";
 import { FORCED_KEYS } from "../platform/capabilities.js";
@@ -22,16 +23,22 @@ const PROD_UPSTREAMS: Upstreams = {
   port: 5432,
 };
 
+/** A host's files as the local stack renders them, under a fixed state folder. */
 function renderLocal(plan: Plan, index = 0): HostFiles {
   const host = plan.hosts[index]!;
-  const layout = localLayout(host, GOLDEN_STATE);
+  const layouts = Array.from({ length: host.processes }, (_, i) =>
+    localLayout(host, GOLDEN_STATE, i + 1),
+  );
+  const peers = localPeers(plan, GOLDEN_STATE);
   return renderHostFiles({
     plan,
     host,
     upstreams: localUpstreams(plan),
-    layout,
+    layout: layouts[0]!,
+    processLayout: (k) => layouts[k - 1]!,
+    peers: () => peers,
     users: userlistEntries(plan, fixtureVerifiers(plan)),
-    reloadCommand: localReloadCommand(layout),
+    reloadCommand: localReloadCommand(...layouts),
   });
 }
 

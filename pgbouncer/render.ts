@@ -3,16 +3,30 @@ import { hostPrivateIps } from "../platform/network.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { renderHba } from "./hba.js";
 import { renderIni, type HostProcess, type PeerAddress } from "./ini.js";
-import { ADMIN_USER, STATS_USER, type HostLayout, type Upstreams } from "./layout.js";
+import {
+  ADMIN_USER,
+  iniName,
+  peerId,
+  processNumbers,
+  productionLayout,
+  STATS_USER,
+  unitName,
+  type HostLayout,
+  type Upstreams,
+} from "./layout.js";
 import { renderLogrotate } from "./logrotate.js";
 import { renderSystemdUnit } from "./systemd.js";
 import { REDACTED_VERIFIER, renderUserlist, type UserlistEntry } from "./userlist.js";
 
-/** Every file one PgBouncer host runs on, by file name. */
+/**
+ * Every file one PgBouncer host runs on, by file name: the shared ones, and one ini and one unit
+ * per process (`pgbouncer-k.ini`, `pgbouncer-k.service` for k > 1).
+ */
 export type HostFiles = Record<
   "pgbouncer.ini" | "pgbouncer_hba.conf" | "userlist.txt" | "pgbouncer.service" | "logrotate.conf",
   string
->;
+> &
+  Record<string, string>;
 
 /** Accounts in the userlist: one per service, plus PgBouncer's admin and stats-only users. */
 export function pgbouncerAccounts(plan: Plan): string[] {
@@ -36,41 +50,75 @@ export interface HostRenderInput {
   plan: Plan;
   host: HostPlan;
   upstreams: Upstreams;
+  /** Process 1's layout. */
   layout: HostLayout;
+  /** Process k's layout, k > 1. @default productionLayout (a cloud host) */
+  processLayout?: (k: number) => HostLayout;
+  /** The [peers] process k lists. @default cloudPeers; none for a local plan */
+  peers?: (k: number) => readonly PeerAddress[];
   users: readonly UserlistEntry[];
-  /** Command logrotate runs after rotating: makes PgBouncer reopen its log (SIGHUP). */
-  reloadCommand: string;
+  /**
+   * Command logrotate runs after rotating: makes every process reopen its log (SIGHUP).
+   * @default systemdReload of the host's units
+   */
+  reloadCommand?: string;
 }
 
 /**
- * The cloud fleet's [peers]: every host at its fixed private address (platform/network.ts) on
- * PgBouncer's port, peer_id = host index + 1. Behind the load balancer a client's cancel request
- * reaches any host, which passes it on to the host that owns the cancel key. The one list the
- * hosts' files, the review render and the policies all render from.
+ * The cloud fleet's [peers] for a process of `self`: every process of every host. Another host's
+ * are reached at its fixed private address (platform/network.ts) on PgBouncer's port, where
+ * so_reuseport hands the cancel to any of its processes and that one passes it on by socket
+ * (PgBouncer forwards a cancel up to three times); the processes of `self`'s own host, when it
+ * runs several, by their unix sockets. The one list the hosts' files, the review render and the
+ * policies all render from.
  */
-export function cloudPeers(plan: Plan): PeerAddress[] {
+export function cloudPeers(plan: Plan, self?: HostPlan): PeerAddress[] {
   const addresses = hostPrivateIps(plan.config.network, plan.hosts.length);
   const port = plan.config.pgbouncer.port;
-  return plan.hosts.map((h) => ({ id: h.index + 1, host: addresses[h.index]!, port }));
+  return plan.hosts.flatMap((h) =>
+    processNumbers(h).map((k) => ({
+      id: peerId(h, k),
+      host:
+        self && h.index === self.index && h.processes > 1
+          ? productionLayout(k).unixSocketDir
+          : addresses[h.index]!,
+      port,
+    })),
+  );
 }
 
-/** A cloud host's place among its peers (one PgBouncer process per host in the cloud). */
-export function cloudProcess(plan: Plan, host: HostPlan): HostProcess {
-  return { id: host.index + 1, peers: cloudPeers(plan) };
+/** systemd reloads (SIGHUP: RELOAD, and the log reopened) every PgBouncer unit of the host. */
+export function systemdReload(host: HostPlan): string {
+  const units = processNumbers(host).map(unitName);
+  return `/bin/systemctl reload ${units.join(" ")} >/dev/null 2>&1 || true`;
 }
 
 /**
- * Every file of one host. A cloud host's ini lists the fleet's peers (cloudPeers); the local
- * stack renders one ini per process with its own peers (local/pgbouncer.ts) over this one.
+ * Every file of one host: per process, its ini (with its peer_id and the fleet's peers) and its
+ * unit; shared, the hba rules, the userlist and the logrotate of every process's log.
  */
 export function renderHostFiles(input: HostRenderInput): HostFiles {
   const { plan, host, upstreams, layout } = input;
-  const process = plan.environment === "local" ? undefined : cloudProcess(plan, host);
-  return {
-    "pgbouncer.ini": renderIni(plan, host, upstreams, layout, process),
+  const layouts = processNumbers(host).map((k) =>
+    k === 1 ? layout : (input.processLayout ?? productionLayout)(k),
+  );
+  const files: Record<string, string> = {
     "pgbouncer_hba.conf": renderHba(plan),
     "userlist.txt": renderUserlist(input.users),
-    "pgbouncer.service": renderSystemdUnit(host, layout, DEFAULTS.pgbouncer.stopTimeoutSeconds),
-    "logrotate.conf": renderLogrotate(layout, input.reloadCommand),
+    "logrotate.conf": renderLogrotate(
+      layout,
+      input.reloadCommand ?? systemdReload(host),
+      layouts.slice(1).map((l) => l.logFile),
+    ),
   };
+  for (const [i, l] of layouts.entries()) {
+    const k = i + 1;
+    // The local stack's processes all run on one machine: it names its own peers (sockets).
+    const peers =
+      input.peers?.(k) ?? (plan.environment === "local" ? undefined : cloudPeers(plan, host));
+    const process: HostProcess | undefined = peers && { id: peerId(host, k), peers };
+    files[iniName(k)] = renderIni(plan, host, upstreams, l, process);
+    files[unitName(k)] = renderSystemdUnit(host, l, DEFAULTS.pgbouncer.stopTimeoutSeconds, k);
+  }
+  return files as HostFiles;
 }

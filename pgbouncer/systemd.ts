@@ -1,6 +1,6 @@
 import type { HostPlan } from "../platform/plan.js";
 import { generatedHeader } from "./header.js";
-import type { HostLayout } from "./layout.js";
+import { unitName, type HostLayout } from "./layout.js";
 import { absolutePath } from "./sanitize.js";
 
 /**
@@ -14,7 +14,9 @@ export function renderSystemdUnit(
   host: HostPlan,
   layout: HostLayout,
   stopTimeoutSeconds: number,
+  k = 1,
 ): string {
+  const which = host.processes > 1 ? `${host.name}, process ${k} of ${host.processes}` : host.name;
   const runDir = absolutePath("layout.unixSocketDir", layout.unixSocketDir);
   const logDir = absolutePath("layout.logFile", layout.logFile).replace(/\/[^/]+$/, "");
   // systemd creates /run/<x> and /var/log/<x> for the service user; other layouts (the local
@@ -26,9 +28,9 @@ export function renderSystemdUnit(
     ...(logDir.startsWith("/var/log/") ? [`LogsDirectory=${logDir.slice(9)}`] : []),
   ];
   return (
-    generatedHeader("#", `pgbouncer.service for ${host.name}`) +
+    generatedHeader("#", `${unitName(k)} for ${host.name}`) +
     `[Unit]
-Description=PgBouncer connection pooler (${host.name}, pg-pooling)
+Description=PgBouncer connection pooler (${which}, pg-pooling)
 Documentation=man:pgbouncer(1) https://www.pgbouncer.org/config.html
 After=network-online.target
 Wants=network-online.target
