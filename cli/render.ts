@@ -5,7 +5,6 @@ import { deliveredFiles, publicFiles, reviewAgentSettings } from "../pgbouncer/a
 import { renderCloudInit } from "../pgbouncer/cloud-init.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams } from "../pgbouncer/layout.js";
-import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
 import { renderLocalHost } from "../local/pgbouncer.js";
 import { main, parseArgs, UsageError } from "./args.js";
 import { configFromArgs } from "./load.js";
@@ -37,7 +36,6 @@ await main(async () => {
             ),
             layout: PRODUCTION_LAYOUT,
             users: userlistEntries(plan, "redacted"),
-            reloadCommand: SYSTEMD_RELOAD,
           });
     if (plan.environment !== "local") {
       // What the host boots with; the region and target group are known only at deploy.

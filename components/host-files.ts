@@ -2,7 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../platform/plan.js";
 import { deliveredFiles, publicFiles, type PublicFiles } from "../pgbouncer/agent.js";
 import { PRODUCTION_LAYOUT, type Upstreams } from "../pgbouncer/layout.js";
-import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
 
 /**
@@ -24,7 +23,6 @@ export function bootFiles(
           upstreams: addresses,
           layout: PRODUCTION_LAYOUT,
           users: userlistEntries(plan, "redacted"),
-          reloadCommand: SYSTEMD_RELOAD,
         });
         return [host.name, publicFiles(deliveredFiles(plan, files))];
       }),

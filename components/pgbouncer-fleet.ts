@@ -2,12 +2,12 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { exporterHostFiles, exporterPgpassParameter } from "../monitoring/exporter-units.js";
 import { scrapeIngress } from "../monitoring/scrape.js";
-import { hostAz } from "../platform/network.js";
+import { hostAz, hostPrivateIps } from "../platform/network.js";
 import type { Plan } from "../platform/plan.js";
 import { hostParameterPath } from "../pgbouncer/agent.js";
 import { encodeUserData, renderCloudInit } from "../pgbouncer/cloud-init.js";
 import type { Upstreams } from "../pgbouncer/layout.js";
-import { cloudPeers, userlistEntries } from "../pgbouncer/render.js";
+import { userlistEntries } from "../pgbouncer/render.js";
 import { fleetCaName, serverCertificateNames } from "../pgbouncer/server-certificate.js";
 import { tlsFileTargets } from "../pgbouncer/tls-files.js";
 import { renderUserlist } from "../pgbouncer/userlist.js";
@@ -210,8 +210,8 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
             parent,
           );
 
-    // The addresses [peers] names are the ones the instances get.
-    const peers = cloudPeers(plan);
+    // The addresses [peers] names are the ones the instances get (platform/network.ts).
+    const addresses = hostPrivateIps(plan.config.network, plan.hosts.length);
     const instances = plan.hosts.map((host) => {
       // Nothing secret goes in: user-data is readable through IMDS by any process on the host,
       // so the userlist and the TLS pair come from Parameter Store at first boot. Nor is it
@@ -243,7 +243,7 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
         {
           launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
           subnetId: args.subnetIds[hostAz(host.index, azs)]!,
-          privateIp: peers[host.index]!.host,
+          privateIp: addresses[host.index]!,
           userDataBase64: userData,
           userDataReplaceOnChange: false,
           tags: { ...tags(host.name), "pg-pooling:host": host.name },

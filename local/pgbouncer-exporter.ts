@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
-import { EXPORTERS } from "../platform/exporters.js";
+import { pgbouncerExporterPort } from "../platform/exporters.js";
 import { STATS_USER } from "../pgbouncer/layout.js";
 import { daemonPid, startDaemon, stopDaemon, writePrivateFile } from "./exec.js";
 import type { LocalSecrets } from "./secrets.js";
@@ -25,7 +25,7 @@ const name = (host: HostPlan, k: number) => `pgbouncer-exporter-${host.name}-${k
 
 /** Each process k of a host serves on the exporter port + k − 1, at the host's address. */
 export const pgbouncerExporterAddress = (hostIndex: number, k: number) =>
-  `${pgbouncerAddress(hostIndex)}:${EXPORTERS.pgbouncer.port + k - 1}`;
+  `${pgbouncerAddress(hostIndex)}:${pgbouncerExporterPort(k)}`;
 
 /** A .pgpass line: `:` and `\` are escaped in every field. */
 const passLine = (...fields: string[]) =>

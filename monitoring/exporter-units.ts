@@ -1,10 +1,17 @@
-import { EXPORTERS } from "../platform/exporters.js";
+import { EXPORTERS, pgbouncerExporterPort } from "../platform/exporters.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { MONITORING_ROLE } from "../platform/roles.js";
 import { AGENT_ENV, stackParameterRoot } from "../pgbouncer/agent.js";
 import { generatedHeader } from "../pgbouncer/header.js";
 import { forcedSettings } from "../pgbouncer/ini.js";
-import { PRODUCTION_LAYOUT, STATS_USER, type Upstreams } from "../pgbouncer/layout.js";
+import {
+  PRODUCTION_LAYOUT,
+  processNumbers,
+  productionLayout,
+  STATS_USER,
+  unitName,
+  type Upstreams,
+} from "../pgbouncer/layout.js";
 import { connstringValue, RenderError } from "../pgbouncer/sanitize.js";
 import { EXPORTER_RELEASES, postgresExporterQueries } from "./catalogue.js";
 import { BIN_DIR, renderInstallScript, type ExporterBinary } from "./exporter-install.js";
@@ -13,7 +20,7 @@ import { BIN_DIR, renderInstallScript, type ExporterBinary } from "./exporter-in
  * The exporters of a cloud PgBouncer host, as systemd units and the scripts that set them up (the
  * binaries themselves: exporter-install.ts).
  *
- * - pgbouncer_exporter, one per host: the stats-only user over PgBouncer's unix socket.
+ * - pgbouncer_exporter, one per PgBouncer process: the stats-only user over that process's socket.
  * - node_exporter, one per host: CPU, descriptors and network of the host.
  * - postgres_exporter, one per RDS node. RDS runs nothing of ours, so node i's exporter runs on
  *   PgBouncer host (i mod hosts), on port 9187 + ⌊i / hosts⌋: spread so that one lost host loses
@@ -43,6 +50,10 @@ const UNIT_DIR = "/etc/systemd/system";
 export function exporterPgpassParameter(stack: string): string {
   return `${stackParameterRoot(stack)}/monitoring/exporters.pgpass`;
 }
+
+/** The unit of PgBouncer process k's exporter. */
+export const pgbouncerExporterUnit = (k: number): string =>
+  k === 1 ? "pg-pooling-pgbouncer-exporter.service" : `pg-pooling-pgbouncer-exporter-${k}.service`;
 
 /**
  * The pgpass file: one line per account, any host, port and database. A password is never echoed
@@ -83,7 +94,10 @@ export function postgresExporterPlacement(plan: Plan): PostgresExporterPlacement
  * is what Prometheus must be admitted to.
  */
 export function hostExporterPorts(plan: Plan): number[] {
-  const ports = new Set<number>([EXPORTERS.node.port, EXPORTERS.pgbouncer.port]);
+  const ports = new Set<number>([
+    EXPORTERS.node.port,
+    ...processNumbers(plan.hosts[0]!).map(pgbouncerExporterPort),
+  ]);
   for (const p of postgresExporterPlacement(plan)) ports.add(p.port);
   return [...ports].sort((a, b) => a - b);
 }
@@ -176,8 +190,13 @@ export function exporterHostFiles(
     { path: INSTALL_SCRIPT, mode: "0755", content: renderInstallScript() },
   ];
   const units: string[] = [SETUP_UNIT];
-  const addUnit = (name: string, what: string, binary: ExporterBinary, lines: string[]) => {
-    const after = binary === "pgbouncer_exporter" ? ["pgbouncer.service"] : [];
+  const addUnit = (
+    name: string,
+    what: string,
+    binary: ExporterBinary,
+    lines: string[],
+    after: string[] = [],
+  ) => {
     files.push({
       path: `${UNIT_DIR}/${name}`,
       mode: "0644",
@@ -188,17 +207,22 @@ export function exporterHostFiles(
   const listen = (port: number) => `--web.listen-address=\${LISTEN_ADDRESS}:${port}`;
   const pgpass = [`LoadCredential=pgpass:${PGPASS_FILE}`, "Environment=PGPASSFILE=%d/pgpass"];
 
-  const socket = `host=${PRODUCTION_LAYOUT.unixSocketDir}&port=${p.port}`;
-  addUnit(
-    "pg-pooling-pgbouncer-exporter.service",
-    `pgbouncer_exporter for ${host.name}`,
-    "pgbouncer_exporter",
-    [
-      ...pgpass,
-      `Environment=PGBOUNCER_EXPORTER_CONNECTION_STRING=postgres:///pgbouncer?${socket}&user=${STATS_USER}&sslmode=disable`,
-      `ExecStart=${BIN_DIR}/pgbouncer_exporter ${listen(EXPORTERS.pgbouncer.port)}`,
-    ],
-  );
+  // One per PgBouncer process, each on its own process's socket (so_reuseport would hand a TCP
+  // login to any process), on the exporter port + k − 1.
+  for (const k of processNumbers(host)) {
+    const socket = `host=${productionLayout(k).unixSocketDir}&port=${p.port}`;
+    addUnit(
+      pgbouncerExporterUnit(k),
+      `pgbouncer_exporter for ${host.name}${host.processes > 1 ? ` process ${k}` : ""}`,
+      "pgbouncer_exporter",
+      [
+        ...pgpass,
+        `Environment=PGBOUNCER_EXPORTER_CONNECTION_STRING=postgres:///pgbouncer?${socket}&user=${STATS_USER}&sslmode=disable`,
+        `ExecStart=${BIN_DIR}/pgbouncer_exporter ${listen(pgbouncerExporterPort(k))}`,
+      ],
+      [unitName(k)],
+    );
+  }
   addUnit("pg-pooling-node-exporter.service", `node_exporter for ${host.name}`, "node_exporter", [
     `ExecStart=${BIN_DIR}/node_exporter ${listen(EXPORTERS.node.port)}`,
   ]);

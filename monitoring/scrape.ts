@@ -1,7 +1,8 @@
 import { stringify } from "yaml";
-import { EXPORTERS } from "../platform/exporters.js";
+import { EXPORTERS, pgbouncerExporterPort } from "../platform/exporters.js";
 import type { Plan } from "../platform/plan.js";
 import { generatedHeader } from "../pgbouncer/header.js";
+import { processNumbers } from "../pgbouncer/layout.js";
 import { RenderError } from "../pgbouncer/sanitize.js";
 import { hostExporterPorts, postgresExporterPlacement } from "./exporter-units.js";
 import { SCRAPE_JOBS, TARGET_LABELS } from "./labels.js";
@@ -172,11 +173,13 @@ export function cloudScrapeTargets(plan: Plan, hostAddresses: readonly string[])
   }
   const ip = new Map(plan.hosts.map((h, i) => [h.name, hostAddresses[i]!]));
   return {
-    pgbouncer: plan.hosts.map((h) => ({
-      host: h.name,
-      process: 1,
-      address: `${ip.get(h.name)}:${EXPORTERS.pgbouncer.port}`,
-    })),
+    pgbouncer: plan.hosts.flatMap((h) =>
+      processNumbers(h).map((k) => ({
+        host: h.name,
+        process: k,
+        address: `${ip.get(h.name)}:${pgbouncerExporterPort(k)}`,
+      })),
+    ),
     postgres: postgresExporterPlacement(plan).map((p) => ({
       node: p.node,
       address: `${ip.get(p.host)}:${p.port}`,

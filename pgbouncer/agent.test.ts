@@ -23,7 +23,6 @@ import {
 } from "./agent.js";
 import { fixtureVerifiers } from "./fixtures.js";
 import { PRODUCTION_LAYOUT } from "./layout.js";
-import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { renderHostFiles, userlistEntries } from "./render.js";
 import { RenderError } from "./sanitize.js";
 import { firstBootSecrets, SECRET_FILES } from "./secret-files.js";
@@ -61,7 +60,6 @@ const files: DeliveredFiles & typeof TLS_PAIR = {
       upstreams: { primary: "primary.db.internal", replicas: ["r1", "r2"], port: 5432 },
       layout: PRODUCTION_LAYOUT,
       users: userlistEntries(plan, fixtureVerifiers(plan)),
-      reloadCommand: SYSTEMD_RELOAD,
     }),
   ),
   ...TLS_PAIR,

@@ -1,7 +1,13 @@
 import type { Plan } from "../platform/plan.js";
 import { generatedHeader } from "./header.js";
 import { forcedSettings } from "./ini.js";
-import { PRODUCTION_LAYOUT } from "./layout.js";
+import {
+  iniName,
+  PRODUCTION_LAYOUT,
+  processNumbers,
+  productionLayout,
+  unitName,
+} from "./layout.js";
 import { PGBOUNCER_PIN, pgbouncerPin } from "./pgdg.js";
 import type { HostFiles } from "./render.js";
 import { ROLLOUT_ACTIONS } from "./rollout.js";
@@ -62,14 +68,39 @@ export const PUBLIC_FILES = (Object.keys(DELIVERED_FILES) as DeliveredFileName[]
 );
 
 /** A host's delivered files without the withheld ones: what its user-data may carry. */
-export function publicFiles(files: PublicFiles): PublicFiles {
-  return Object.fromEntries(PUBLIC_FILES.map((name) => [name, files[name]])) as PublicFiles;
+export function publicFiles<F extends PublicFiles>(files: F): PublicFiles & Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(files).filter(([name]) => !isWithheld(name)),
+  ) as PublicFiles & Record<string, string>;
+}
+
+/**
+ * The files of processes 2…N of a host that runs several: each its own ini and its own unit
+ * (pgbouncer/layout.ts productionLayout), beside process 1's, which are DELIVERED_FILES'.
+ */
+export function processFileTargets(plan: Plan): Record<string, FileTarget> {
+  const user = PRODUCTION_LAYOUT.user;
+  const extra = processNumbers(plan.hosts[0]!).filter((k) => k > 1);
+  return Object.fromEntries(
+    extra.flatMap((k) => [
+      [iniName(k), { path: productionLayout(k).iniFile, mode: "0640", owner: user }],
+      [unitName(k), { path: `/etc/systemd/system/${unitName(k)}`, mode: "0644", owner: "root" }],
+    ]),
+  );
+}
+
+/** Every delivered file of this plan's hosts: DELIVERED_FILES and the other processes' files. */
+export function deliveredFileTargets(plan: Plan): Record<string, FileTarget> {
+  return { ...DELIVERED_FILES, ...processFileTargets(plan) };
 }
 
 /** Every file the apply script installs: the delivered files and, with client TLS, the TLS pair. */
 export function hostFileTargets(plan: Plan): Record<string, FileTarget> {
-  return { ...DELIVERED_FILES, ...tlsFileTargets(plan) };
+  return { ...deliveredFileTargets(plan), ...tlsFileTargets(plan) };
 }
+
+/** The host's PgBouncer units, as one shell word list: process 1's first. */
+export const unitList = (plan: Plan) => processNumbers(plan.hosts[0]!).map(unitName).join(" ");
 
 /** The withheld files this plan's hosts need, with their targets: what the first boot fetches. */
 export function withheldFileTargets(plan: Plan): Partial<Record<WithheldFileName, FileTarget>> {
@@ -77,7 +108,11 @@ export function withheldFileTargets(plan: Plan): Partial<Record<WithheldFileName
   return Object.fromEntries(Object.entries(targets).filter(([name]) => isWithheld(name)));
 }
 
-export function deliveredFiles(plan: Plan, files: HostFiles): DeliveredFiles {
+/** A host's files as delivered: the renderers' (every process's included) and the apt pin. */
+export function deliveredFiles(
+  plan: Plan,
+  files: HostFiles,
+): DeliveredFiles & Record<string, string> {
   return { ...files, "pgbouncer.pref": pgbouncerPin(plan.pgbouncerVersion) };
 }
 
@@ -182,9 +217,9 @@ export function renderFirstBoot(plan: Plan): string {
   }
   lines.push(
     "systemctl daemon-reload",
-    "systemctl enable pgbouncer.service",
+    `systemctl enable ${unitList(plan)}`,
     // The package started its own default config on install; this run uses ours.
-    "systemctl restart pgbouncer.service",
+    `systemctl restart ${unitList(plan)}`,
     'log "PgBouncer $PGBOUNCER_VERSION serving on port $PGBOUNCER_PORT"',
     // Debian's AMIs carry no SSM agent; AWS publishes it per region and architecture.
     "arch=$(dpkg --print-architecture)",
@@ -250,7 +285,7 @@ export function applyScript(plan: Plan, root = ""): string[] {
     '    case "$installed" in "$pinned"-*) ;; *) log "installing PgBouncer $pinned (was $installed)"; apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confold pgbouncer ;; esac',
     "    systemctl daemon-reload",
     '    log "restarting PgBouncer for revision $revision:$changed"',
-    "    systemctl restart pgbouncer.service",
+    `    systemctl restart ${unitList(plan)}`,
     "    elb register-targets",
     "    elb wait target-in-service",
     '    drained=""',
@@ -258,8 +293,10 @@ export function applyScript(plan: Plan, root = ""): string[] {
     "  reload|none)",
     ...put.map((line) => `    ${line}`),
     // A new binary or unit is only ever rolled with a restart; never here, under live clients.
-    '    if has pgbouncer.pref || has pgbouncer.service; then log "package pin or unit changed: applied by the next rolling-restart"; fi',
-    '    if [ "$action" = reload ]; then log "reloading PgBouncer for revision $revision:$changed"; systemctl reload pgbouncer.service; fi',
+    `    if has pgbouncer.pref${processNumbers(plan.hosts[0]!)
+      .map((k) => ` || has ${unitName(k)}`)
+      .join("")}; then log "package pin or unit changed: applied by the next rolling-restart"; fi`,
+    `    if [ "$action" = reload ]; then log "reloading PgBouncer for revision $revision:$changed"; systemctl reload ${unitList(plan)}; fi`,
     "    ;;",
     '  *) log "unknown action $action"; exit 2 ;;',
     "esac",

@@ -19,7 +19,6 @@ import {
 import { decodeUserData, encodeUserData, renderCloudInit, USER_DATA_LIMIT } from "./cloud-init.js";
 import { fixtureVerifiers } from "./fixtures.js";
 import { PRODUCTION_LAYOUT } from "./layout.js";
-import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { PGDG_KEY, PGDG_KEY_FINGERPRINT } from "./pgdg.js";
 import { renderHostFiles, userlistEntries } from "./render.js";
 import { tlsFileTargets } from "./tls-files.js";
@@ -50,7 +49,6 @@ function render(plan: Plan, index = 0): { text: string; files: DeliveredFiles } 
       upstreams,
       layout: PRODUCTION_LAYOUT,
       users: userlistEntries(plan, fixtureVerifiers(plan)),
-      reloadCommand: SYSTEMD_RELOAD,
     }),
   );
   const agent = {

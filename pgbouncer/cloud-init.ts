@@ -3,9 +3,8 @@ import { stringify } from "yaml";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import {
   AGENT_ENV,
-  DELIVERED_FILES,
+  deliveredFileTargets,
   FIRST_BOOT,
-  PUBLIC_FILES,
   renderAgentEnv,
   renderFirstBoot,
   type AgentSettings,
@@ -56,7 +55,7 @@ export interface CloudInitInput {
    * renderHostFiles' output for this host plus the apt pin, without the withheld files (agent.ts
    * publicFiles): a userlist given here is refused, never written. @default none: required
    */
-  files: PublicFiles;
+  files: PublicFiles & Record<string, string>;
   agent: AgentSettings;
   /**
    * The exporters' units and scripts (monitoring/exporter-units.ts): written with the other root
@@ -98,10 +97,14 @@ export function renderCloudInit(input: CloudInitInput): string {
       `files must hold no withheld file (user-data is readable through IMDS; the first boot fetches it from Parameter Store), got ${withheld.join(", ")}`,
     );
   }
-  const delivered = PUBLIC_FILES.map((name) => {
-    const f = DELIVERED_FILES[name];
-    return writeFile(f.path, f.mode, f.owner, files[name]);
-  });
+  const delivered = Object.entries(deliveredFileTargets(plan))
+    .filter(([name]) => !isWithheld(name))
+    .map(([name, f]) => {
+      const content = (files as Record<string, string | undefined>)[name];
+      if (content === undefined)
+        throw new Error(`files must hold ${name} for ${host.name} (${f.path}), got none`);
+      return writeFile(f.path, f.mode, f.owner, content);
+    });
   const exporters = input.exporters;
   const doc = {
     write_files: [

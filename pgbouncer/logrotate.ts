@@ -34,6 +34,3 @@ export function renderLogrotate(
 `
   );
 }
-
-/** Production: reload through systemd, which knows the PID (ExecReload = SIGHUP). */
-export const SYSTEMD_RELOAD = "/bin/systemctl reload pgbouncer.service >/dev/null 2>&1 || true";

@@ -5,7 +5,6 @@ import { hostPrivateIps } from "../platform/network.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { validateStackConfig } from "../platform/validate.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams } from "./layout.js";
-import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { cloudPeers, renderHostFiles, userlistEntries } from "./render.js";
 
 /**
@@ -25,7 +24,6 @@ function ini(plan: Plan, index: number): string {
     upstreams: reviewUpstreams(plan.environment, c.database.replicas, c.database.port),
     layout: PRODUCTION_LAYOUT,
     users: userlistEntries(plan, "redacted"),
-    reloadCommand: SYSTEMD_RELOAD,
   })["pgbouncer.ini"];
 }
 
@@ -76,7 +74,6 @@ describe("cloud [peers]", () => {
       upstreams: reviewUpstreams("local", 2, 5432),
       layout: PRODUCTION_LAYOUT,
       users: userlistEntries(local, "redacted"),
-      reloadCommand: SYSTEMD_RELOAD,
     })["pgbouncer.ini"];
     expect(text).not.toMatch(/peer/);
   });

@@ -10,7 +10,6 @@ import { fixtureVerifiers } from "./fixtures.js";
 import { FORCED_KEYS } from "../platform/capabilities.js";
 import { databaseLine, renderIni } from "./ini.js";
 import { PRODUCTION_LAYOUT, type Upstreams } from "./layout.js";
-import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "./render.js";
 import { RenderError } from "./sanitize.js";
 import { renderUserlist } from "./userlist.js";
@@ -50,7 +49,6 @@ function renderProd(plan: Plan, index = 0): HostFiles {
     upstreams: PROD_UPSTREAMS,
     layout: PRODUCTION_LAYOUT,
     users: userlistEntries(plan, fixtureVerifiers(plan)),
-    reloadCommand: SYSTEMD_RELOAD,
   });
 }
 

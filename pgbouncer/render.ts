@@ -87,7 +87,10 @@ export function cloudPeers(plan: Plan, self?: HostPlan): PeerAddress[] {
   );
 }
 
-/** systemd reloads (SIGHUP: RELOAD, and the log reopened) every PgBouncer unit of the host. */
+/**
+ * Production's logrotate postrotate: systemd reloads every PgBouncer unit of the host (it knows
+ * their PIDs; ExecReload = SIGHUP: RELOAD, and the log reopened).
+ */
 export function systemdReload(host: HostPlan): string {
   const units = processNumbers(host).map(unitName);
   return `/bin/systemctl reload ${units.join(" ")} >/dev/null 2>&1 || true`;

@@ -3,7 +3,6 @@ import { loadStack } from "../platform/config.js";
 import { buildPlan } from "../platform/plan.js";
 import { CAPABILITIES } from "../platform/capabilities.js";
 import { PRODUCTION_LAYOUT } from "./layout.js";
-import { SYSTEMD_RELOAD } from "./logrotate.js";
 import { renderHostFiles, userlistEntries } from "./render.js";
 import {
   fleetRevision,
@@ -21,7 +20,6 @@ const files = renderHostFiles({
   upstreams: { primary: "primary.db.internal", replicas: ["r1", "r2"], port: 5432 },
   layout: PRODUCTION_LAYOUT,
   users: userlistEntries(plan, "redacted"),
-  reloadCommand: SYSTEMD_RELOAD,
 });
 const ini = files["pgbouncer.ini"];
 

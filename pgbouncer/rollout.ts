@@ -145,10 +145,15 @@ export function hostRollout(before: FileSet, after: FileSet): RolloutDecision {
     names
       .filter((name) => before[name] !== after[name])
       .map((name) => {
-        if (name === "pgbouncer.ini") return iniRollout(before[name] ?? "", after[name] ?? "");
-        return (
-          FILE_RULES[name] ?? { action: "rolling-restart", reasons: [`${name} changed: restart`] }
-        );
+        // Every process's ini (pgbouncer.ini, pgbouncer-k.ini) by what changed in it; every
+        // process's unit as process 1's.
+        if (/^pgbouncer(-\d+)?\.ini$/.test(name))
+          return iniRollout(before[name] ?? "", after[name] ?? "");
+        const unit = FILE_RULES["pgbouncer.service"]!;
+        const rule = /^pgbouncer-\d+\.service$/.test(name)
+          ? { ...unit, reasons: unit.reasons.map((r) => r.replace("pgbouncer.service", name)) }
+          : FILE_RULES[name];
+        return rule ?? { action: "rolling-restart", reasons: [`${name} changed: restart`] };
       }),
   );
 }

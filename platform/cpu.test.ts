@@ -65,8 +65,16 @@ describe("PgBouncer's CPU in the plan", () => {
     expect(plan(withField(raw, "pgbouncer.processesPerHost", 2)).cpu.peakPerProcess).toBe(7920);
   });
 
-  test("in the cloud a host runs one process: the fix is more hosts (15,000 statements/s: 3 of 4 carry it)", () => {
+  test("in the cloud too, a second process on the host's second core (c7g.large: 2 vCPUs)", () => {
     const raw = oneService("prod", 15);
+    expect(problems(raw)).toEqual([
+      "pgbouncer.processesPerHost must be ≥ 2: the busiest process would carry 9900 statements/s at peak with one host lost, over the 9400 one process may (a single thread: 50% of one core's 18800), got 1",
+    ]);
+    expect(plan(withField(raw, "pgbouncer.processesPerHost", 2)).cpu.processesNeeded).toBe(2);
+  });
+
+  test("a host with no core to spare: the fix is more hosts (15,000 statements/s: 3 of 4 carry it)", () => {
+    const raw = withField(oneService("prod", 15), "pgbouncer.instanceType", "c7g.medium");
     expect(problems(raw)).toEqual([
       "pgbouncer.hosts must be ≥ 4 with one process per host: the busiest process would carry 9900 statements/s at peak with one host lost, over the 9400 one process may (a single thread: 50% of one core's 18800), got 3",
     ]);

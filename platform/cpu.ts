@@ -54,14 +54,6 @@ function fewestHosts(config: StackConfig): number | undefined {
   return undefined;
 }
 
-/**
- * How many processes a host of this environment may run: the local stack's as many as the schema
- * allows; the cloud fleet's systemd unit, files and rollout run one process per host.
- */
-export function processesAllowed(environment: StackConfig["environment"]): number {
-  return environment === "local" ? MAX_PROCESSES_PER_HOST : 1;
-}
-
 export function cpuPlan(config: StackConfig): CpuPlan {
   const { hosts, processesPerHost } = config.pgbouncer;
   return {
@@ -72,8 +64,8 @@ export function cpuPlan(config: StackConfig): CpuPlan {
 }
 
 /**
- * A plan that cannot carry its peak is refused, saying what would: more processes per host where
- * the fleet may run several (and the host has a core for each), else more hosts.
+ * A plan that cannot carry its peak is refused, saying what would: more processes per host while
+ * the host has a core for each, else more hosts.
  */
 export function cpuProblems(
   config: StackConfig,
@@ -88,7 +80,7 @@ export function cpuProblems(
     `${DEFAULTS.pgbouncer.peakCoreShare * 100}% of one core's ${DEFAULTS.pgbouncer.statementsPerCoreSecond})`;
   if (cpu.peakPerProcess > cpu.capacityPerProcess) {
     const needed = cpu.processesNeeded;
-    const fits = needed <= processesAllowed(config.environment) && (vcpus ?? needed) >= needed;
+    const fits = needed <= MAX_PROCESSES_PER_HOST && (vcpus ?? needed) >= needed;
     if (fits) {
       problems.push({
         path: "pgbouncer.processesPerHost",

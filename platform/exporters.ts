@@ -12,4 +12,11 @@ export const EXPORTERS = {
   postgres: { port: 9187, what: "postgres_exporter" },
 } as const;
 
+/**
+ * PgBouncer process k's exporter: one per process (each reads its own process's admin console by
+ * socket), on the exporter's port + k − 1 (the 16 processes a host may run stay below
+ * postgres_exporter's 9187).
+ */
+export const pgbouncerExporterPort = (k: number): number => EXPORTERS.pgbouncer.port + k - 1;
+
 export const EXPORTER_PORTS: readonly number[] = Object.values(EXPORTERS).map((e) => e.port);

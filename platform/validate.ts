@@ -1,7 +1,6 @@
 import type { z } from "zod";
 import { ConfigError, joinPath, show, type Problem } from "./errors.js";
 import { DEFAULTS } from "./defaults.js";
-import { processesAllowed } from "./cpu.js";
 import { defaultMaxConnections } from "./instance-classes.js";
 import { isIpv4Address, parseCidr } from "./network.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
@@ -162,13 +161,6 @@ function crossFieldProblems(c: StackConfig): Problem[] {
       path: "pgbouncer.timeouts.clientIdleSeconds",
       got: show(t.clientIdleSeconds),
       message: `must be 0 (off) or > ${clientIdleFloorMs / 1000}: apps close idle connections after ${clientIdleFloorMs / 1000}s`,
-    });
-  }
-  if (c.pgbouncer.processesPerHost > processesAllowed(c.environment)) {
-    problems.push({
-      path: "pgbouncer.processesPerHost",
-      got: show(c.pgbouncer.processesPerHost),
-      message: "must be 1 outside the local stack (the cloud fleet runs one process per host)",
     });
   }
   const endpoint = c.pgbouncer.endpoint;

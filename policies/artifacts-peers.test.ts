@@ -2,7 +2,6 @@ import { describe, expect, test } from "vitest";
 import { loadStack } from "../platform/config.js";
 import { buildPlan } from "../platform/plan.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams } from "../pgbouncer/layout.js";
-import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
 import { factsFromPlan } from "./artifacts.js";
 
@@ -28,7 +27,6 @@ describe("the review render's [peers]", () => {
             upstreams: reviewUpstreams("prod", 2, 5432),
             layout: PRODUCTION_LAYOUT,
             users: userlistEntries(prod, "redacted"),
-            reloadCommand: SYSTEMD_RELOAD,
           })["pgbouncer.ini"],
         ),
       );

@@ -11,7 +11,6 @@ import {
 } from "../pgbouncer/agent.js";
 import { renderCloudInit } from "../pgbouncer/cloud-init.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams, type Upstreams } from "../pgbouncer/layout.js";
-import { SYSTEMD_RELOAD } from "../pgbouncer/logrotate.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { filesFromCloudConfig } from "./user-data.js";
 import type { Facts, HostConfig, ParameterGroup, PostgresNode } from "./types.js";
@@ -52,7 +51,6 @@ export function factsFromPlan(
         upstreams,
         layout: PRODUCTION_LAYOUT,
         users: userlistEntries(plan, "redacted"),
-        reloadCommand: SYSTEMD_RELOAD,
       }));
   const hosts: HostConfig[] = [];
   for (const host of plan.hosts) {

@@ -1,6 +1,7 @@
-import { EXPORTERS } from "../platform/exporters.js";
+import { EXPORTERS, pgbouncerExporterPort } from "../platform/exporters.js";
 import type { Plan } from "../platform/plan.js";
 import { parseCidr } from "../platform/network.js";
+import { processNumbers } from "../pgbouncer/layout.js";
 import { refText, type Facts, type Finding, type PolicyConfig } from "./types.js";
 
 /** IPv4 ranges that are not the internet: RFC 1918, shared (RFC 6598), loopback, link-local. */
@@ -41,6 +42,9 @@ export function guardedPorts(plan: Plan, config: PolicyConfig): Map<number, stri
     [plan.config.pgbouncer.port, "PgBouncer"],
   ]);
   const names = new Map<number, string>(Object.values(EXPORTERS).map((e) => [e.port, e.what]));
+  // A host running several PgBouncer processes has an exporter per process, one port each.
+  for (const k of processNumbers(plan.hosts[0] ?? { processes: 1 }).slice(1))
+    ports.set(pgbouncerExporterPort(k), `${EXPORTERS.pgbouncer.what} of process ${k}`);
   for (const p of config.exporterPorts)
     if (!ports.has(p)) ports.set(p, names.get(p) ?? "an exporter");
   return ports;

@@ -7,8 +7,9 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
 import { loadStack } from "../../platform/config.js";
 import { buildPlan } from "../../platform/plan.js";
-import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
-import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
+import { PRODUCTION_LAYOUT, reviewUpstreams } from "../../pgbouncer/layout.js";
+import { rawStack, withField } from "../../platform/fixtures.js";
+import { validateStackConfig } from "../../platform/validate.js";
 import { renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
 import { processPid, renderLocalHost } from "../../local/pgbouncer.js";
 import { limitNofile } from "../../policies/ini.js";
@@ -35,12 +36,14 @@ const prodFiles = renderHostFiles({
   },
   layout: PRODUCTION_LAYOUT,
   users: userlistEntries(prod, "redacted"),
-  reloadCommand: SYSTEMD_RELOAD,
 });
 
-async function systemdVerify(unitText: string): Promise<{ ok: boolean; stderr: string }> {
+async function systemdVerify(
+  unitText: string,
+  name = "pgbouncer.service",
+): Promise<{ ok: boolean; stderr: string }> {
   const dir = await mkdtemp(join(scratch, "unit-"));
-  const file = join(dir, "pgbouncer.service");
+  const file = join(dir, name);
   await writeFile(file, unitText);
   try {
     const { stderr } = await run("systemd-analyze", ["verify", file]);
@@ -53,6 +56,20 @@ async function systemdVerify(unitText: string): Promise<{ ok: boolean; stderr: s
 describe("systemd-analyze verify", () => {
   test("the production unit is clean", async () => {
     expect(await systemdVerify(prodFiles["pgbouncer.service"])).toEqual({ ok: true, stderr: "" });
+  });
+  test("a host of two processes: both production units are clean", async () => {
+    const two = buildPlan(
+      validateStackConfig(withField(rawStack("prod"), "pgbouncer.processesPerHost", 2)),
+    );
+    const files = renderHostFiles({
+      plan: two,
+      host: two.hosts[0]!,
+      upstreams: reviewUpstreams("prod", two.config.database.replicas, 5432),
+      layout: PRODUCTION_LAYOUT,
+      users: userlistEntries(two, "redacted"),
+    });
+    for (const name of ["pgbouncer.service", "pgbouncer-2.service"])
+      expect(await systemdVerify(files[name]!, name), name).toEqual({ ok: true, stderr: "" });
   });
   test("the local unit is clean", async () => {
     expect(

@@ -4,7 +4,6 @@ import { MONITORING_ROLE } from "../../platform/roles.js";
 import { deliveredFiles, type DeliveredFiles } from "../../pgbouncer/agent.js";
 import { decodeUserData } from "../../pgbouncer/cloud-init.js";
 import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
-import { SYSTEMD_RELOAD } from "../../pgbouncer/logrotate.js";
 import { pgbouncerAccounts, renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
 import { scramVerifier } from "../../pgbouncer/scram.js";
 import { SECRET_FILES } from "../../pgbouncer/secret-files.js";
@@ -149,7 +148,6 @@ function hostFilesFor(
             },
             layout: PRODUCTION_LAYOUT,
             users: userlistEntries(plan, verifiers),
-            reloadCommand: SYSTEMD_RELOAD,
           }),
         ),
       },
