@@ -89,6 +89,26 @@ export function processFileTargets(plan: Plan): Record<string, FileTarget> {
   );
 }
 
+const PROCESS_FILE = /^pgbouncer-([1-9]\d*)\.(ini|service)$/;
+
+/**
+ * Whether a file name is one a host is delivered: DELIVERED_FILES', or process k's ini or unit
+ * (k > 1), whatever the plan (a policy reads what is there, not what the plan says).
+ */
+export function isDeliveredFile(name: string): boolean {
+  const m = PROCESS_FILE.exec(name);
+  return name in DELIVERED_FILES || (m !== null && Number(m[1]) > 1);
+}
+
+/** The delivered file a path on a host is, by DELIVERED_FILES or as process k's, or undefined. */
+export function deliveredFileAt(path: string): string | undefined {
+  for (const [name, f] of Object.entries(DELIVERED_FILES)) if (f.path === path) return name;
+  const ini = /^\/etc\/pgbouncer\/(pgbouncer-[1-9]\d*\.ini)$/.exec(path)?.[1];
+  const unit = /^\/etc\/systemd\/system\/(pgbouncer-[1-9]\d*\.service)$/.exec(path)?.[1];
+  const name = ini ?? unit;
+  return name && isDeliveredFile(name) ? name : undefined;
+}
+
 /** Every delivered file of this plan's hosts: DELIVERED_FILES and the other processes' files. */
 export function deliveredFileTargets(plan: Plan): Record<string, FileTarget> {
   return { ...DELIVERED_FILES, ...processFileTargets(plan) };

@@ -3,11 +3,10 @@ import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { enforcesTls } from "../platform/schema.js";
 import {
-  DELIVERED_FILES,
+  deliveredFileTargets,
   deliveredFiles,
   publicFiles,
   reviewAgentSettings,
-  type DeliveredFileName,
 } from "../pgbouncer/agent.js";
 import { renderCloudInit } from "../pgbouncer/cloud-init.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams, type Upstreams } from "../pgbouncer/layout.js";
@@ -56,11 +55,11 @@ export function factsFromPlan(
   for (const host of plan.hosts) {
     const files = deliveredFiles(plan, render(host));
     const rendered: HostConfig = { host: host.name, source: "rendered", files: {} };
-    for (const name of Object.keys(DELIVERED_FILES) as DeliveredFileName[]) {
+    for (const name of Object.keys(deliveredFileTargets(plan))) {
       rendered.files[name] = {
         ref: { type: "rendered", name: `${host.name}/${name}` },
         field: "",
-        text: files[name],
+        text: files[name]!,
       };
     }
     hosts.push(rendered);
@@ -73,7 +72,7 @@ export function factsFromPlan(
     });
     const boot: HostConfig = { host: host.name, source: "user-data", files: {} };
     for (const [name, f] of Object.entries(filesFromCloudConfig(userData))) {
-      boot.files[name as DeliveredFileName] = {
+      boot.files[name] = {
         ref: { type: "rendered", name: `${host.name}/user-data.yaml` },
         field: `write_files ${f.path}`,
         text: f.text,

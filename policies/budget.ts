@@ -8,7 +8,7 @@ import {
 import { DEFAULTS } from "../platform/defaults.js";
 import type { Plan } from "../platform/plan.js";
 import { survivingHosts } from "../platform/sizing.js";
-import { entryCap, hostNames, iniCopies } from "./host-files.js";
+import { entryCap, hostNames, iniCopies, type IniCopy } from "./host-files.js";
 import { copyText, refText, type Facts, type Finding, type PostgresNode } from "./types.js";
 
 /**
@@ -34,41 +34,27 @@ export function assessBudget(
   const hosts = hostNames(facts);
   const addresses = new Set(facts.nodes.flatMap((n) => (n.address ? [n.address] : [])));
 
-  // Per host, per entry: the largest cap over the host's copies, and the smallest pool_size, times
-  // the host's processes (so_reuseport: each process of a host runs the same ini's pools; the
-  // cloud validates one process per host, the local stack runs several).
-  const processes = (host: string) => plan.hosts.find((h) => h.name === host)?.processes ?? 1;
-  const caps = new Map<string, Map<string, number>>();
-  const pools = new Map<string, Map<string, number>>();
+  // Per host, process and entry: the largest cap over the process's copies (user-data, Parameter
+  // Store) and the smallest pool_size. A host's figure is the sum over its processes (each runs
+  // its own ini's pools); a process the plan runs whose ini is missing counts as its host's
+  // largest cap and smallest pool, so a file not found never lowers the count.
+  const perProcess = new Map<string, { cap: Map<string, number>; pool: Map<string, number> }>();
   const targets = new Map<string, string[]>();
   for (const c of copies) {
+    const key = `${c.host}\u0000${c.process}`;
+    const p = perProcess.get(key) ?? {
+      cap: new Map<string, number>(),
+      pool: new Map<string, number>(),
+    };
+    perProcess.set(key, p);
     for (const e of c.entries) {
-      const cap = caps.get(c.host) ?? new Map<string, number>();
-      cap.set(e.name, Math.max(cap.get(e.name) ?? 0, entryCap(e) * processes(c.host)));
-      caps.set(c.host, cap);
-      const pool = pools.get(c.host) ?? new Map<string, number>();
-      pool.set(e.name, Math.min(pool.get(e.name) ?? Infinity, e.poolSize * processes(c.host)));
-      pools.set(c.host, pool);
+      p.cap.set(e.name, Math.max(p.cap.get(e.name) ?? 0, entryCap(e)));
+      p.pool.set(e.name, Math.min(p.pool.get(e.name) ?? Infinity, e.poolSize));
       targets.set(e.name, [...new Set([...(targets.get(e.name) ?? []), ...e.hosts])]);
-      const at = `${copyText(c.copy)}: databases.${e.name}`;
-      if (e.maxDbConnections <= 0) {
-        findings.push({
-          ref: c.copy.ref,
-          message: `${at} max_db_connections must cap the entry (the node budget counts it), got ${e.maxDbConnections} (no limit)`,
-        });
-      }
-      const stray = e.hosts.filter((h) => addresses.size > 0 && !addresses.has(h));
-      if (stray.length > 0) {
-        findings.push({
-          ref: c.copy.ref,
-          message: `${at} host must name Postgres nodes of this stack, got ${stray.join(",")}`,
-        });
-      } else {
-        const wrong = wrongNode(facts, plan, e.name, e.hosts);
-        if (wrong) findings.push({ ref: c.copy.ref, message: `${at} ${wrong}` });
-      }
+      findings.push(...entryFindings(facts, plan, addresses, c, e));
     }
   }
+  const { caps, pools } = hostTotals(plan, copies, perProcess);
 
   const r = plan.config.database.reservedConnections;
   for (const node of facts.nodes) {
@@ -168,4 +154,66 @@ function wrongNode(
   const address = facts.nodes.find((n) => n.node === planned?.node)?.address;
   if (!planned || !address || (hosts.length === 1 && hosts[0] === address)) return undefined;
   return `host must be ${address}, the one node the entry is for (${planned.node}), got ${hosts.join(",") || "nothing"}`;
+}
+
+/** What is wrong with one entry of one ini copy: no cap, or a host outside the stack's nodes. */
+function entryFindings(
+  facts: Facts,
+  plan: Plan,
+  addresses: ReadonlySet<string>,
+  c: IniCopy,
+  e: IniCopy["entries"][number],
+): Finding[] {
+  const findings: Finding[] = [];
+  const at = `${copyText(c.copy)}: databases.${e.name}`;
+  if (e.maxDbConnections <= 0) {
+    findings.push({
+      ref: c.copy.ref,
+      message: `${at} max_db_connections must cap the entry (the node budget counts it), got ${e.maxDbConnections} (no limit)`,
+    });
+  }
+  const stray = e.hosts.filter((h) => addresses.size > 0 && !addresses.has(h));
+  if (stray.length > 0) {
+    findings.push({
+      ref: c.copy.ref,
+      message: `${at} host must name Postgres nodes of this stack, got ${stray.join(",")}`,
+    });
+  } else {
+    const wrong = wrongNode(facts, plan, e.name, e.hosts);
+    if (wrong) findings.push({ ref: c.copy.ref, message: `${at} ${wrong}` });
+  }
+  return findings;
+}
+
+/**
+ * Per host, per entry: the caps and pools of its processes summed, over the processes the plan
+ * runs (or more, if more inis are there); a missing process's counts as the host's largest cap
+ * and smallest pool.
+ */
+function hostTotals(
+  plan: Plan,
+  copies: readonly IniCopy[],
+  perProcess: ReadonlyMap<string, { cap: Map<string, number>; pool: Map<string, number> }>,
+): { caps: Map<string, Map<string, number>>; pools: Map<string, Map<string, number>> } {
+  const caps = new Map<string, Map<string, number>>();
+  const pools = new Map<string, Map<string, number>>();
+  for (const host of new Set(copies.map((c) => c.host))) {
+    const seen = copies.filter((c) => c.host === host).map((c) => c.process);
+    const planned = plan.hosts.find((h) => h.name === host)?.processes ?? 1;
+    const count = Math.max(planned, ...seen);
+    const present = [...new Set(seen)].map((k) => perProcess.get(`${host}\u0000${k}`)!);
+    const names = new Set(present.flatMap((p) => [...p.cap.keys()]));
+    const cap = new Map<string, number>();
+    const pool = new Map<string, number>();
+    for (const name of names) {
+      const caps = present.map((p) => p.cap.get(name) ?? 0);
+      const sizes = present.map((p) => p.pool.get(name) ?? 0);
+      const missing = count - present.length;
+      cap.set(name, caps.reduce((a, b) => a + b, 0) + missing * Math.max(...caps));
+      pool.set(name, sizes.reduce((a, b) => a + b, 0) + missing * Math.min(...sizes));
+    }
+    caps.set(host, cap);
+    pools.set(host, pool);
+  }
+  return { caps, pools };
 }

@@ -1,7 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { loadStack } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
-import type { DeliveredFileName } from "../pgbouncer/agent.js";
 import { factsFromPlan } from "./artifacts.js";
 import { factsFromResources } from "./resources.js";
 import type { Facts, HostConfig, PlainResource } from "./types.js";
@@ -22,7 +21,7 @@ export function editFile(
   facts: Facts,
   host: string,
   source: HostConfig["source"],
-  file: DeliveredFileName,
+  file: string,
   edit: (text: string) => string,
 ): Facts {
   const copy = structuredClone(facts);

@@ -1,33 +1,49 @@
+import { unitName } from "../pgbouncer/layout.js";
 import { natural } from "./resources.js";
 import { effectiveEntries, parseIni, type EffectiveEntry, type ParsedIni } from "./ini.js";
 import type { Facts, FileCopy, HostConfig } from "./types.js";
 
-/** One copy of a host's pgbouncer.ini, parsed, with the other files of the same copy. */
+/** One copy of one process's ini (pgbouncer.ini, pgbouncer-k.ini), parsed, with its copy's files. */
 export interface IniCopy {
   host: string;
   source: HostConfig["source"];
+  /** The process the ini is for: 1 for pgbouncer.ini, k for pgbouncer-k.ini. */
+  process: number;
+  /** The process's systemd unit by file name: pgbouncer.service, pgbouncer-k.service. */
+  unit: string;
   copy: FileCopy;
   ini: ParsedIni;
   entries: EffectiveEntry[];
   config: HostConfig;
 }
 
+const INI_FILE = /^pgbouncer(?:-([1-9]\d*))?\.ini$/;
+
+/** Every process's ini in every copy of every host's files, by host, copy, then process. */
 export function iniCopies(facts: Facts): IniCopy[] {
-  return facts.hosts.flatMap((config) => {
-    const copy = config.files["pgbouncer.ini"];
-    if (!copy) return [];
-    const ini = parseIni(copy.text);
-    return [
-      {
-        host: config.host,
-        source: config.source,
-        copy,
-        ini,
-        entries: effectiveEntries(ini),
-        config,
-      },
-    ];
-  });
+  return facts.hosts.flatMap((config) =>
+    Object.entries(config.files)
+      .flatMap(([name, copy]) => {
+        const m = INI_FILE.exec(name);
+        if (!m || !copy) return [];
+        const process = m[1] ? Number(m[1]) : 1;
+        const ini = parseIni(copy.text);
+        const unit = unitName(process);
+        return [
+          {
+            host: config.host,
+            source: config.source,
+            process,
+            unit,
+            copy,
+            ini,
+            entries: effectiveEntries(ini),
+            config,
+          },
+        ];
+      })
+      .sort((a, b) => a.process - b.process),
+  );
 }
 
 /** The distinct PgBouncer hosts, in plan order. */

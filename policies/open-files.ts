@@ -14,7 +14,7 @@ export const SYSTEMD_DEFAULT_NOFILE = 1024;
 export function checkOpenFiles(facts: Facts, config: PolicyConfig): Finding[] {
   const findings: Finding[] = [];
   for (const c of iniCopies(facts)) {
-    const unit = c.config.files["pgbouncer.service"];
+    const unit = c.config.files[c.unit];
     const limit = unit ? limitNofile(unit.text) : undefined;
     const nofile = limit ?? SYSTEMD_DEFAULT_NOFILE;
     const server = c.entries.reduce((sum, e) => sum + entryCap(e), 0);
@@ -23,7 +23,7 @@ export function checkOpenFiles(facts: Facts, config: PolicyConfig): Finding[] {
     if (!(maxClientConn <= room)) {
       const from = unit
         ? `LimitNOFILE ${limit === undefined ? `unset (systemd's ${nofile})` : nofile} (${copyText(unit)})`
-        : `LimitNOFILE ${nofile} (no pgbouncer.service: systemd's default)`;
+        : `LimitNOFILE ${nofile} (no ${c.unit}: systemd's default)`;
       findings.push({
         ref: c.copy.ref,
         message: `${copyText(c.copy)}: max_client_conn must be ≤ ${room} = ${from} − ${server} server connections − margin ${config.openFilesMargin}, got ${c.ini.pgbouncer.max_client_conn ?? `nothing (PgBouncer's ${maxClientConn})`}`,

@@ -1,4 +1,4 @@
-import { DELIVERED_FILES, stackParameterRoot, type DeliveredFileName } from "../pgbouncer/agent.js";
+import { isDeliveredFile, stackParameterRoot } from "../pgbouncer/agent.js";
 import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
 import { decodedUserData, userDataFiles } from "./user-data.js";
 import type {
@@ -115,13 +115,13 @@ export function factsFromResources(
   for (const r of of(TYPES.parameter)) {
     const name = prop(r, "name");
     const m = typeof name === "string" ? /^(.+)\/([^/]+)\/([^/]+)$/.exec(name) : null;
-    if (!m || m[1] !== root || !(m[3]! in DELIVERED_FILES)) continue;
+    if (!m || m[1] !== root || !isDeliveredFile(m[3]!)) continue;
     const field = r.props.insecureValue !== undefined ? "insecureValue" : "value";
     const text = prop(r, field);
     if (typeof text !== "string") continue;
     const host = m[2]!;
     const config = fromStore.get(host) ?? { host, source: "parameter-store" as const, files: {} };
-    config.files[m[3] as DeliveredFileName] = { ref: refOf(r), field, text };
+    config.files[m[3]!] = { ref: refOf(r), field, text };
     fromStore.set(host, config);
   }
   hosts.push(...fromStore.values());

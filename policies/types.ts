@@ -44,7 +44,8 @@ export interface FileCopy {
 export interface HostConfig {
   host: string;
   source: "user-data" | "parameter-store" | "rendered";
-  files: Partial<Record<DeliveredFileName, FileCopy>>;
+  /** By delivered file name (pgbouncer/agent.ts isDeliveredFile): every process's ini and unit. */
+  files: Partial<Record<DeliveredFileName, FileCopy>> & Partial<Record<string, FileCopy>>;
 }
 
 export interface ParameterGroup {

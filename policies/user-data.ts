@@ -1,6 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
-import { DELIVERED_FILES, type DeliveredFileName } from "../pgbouncer/agent.js";
+import { deliveredFileAt } from "../pgbouncer/agent.js";
 import type { FileCopy, HostConfig, Ref } from "./types.js";
 
 /**
@@ -33,7 +33,7 @@ export function decodedUserData(
 export function userDataFiles(copy: FileCopy): HostConfig["files"] {
   const files: HostConfig["files"] = {};
   for (const [name, f] of Object.entries(filesFromCloudConfig(copy.text))) {
-    files[name as DeliveredFileName] = {
+    files[name] = {
       ref: copy.ref,
       field: `${copy.field} → ${f.path}`,
       text: f.text,
@@ -69,15 +69,10 @@ export function writeFilesOf(text: string): { path: string; text: string }[] {
 }
 
 /** The delivered files found in a #cloud-config's write_files, by file name and path. */
-export function filesFromCloudConfig(
-  text: string,
-): Partial<Record<DeliveredFileName, { path: string; text: string }>> {
-  const byPath = new Map(
-    (Object.keys(DELIVERED_FILES) as DeliveredFileName[]).map((n) => [DELIVERED_FILES[n].path, n]),
-  );
-  const out: Partial<Record<DeliveredFileName, { path: string; text: string }>> = {};
+export function filesFromCloudConfig(text: string): Record<string, { path: string; text: string }> {
+  const out: Record<string, { path: string; text: string }> = {};
   for (const f of writeFilesOf(text)) {
-    const name = byPath.get(f.path);
+    const name = deliveredFileAt(f.path);
     if (name) out[name] = f;
   }
   return out;
