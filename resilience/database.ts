@@ -68,7 +68,7 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
   for (const operation of ["read", "write", "transaction"])
     metrics.fallbacks.inc({ service, operation }, 0);
 
-  async function call<T>(
+  function call<T>(
     operation: string,
     kind: { idempotent: boolean; transaction: boolean; resolvesOutcome?: boolean },
     choose: (n: number, tried: ReadonlySet<Target>) => Target,
@@ -80,93 +80,95 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
     // replica, which would refuse it too.
     let toPrimary = false;
     const tried = new Set<Target>();
-    try {
-      return await withRetries({
-        maxAttempts: o.maxAttempts,
-        initialDelayMs: o.initialDelayMs,
-        maxDelayMs: o.maxDelayMs,
-        budget,
-        // Every pooled connection may lead to the same departing process: one free retry each.
-        maxFreeRetries: target.endpoint.poolMax + 1,
-        attempt: async (n) => {
-          target = toPrimary ? primary : choose(n, tried);
-          tried.add(target);
-          let error: unknown;
-          try {
-            const result = await target.attempt((runners, client) => work(runners, client, target));
-            target.recordAttempt("ok");
-            return result;
-          } catch (e) {
-            error = e;
-          }
-          const resolution = kind.resolvesOutcome ? await resolve(operation, error) : undefined;
-          if (resolution) {
-            target.recordAttempt(`resolved-${resolution.outcome}`);
-            error = resolvedError(error, resolution);
-            if (error === undefined) return resolution.value!.value as T;
-          } else {
-            target.recordAttempt(classifyAny(error).class);
-          }
-          throw error;
-        },
-        decide: (error) => {
-          const classification = classifyAny(error);
-          // Load shedding and statement timeouts are answers, not accidents: retrying them adds
-          // load. Except a replica's full bulkhead: its callers are stuck on that replica (it
-          // died under them), and another replica or the primary can answer.
-          const shed =
-            (classification.reason === "pool-exhausted" && target === primary) ||
-            classification.reason === "statement-timeout";
-          // Committed, but its result was lost with the connection: work that is safe to apply
-          // twice runs again for a result, rather than failing a call whose write is in.
-          const rerunForResult = kind.idempotent && isCommittedResultLostError(error);
-          const breakerOpen = classification.reason === "breaker-open";
-          if (classification.reroute === "primary" && target !== primary) {
-            toPrimary = true;
-            events.emit("route", {
-              operation,
-              target: primary.name,
-              reason: classification.reason,
-            });
-          }
-          return {
-            // An open breaker is retried too: the attempt never reaches the database (no storm).
-            // On a replica the router picks another target at once; on the primary the retry
-            // after halfOpenAfter is the probe that closes it again, so it waits that long (a
-            // shorter backoff would spend the attempts against the open breaker).
-            retry: !shed && (isRetryable(classification, kind) || rerunForResult),
-            minDelayMs: breakerOpen && target === primary ? o.halfOpenAfterMs : 0,
-            classification,
-            // The budget bounds the load retries add to the database. None is added by a retry
-            // that goes to another target (after a replica attempt the router picks another,
-            // never the same one), by one whose failed attempt never reached the database
-            // (refused or cut at connect, an open breaker: a PgBouncer process going away), or
-            // by one replacing work a cut connection lost (a host lost cuts half of them at once).
-            unbudgeted:
-              target !== primary ||
-              isNotCommittedError(error) ||
-              rerunForResult ||
-              phaseOf(error) === "connect" ||
-              breakerOpen,
-            free: GOODBYES.has(classification.reason),
-          };
-        },
-        onRetry: ({ attempt, delayMs, classification }) => {
-          metrics.retries.inc({
-            service,
-            class: classification.class,
-            reason: classification.reason,
-          });
-          events.emit("retry", {
+    return withRetries({
+      maxAttempts: o.maxAttempts,
+      initialDelayMs: o.initialDelayMs,
+      maxDelayMs: o.maxDelayMs,
+      budget,
+      // Every pooled connection may lead to the same departing process: one free retry each.
+      maxFreeRetries: target.endpoint.poolMax + 1,
+      // Promise handlers on the hot path (one attempt that works), async only for a failure.
+      attempt: (n) => {
+        const t = (target = toPrimary ? primary : choose(n, tried));
+        tried.add(t);
+        return t
+          .attempt((runners, client) => work(runners, client, t))
+          .then(
+            (result) => {
+              t.recordAttempt("ok");
+              return result;
+            },
+            async (e: unknown) => {
+              let error = e;
+              const resolution = kind.resolvesOutcome ? await resolve(operation, error) : undefined;
+              if (resolution) {
+                t.recordAttempt(`resolved-${resolution.outcome}`);
+                error = resolvedError(error, resolution);
+                if (error === undefined) return resolution.value!.value as T;
+              } else {
+                t.recordAttempt(classifyAny(error).class);
+              }
+              throw error;
+            },
+          );
+      },
+      decide: (error) => {
+        const classification = classifyAny(error);
+        // Load shedding and statement timeouts are answers, not accidents: retrying them adds
+        // load. Except a replica's full bulkhead: its callers are stuck on that replica (it
+        // died under them), and another replica or the primary can answer.
+        const shed =
+          (classification.reason === "pool-exhausted" && target === primary) ||
+          classification.reason === "statement-timeout";
+        // Committed, but its result was lost with the connection: work that is safe to apply
+        // twice runs again for a result, rather than failing a call whose write is in.
+        const rerunForResult = kind.idempotent && isCommittedResultLostError(error);
+        const breakerOpen = classification.reason === "breaker-open";
+        if (classification.reroute === "primary" && target !== primary) {
+          toPrimary = true;
+          events.emit("route", {
             operation,
-            target: target.name,
-            attempt,
-            delayMs,
+            target: primary.name,
             reason: classification.reason,
           });
-        },
-      });
-    } catch (e) {
+        }
+        return {
+          // An open breaker is retried too: the attempt never reaches the database (no storm).
+          // On a replica the router picks another target at once; on the primary the retry
+          // after halfOpenAfter is the probe that closes it again, so it waits that long (a
+          // shorter backoff would spend the attempts against the open breaker).
+          retry: !shed && (isRetryable(classification, kind) || rerunForResult),
+          minDelayMs: breakerOpen && target === primary ? o.halfOpenAfterMs : 0,
+          classification,
+          // The budget bounds the load retries add to the database. None is added by a retry
+          // that goes to another target (after a replica attempt the router picks another,
+          // never the same one), by one whose failed attempt never reached the database
+          // (refused or cut at connect, an open breaker: a PgBouncer process going away), or
+          // by one replacing work a cut connection lost (a host lost cuts half of them at once).
+          unbudgeted:
+            target !== primary ||
+            isNotCommittedError(error) ||
+            rerunForResult ||
+            phaseOf(error) === "connect" ||
+            breakerOpen,
+          free: GOODBYES.has(classification.reason),
+        };
+      },
+      onRetry: ({ attempt, delayMs, classification }) => {
+        metrics.retries.inc({
+          service,
+          class: classification.class,
+          reason: classification.reason,
+        });
+        events.emit("retry", {
+          operation,
+          target: target.name,
+          attempt,
+          delayMs,
+          reason: classification.reason,
+        });
+      },
+    }).then(undefined, (e: unknown) => {
       const stop = e as RetriesExhausted;
       const classification = stop.budgetSpent
         ? { ...stop.classification, reason: `${stop.classification.reason}, retry budget spent` }
@@ -184,7 +186,7 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
         return fallback(error);
       }
       throw error;
-    }
+    });
   }
 
   const begin = (o: TransactionOptions<unknown>) =>

@@ -221,3 +221,21 @@ describe("free retries (a departing pooler process turned the call away)", () =>
     expect(work.calls()).toBe(3 + 2);
   });
 });
+
+test("an attempt that throws before returning a promise is retried like one that rejects", async () => {
+  let calls = 0;
+  const result = await withRetries({
+    maxAttempts: 3,
+    initialDelayMs: 1,
+    maxDelayMs: 1,
+    budget: new RetryBudget(1),
+    attempt: (n) => {
+      calls++;
+      if (n === 0) throw new Error("thrown, not rejected");
+      return Promise.resolve("second");
+    },
+    decide: () => ({ retry: true, classification: transient }),
+    sleep: async () => {},
+  });
+  expect({ result, calls }).toEqual({ result: "second", calls: 2 });
+});

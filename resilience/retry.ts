@@ -57,21 +57,40 @@ export class RetriesExhausted extends Error {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
+/**
+ * The first attempt runs alone, outside the loop: most calls succeed at once, and the loop's
+ * async frame would cost each of them a promise and a microtask turn.
+ */
+export function withRetries<T>(loop: RetryLoop<T>): Promise<T> {
+  let first: Promise<T>;
+  try {
+    first = loop.attempt(0);
+  } catch (e) {
+    first = Promise.reject(e); // an attempt that throws before it has a promise fails the same way
+  }
+  return first.then(undefined, (error: unknown) => retryAfter(loop, error));
+}
+
+/** The loop from the first attempt's failure on. */
+async function retryAfter<T>(loop: RetryLoop<T>, firstError: unknown): Promise<T> {
   const sleep = loop.sleep ?? defaultSleep;
   let backoff: IBackoff<unknown> | undefined;
   let holdsSlot = false;
   let free = 0;
+  let first = true; // attempt 0 has run: its failure is firstError
   for (let n = 0; ; n++) {
-    let error: unknown;
-    try {
-      return await loop.attempt(n);
-    } catch (e) {
-      error = e;
-    } finally {
-      if (holdsSlot) loop.budget.release(); // a retry holds its slot through its wait and attempt
-      holdsSlot = false;
+    let error: unknown = firstError;
+    if (!first) {
+      try {
+        return await loop.attempt(n);
+      } catch (e) {
+        error = e;
+      } finally {
+        if (holdsSlot) loop.budget.release(); // a retry holds its slot through its wait and attempt
+        holdsSlot = false;
+      }
     }
+    first = false;
     const {
       retry,
       classification,

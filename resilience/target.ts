@@ -88,6 +88,12 @@ function sendWithXid<R extends pg.QueryResultRow>(
   });
 }
 
+/** What a target keeps per pooled connection (see Target.clients). */
+interface ClientState {
+  flight: { deadline: number; timedOut: boolean };
+  runners: Runners;
+}
+
 /**
  * A PgBouncer process that is stopping turns calls away before they reach a server: the target is
  * fine (its peers and the other hosts take the next connection), so these open no breaker.
@@ -111,11 +117,11 @@ export class Target {
   private readonly queueSize: number;
   private lastQueued = 0;
   private lostConnections = 0;
-  private readonly inFlight = new Set<{
-    client: pg.PoolClient;
-    deadline: number;
-    timedOut: boolean;
-  }>();
+  /**
+   * Per pooled connection, made once when it opens: its statement's deadline (Infinity when none
+   * runs) and the runners an attempt on it gets. Nothing is allocated per statement.
+   */
+  private readonly clients = new Map<pg.PoolClient, ClientState>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly counters: {
     ok: HotCount;
@@ -148,7 +154,11 @@ export class Target {
     // A connection closed under the library (by PgBouncer, the server or the network, not by its
     // own end()) emits "error" on its client, checked out or idle: counted, never uncaught; the
     // next statement on it fails anyway.
-    this.pool.on("connect", (client) => client.on("error", () => void this.lostConnections++));
+    this.pool.on("connect", (client) => {
+      client.on("error", () => void this.lostConnections++);
+      this.clients.set(client, this.clientState(client));
+    });
+    this.pool.on("remove", (client) => this.clients.delete(client));
     this.queueSize = options.queuePerTarget ?? Math.max(endpoint.poolMax * 4, MIN_QUEUE);
     this.bulkhead = bulkhead(endpoint.poolMax, this.queueSize);
     this.breaker = targetBreaker(options, (e) => this.tripsBreaker(e));
@@ -248,11 +258,7 @@ export class Target {
     }
     let broken: Error | undefined;
     try {
-      const runners: Runners = {
-        run: (sql, params) => this.statement(client, sql, params),
-        runWithXid: (sql, params) =>
-          this.statement(client, sql, params, undefined, () => sendWithXid(client, sql, params)),
-      };
+      const { runners } = this.stateOf(client);
       return await work(runners, client);
     } catch (e) {
       if (phaseOf(e) === "connect" || classifyError(e, "query").class !== "permanent") {
@@ -297,39 +303,68 @@ export class Target {
     timeoutMs = this.options.statementTimeoutMs,
     send?: () => Promise<pg.QueryResult<R>>,
   ): Promise<pg.QueryResult<R>> {
-    const flight = { client, deadline: performance.now() + timeoutMs, timedOut: false };
-    this.inFlight.add(flight);
-    // Plain promise handlers, not an async function: this runs once per statement, and each
-    // async layer costs the hot path a promise and a microtask turn.
-    return (send ? send() : client.query<R>(sql, params)).then(
-      (result) => {
-        this.inFlight.delete(flight);
-        return result;
-      },
-      (e: unknown) => {
-        this.inFlight.delete(flight);
-        if (flight.timedOut) {
-          throw new QueryTimeoutError(`${this.service}/${this.name}`, timeoutMs, e);
-        }
-        throw tag(e, "query");
-      },
+    const flight = this.stateOf(client).flight;
+    flight.deadline = performance.now() + timeoutMs;
+    flight.timedOut = false;
+    const failed = (e: unknown) => {
+      flight.deadline = Infinity;
+      return flight.timedOut
+        ? new QueryTimeoutError(`${this.service}/${this.name}`, timeoutMs, e)
+        : tag(e, "query");
+    };
+    if (send) {
+      return send().then(
+        (result) => {
+          flight.deadline = Infinity;
+          return result;
+        },
+        (e: unknown) => {
+          throw failed(e);
+        },
+      );
+    }
+    // pg's callback form: one promise per statement (its promise form adds another).
+    return new Promise((resolve, reject) =>
+      client.query<R>(sql, params as unknown[], (err, result) => {
+        if (err) return reject(failed(err));
+        flight.deadline = Infinity;
+        resolve(result);
+      }),
     );
+  }
+
+  /** A connection's state, made on first use if the pool's connect event has not run yet. */
+  private stateOf(client: pg.PoolClient): ClientState {
+    let state = this.clients.get(client);
+    if (!state) this.clients.set(client, (state = this.clientState(client)));
+    return state;
+  }
+
+  private clientState(client: pg.PoolClient): ClientState {
+    return {
+      flight: { deadline: Infinity, timedOut: false },
+      runners: {
+        run: (sql, params) => this.statement(client, sql, params),
+        runWithXid: (sql, params) =>
+          this.statement(client, sql, params, undefined, () => sendWithXid(client, sql, params)),
+      },
+    };
   }
 
   private sweep(): void {
     const now = performance.now();
-    for (const flight of this.inFlight) {
+    for (const [client, { flight }] of this.clients) {
       if (!flight.timedOut && flight.deadline <= now) {
         flight.timedOut = true;
-        this.cancel(flight.client);
+        this.cancel(client);
       } else if (flight.timedOut && flight.deadline + CANCEL_GRACE_MS <= now) {
         // The cancel did not land: PgBouncer (1.18, 1.24) may send it to the other host of a
         // multi-host entry. Drop the connection; PgBouncer then closes the server connection,
         // which ends the query, and the caller gets its timeout now.
         (
-          flight.client as unknown as { connection: { stream: { destroy(): void } } }
+          client as unknown as { connection: { stream: { destroy(): void } } }
         ).connection.stream.destroy();
-        this.inFlight.delete(flight);
+        flight.deadline = Infinity;
       }
     }
   }
