@@ -47,14 +47,23 @@ async function runningPids(host: HostPlan): Promise<number[]> {
   return pids.filter((p): p is number => p !== undefined);
 }
 
-/** Every file of a host by name: one ini and unit per process, the shared userlist and logrotate. */
+/**
+ * Every file of a host by name: one ini and unit per process, the shared userlist and logrotate.
+ * The verifiers come from the stack's secrets (or a map of them), or are redacted for a review;
+ * `stateDir` moves every path (a golden file renders under a fixed one).
+ */
 export function renderLocalHost(
   plan: Plan,
   host: HostPlan,
-  secrets: LocalSecrets | "redacted",
+  secrets: LocalSecrets | ReadonlyMap<string, string> | "redacted",
+  stateDir?: string,
 ): HostFiles {
-  const layouts = processIds(host).map((k) => localLayout(host, undefined, k));
-  const peers = localPeers(plan);
+  const layouts = processIds(host).map((k) => localLayout(host, stateDir, k));
+  const peers = localPeers(plan, stateDir);
+  const verifiers =
+    secrets === "redacted" || secrets instanceof Map
+      ? secrets
+      : verifierMap(secrets as LocalSecrets);
   return renderHostFiles({
     plan,
     host,
@@ -62,7 +71,7 @@ export function renderLocalHost(
     layout: layouts[0]!,
     processLayout: (k) => layouts[k - 1]!,
     peers: () => peers,
-    users: userlistEntries(plan, secrets === "redacted" ? "redacted" : verifierMap(secrets)),
+    users: userlistEntries(plan, verifiers),
     reloadCommand: localReloadCommand(...layouts),
   });
 }

@@ -3,8 +3,8 @@ import { loadStack } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { validateStackConfig } from "../platform/validate.js";
 import { atVersion, rawStack, withField } from "../platform/fixtures.js";
-import { localLayout, localReloadCommand, localUpstreams } from "../local/topology.js";
-import { localPeers } from "../local/pgbouncer.js";
+import { localLayout, localUpstreams } from "../local/topology.js";
+import { renderLocalHost } from "../local/pgbouncer.js";
 import { knows, parseVersion } from "../platform/capabilities.js";
 import { fixtureVerifiers } from "./fixtures.js";
 import { FORCED_KEYS } from "../platform/capabilities.js";
@@ -23,23 +23,8 @@ const PROD_UPSTREAMS: Upstreams = {
 };
 
 /** A host's files as the local stack renders them, under a fixed state folder. */
-function renderLocal(plan: Plan, index = 0): HostFiles {
-  const host = plan.hosts[index]!;
-  const layouts = Array.from({ length: host.processes }, (_, i) =>
-    localLayout(host, GOLDEN_STATE, i + 1),
-  );
-  const peers = localPeers(plan, GOLDEN_STATE);
-  return renderHostFiles({
-    plan,
-    host,
-    upstreams: localUpstreams(plan),
-    layout: layouts[0]!,
-    processLayout: (k) => layouts[k - 1]!,
-    peers: () => peers,
-    users: userlistEntries(plan, fixtureVerifiers(plan)),
-    reloadCommand: localReloadCommand(...layouts),
-  });
-}
+const renderLocal = (plan: Plan, index = 0): HostFiles =>
+  renderLocalHost(plan, plan.hosts[index]!, fixtureVerifiers(plan), GOLDEN_STATE);
 
 function renderProd(plan: Plan, index = 0): HostFiles {
   const host = plan.hosts[index]!;

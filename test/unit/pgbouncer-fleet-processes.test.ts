@@ -3,7 +3,7 @@ import { expect, test } from "vitest";
 import { rawStack, withField } from "../../platform/fixtures.js";
 import { buildPlan } from "../../platform/plan.js";
 import { validateStackConfig } from "../../platform/validate.js";
-import { fixtureVerifiers } from "../../pgbouncer/fixtures.js";
+import { fleetArgs } from "./fleet-args.js";
 import { userData } from "./program-files.js";
 import { mockStack, unwrap } from "./pulumi-mocks.js";
 
@@ -16,22 +16,8 @@ const plan = buildPlan(
   validateStackConfig(withField(rawStack("prod"), "pgbouncer.processesPerHost", 2)),
 );
 new PgBouncerFleet("duo", {
-  plan,
-  stack: "prod",
-  region: "eu-west-1",
+  ...fleetArgs(plan, ["subnet-a", "subnet-b", "subnet-c"]),
   instanceType: "c7g.large",
-  vpcId: "vpc-1",
-  subnetIds: ["subnet-a", "subnet-b", "subnet-c"],
-  clientSecurityGroupId: "sg-clients",
-  database: {
-    primary: "primary.example",
-    replicas: ["replica1.example", "replica2.example"],
-    port: 5432,
-    securityGroupId: "sg-db",
-  },
-  verifiers: Object.fromEntries(
-    [...fixtureVerifiers(plan)].map(([user, v]) => [user, pulumi.secret(v)]),
-  ),
   exporterPgpass: pulumi.secret("*:*:*:pgbouncer_stats:x\n"),
 });
 await mocked.settle();

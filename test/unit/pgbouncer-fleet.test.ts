@@ -9,6 +9,7 @@ import { factsFromResources } from "../../policies/resources.js";
 import { DEFAULT_POLICY_CONFIG, RULES } from "../../policies/rules.js";
 import type { PlainResource } from "../../policies/types.js";
 import { DELIVERED_FILES } from "../../pgbouncer/agent.js";
+import { fleetArgs as makeFleetArgs } from "./fleet-args.js";
 import { userData } from "./program-files.js";
 import { edited, plainResources } from "./program-policies.js";
 import { isSecretInput, mockStack, unwrap } from "./pulumi-mocks.js";
@@ -34,24 +35,7 @@ const record: pulumi.ResourceTransformation = ({ type, name, opts }) => {
   options.set(`${type}::${name}`, opts);
   return undefined;
 };
-const fleetArgs = {
-  plan,
-  stack: "prod",
-  region: "eu-west-1",
-  instanceType: "m7i.large",
-  vpcId: "vpc-1",
-  subnetIds: ["subnet-a", "subnet-b"],
-  clientSecurityGroupId: "sg-clients",
-  database: {
-    primary: "primary.example",
-    replicas: ["replica1.example", "replica2.example"],
-    port: 5432,
-    securityGroupId: "sg-db",
-  },
-  verifiers: Object.fromEntries(
-    [...fixtureVerifiers(plan)].map(([user, v]) => [user, pulumi.secret(v)]),
-  ),
-};
+const fleetArgs = makeFleetArgs(plan, ["subnet-a", "subnet-b"]);
 new PgBouncerFleet(
   "fleet",
   { ...fleetArgs, exporterPgpass: pulumi.secret("*:*:*:pgbouncer_stats:x\n") },
