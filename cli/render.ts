@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { buildPlan } from "../platform/plan.js";
-import { deliveredFiles, publicFiles, reviewAgentSettings } from "../pgbouncer/agent.js";
+import { reviewAgentSettings } from "../pgbouncer/agent.js";
+import { deliveredFiles, publicFiles } from "../pgbouncer/delivered-files.js";
 import { renderCloudInit } from "../pgbouncer/cloud-init.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams } from "../pgbouncer/layout.js";

@@ -1,12 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../platform/plan.js";
-import {
-  applyDocument,
-  hostFileTargets,
-  hostParameterPath,
-  stackParameterRoot,
-} from "../pgbouncer/agent.js";
+import { applyDocument, hostParameterPath, stackParameterRoot } from "../pgbouncer/agent.js";
+import { hostFileTargets } from "../pgbouncer/delivered-files.js";
 import {
   fleetRollout,
   parseFleetRollout,

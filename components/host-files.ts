@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../platform/plan.js";
-import { deliveredFiles, publicFiles, type PublicFiles } from "../pgbouncer/agent.js";
+import { deliveredFiles, publicFiles, type PublicFiles } from "../pgbouncer/delivered-files.js";
 import { PRODUCTION_LAYOUT, type Upstreams } from "../pgbouncer/layout.js";
 import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
 

@@ -13,14 +13,16 @@ import {
   AGENT_REVISION,
   applyDocument,
   applyScript,
+  renderAgentEnv,
+  renderFirstBoot,
+} from "./agent.js";
+import {
   DELIVERED_FILES,
   deliveredFiles,
   hostFileTargets,
-  renderAgentEnv,
-  renderFirstBoot,
   withheldFileTargets,
   type DeliveredFiles,
-} from "./agent.js";
+} from "./delivered-files.js";
 import { fixtureVerifiers } from "./fixtures.js";
 import { PRODUCTION_LAYOUT } from "./layout.js";
 import { renderHostFiles, userlistEntries } from "./render.js";

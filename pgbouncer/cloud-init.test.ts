@@ -15,7 +15,7 @@ import {
   PUBLIC_FILES,
   publicFiles,
   type DeliveredFiles,
-} from "./agent.js";
+} from "./delivered-files.js";
 import { decodeUserData, encodeUserData, renderCloudInit, USER_DATA_LIMIT } from "./cloud-init.js";
 import { fixtureVerifiers } from "./fixtures.js";
 import { PRODUCTION_LAYOUT } from "./layout.js";

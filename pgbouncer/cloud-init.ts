@@ -3,13 +3,12 @@ import { stringify } from "yaml";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import {
   AGENT_ENV,
-  deliveredFileTargets,
   FIRST_BOOT,
   renderAgentEnv,
   renderFirstBoot,
   type AgentSettings,
-  type PublicFiles,
 } from "./agent.js";
+import { deliveredFileTargets, type PublicFiles } from "./delivered-files.js";
 import { PGDG_KEY, PGDG_KEYRING, PGDG_SOURCES, pgdgSources } from "./pgdg.js";
 import { absolutePath } from "./sanitize.js";
 import { isWithheld } from "./secret-files.js";

@@ -11,14 +11,8 @@ import { rawStack, withField } from "../platform/fixtures.js";
 import { hostPrivateIps } from "../platform/network.js";
 import { buildPlan } from "../platform/plan.js";
 import { validateStackConfig } from "../platform/validate.js";
-import {
-  applyScript,
-  deliveredFileTargets,
-  deliveredFiles,
-  publicFiles,
-  renderFirstBoot,
-  reviewAgentSettings,
-} from "./agent.js";
+import { applyScript, renderFirstBoot, reviewAgentSettings } from "./agent.js";
+import { deliveredFileTargets, deliveredFiles, publicFiles } from "./delivered-files.js";
 import { renderCloudInit } from "./cloud-init.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams } from "./layout.js";
 import { renderHostFiles, userlistEntries } from "./render.js";

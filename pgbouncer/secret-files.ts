@@ -1,4 +1,4 @@
-import type { FileTarget } from "./agent.js";
+import type { FileTarget } from "./delivered-files.js";
 
 /**
  * The files a host never gets through user-data, since any process on the host can read its

@@ -2,12 +2,8 @@ import { rdsParameters } from "../components/rds-parameters.js";
 import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { enforcesTls } from "../platform/schema.js";
-import {
-  deliveredFileTargets,
-  deliveredFiles,
-  publicFiles,
-  reviewAgentSettings,
-} from "../pgbouncer/agent.js";
+import { reviewAgentSettings } from "../pgbouncer/agent.js";
+import { deliveredFileTargets, deliveredFiles, publicFiles } from "../pgbouncer/delivered-files.js";
 import { renderCloudInit } from "../pgbouncer/cloud-init.js";
 import { PRODUCTION_LAYOUT, reviewUpstreams, type Upstreams } from "../pgbouncer/layout.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";

@@ -1,4 +1,5 @@
-import { isDeliveredFile, stackParameterRoot } from "../pgbouncer/agent.js";
+import { stackParameterRoot } from "../pgbouncer/agent.js";
+import { isDeliveredFile } from "../pgbouncer/delivered-files.js";
 import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
 import { decodedUserData, userDataFiles } from "./user-data.js";
 import type {

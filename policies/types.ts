@@ -1,4 +1,4 @@
-import type { DeliveredFileName } from "../pgbouncer/agent.js";
+import type { DeliveredFileName } from "../pgbouncer/delivered-files.js";
 
 /**
  * The plain data the rules read. Adapters (resources.ts for a stack's resources, artifacts.ts for

@@ -1,6 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
-import { deliveredFileAt } from "../pgbouncer/agent.js";
+import { deliveredFileAt } from "../pgbouncer/delivered-files.js";
 import type { FileCopy, HostConfig, Ref } from "./types.js";
 
 /**

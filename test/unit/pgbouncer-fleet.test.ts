@@ -8,7 +8,7 @@ import { cloudPeers } from "../../pgbouncer/render.js";
 import { factsFromResources } from "../../policies/resources.js";
 import { DEFAULT_POLICY_CONFIG, RULES } from "../../policies/rules.js";
 import type { PlainResource } from "../../policies/types.js";
-import { DELIVERED_FILES } from "../../pgbouncer/agent.js";
+import { DELIVERED_FILES } from "../../pgbouncer/delivered-files.js";
 import { fleetArgs as makeFleetArgs } from "./fleet-args.js";
 import { userData } from "./program-files.js";
 import { edited, plainResources } from "./program-policies.js";

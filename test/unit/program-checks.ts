@@ -4,7 +4,7 @@ import { loadStack } from "../../platform/config.js";
 import { buildPlan, type Plan } from "../../platform/plan.js";
 import { scrapeIngress } from "../../monitoring/scrape.js";
 import { MONITORING_ROLE } from "../../platform/roles.js";
-import { DELIVERED_FILES, hostFileTargets, PUBLIC_FILES } from "../../pgbouncer/agent.js";
+import { DELIVERED_FILES, hostFileTargets, PUBLIC_FILES } from "../../pgbouncer/delivered-files.js";
 import { pgbouncerAccounts } from "../../pgbouncer/render.js";
 import { SECRET_FILES } from "../../pgbouncer/secret-files.js";
 import { tlsFileTargets } from "../../pgbouncer/tls-files.js";

@@ -1,7 +1,7 @@
 import { parse } from "yaml";
 import type { Plan } from "../../platform/plan.js";
 import { MONITORING_ROLE } from "../../platform/roles.js";
-import { deliveredFiles, type DeliveredFiles } from "../../pgbouncer/agent.js";
+import { deliveredFiles, type DeliveredFiles } from "../../pgbouncer/delivered-files.js";
 import { decodeUserData } from "../../pgbouncer/cloud-init.js";
 import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
 import { pgbouncerAccounts, renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
