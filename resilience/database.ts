@@ -8,7 +8,8 @@ import { createMetrics } from "./metrics.js";
 import { resolveOptions, type ResilienceOptions } from "./options.js";
 import { ReadRouter } from "./router.js";
 import { RetriesExhausted, withRetries } from "./retry.js";
-import { GOODBYES, phaseOf, Target, type Runners, type StatementRunner } from "./target.js";
+import { GOODBYES, Target, type Runners, type StatementRunner } from "./target.js";
+import { phaseOf } from "./wire.js";
 import {
   classifyAny,
   inTransaction,

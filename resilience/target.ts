@@ -9,28 +9,12 @@ import pg from "pg";
 import type { Gauge } from "prom-client";
 import type { ClientEndpoint } from "../platform/profiles.js";
 import { targetBreaker } from "./breaker.js";
-import { classifyError, isTlsFailure, type Phase } from "./classify.js";
+import { classifyError, isTlsFailure } from "./classify.js";
 import { PoolExhaustedError, QueryTimeoutError, TlsError } from "./errors.js";
 import type { TypedEvents } from "./events.js";
 import { BREAKER_STATE_VALUE, type HotCount, type Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
-import { tagUnsent, tagXid, XidStatement } from "./outcome.js";
-
-/**
- * One endpoint the service talks to (the rw entry, or an ro entry) with its own pg pool, a bulkhead
- * sized to that pool, a circuit breaker, and statement timeouts that cancel on the server.
- * Order per attempt: bulkhead (load shedding never trips the breaker) → breaker → connection.
- */
-const PHASE = Symbol("phase");
-
-export function phaseOf(error: unknown): Phase {
-  return (error as { [PHASE]?: Phase } | null)?.[PHASE] ?? "query";
-}
-
-function tag<E>(error: E, phase: Phase): E {
-  if (typeof error === "object" && error !== null) (error as { [PHASE]?: Phase })[PHASE] = phase;
-  return error;
-}
+import { phaseOf, sendCancel, sendWithXid, tag } from "./wire.js";
 
 /** Runs one statement with a timeout; used inside an attempt. */
 export type StatementRunner = <R extends pg.QueryResultRow = pg.QueryResultRow>(
@@ -56,38 +40,6 @@ const MIN_QUEUE = 64;
 /** How long a cancelled statement may take to stop before its connection is dropped. */
 const CANCEL_GRACE_MS = 1000;
 
-/** The part of pg's wire-protocol Connection a cancel needs (missing from its type definitions). */
-interface CancelConnection {
-  on(event: "connect" | "error", listener: () => void): void;
-  connect(port: number, host: string): void;
-  cancel(processID: number, secretKey: number): void;
-  stream: { destroy(): void };
-}
-
-/** The statement sent behind its xid query; a failure carries the xid and what had arrived. */
-function sendWithXid<R extends pg.QueryResultRow>(
-  client: pg.PoolClient,
-  sql: string,
-  params?: unknown[],
-): Promise<pg.QueryResult<R>> {
-  return new Promise((resolve, reject) => {
-    const statement: XidStatement = new XidStatement(sql, params, (err, result) =>
-      err
-        ? reject(
-            statement.unsent
-              ? tagUnsent(err)
-              : tagXid(
-                  err,
-                  statement.tx,
-                  statement.result ? { value: statement.result } : undefined,
-                ),
-          )
-        : resolve(result as pg.QueryResult<R>),
-    );
-    client.query(statement as unknown as pg.Submittable);
-  });
-}
-
 /** What a target keeps per pooled connection (see Target.clients). */
 interface ClientState {
   flight: { deadline: number; timedOut: boolean };
@@ -110,6 +62,11 @@ const BREAKER_STATES = {
   [CircuitState.Isolated]: "open",
 } as const;
 
+/**
+ * One endpoint the service talks to (the rw entry, or an ro entry) with its own pg pool, a bulkhead
+ * sized to that pool, a circuit breaker, and statement timeouts that cancel on the server.
+ * Order per attempt: bulkhead (load shedding never trips the breaker) → breaker → connection.
+ */
 export class Target {
   readonly pool: pg.Pool;
   readonly breaker: CircuitBreakerPolicy;
@@ -356,7 +313,7 @@ export class Target {
     for (const [client, { flight }] of this.clients) {
       if (!flight.timedOut && flight.deadline <= now) {
         flight.timedOut = true;
-        this.cancel(client);
+        sendCancel(client, this.endpoint);
       } else if (flight.timedOut && flight.deadline + CANCEL_GRACE_MS <= now) {
         // The cancel did not land: PgBouncer (1.18, 1.24) may send it to the other host of a
         // multi-host entry. Drop the connection; PgBouncer then closes the server connection,
@@ -377,21 +334,6 @@ export class Target {
 
   recordRead(): void {
     this.counters.reads.inc();
-  }
-
-  /**
-   * A CancelRequest with the client's key, on a fresh connection, as libpq's PQcancel does: send
-   * it and let the server close the socket. Nothing else may follow on that connection:
-   * PgBouncer 1.18 exits (FATAL "bad client state") when a Terminate message comes after a
-   * CancelRequest, which pg's Connection.end() would send.
-   */
-  private cancel(client: pg.PoolClient): void {
-    const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
-    const connection = new pg.Connection() as unknown as CancelConnection;
-    connection.on("error", () => {});
-    connection.on("connect", () => connection.cancel(processID, secretKey));
-    connection.connect(this.endpoint.port, this.endpoint.host);
-    setTimeout(() => connection.stream.destroy(), 5000).unref();
   }
 
   /** Opens the whole pool now (connections that fail are left closed); returns how many opened. */

@@ -19,7 +19,8 @@ import {
   type Outcome,
   type TxRef,
 } from "./outcome.js";
-import { phaseOf, type StatementRunner } from "./target.js";
+import type { StatementRunner } from "./target.js";
+import { phaseOf } from "./wire.js";
 
 /**
  * Transactions as the library runs them, and what a lost connection means for each part:
