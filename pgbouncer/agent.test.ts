@@ -93,9 +93,12 @@ function apply(
   onHost: Record<string, string>,
   stored: Record<string, string>,
   env: Record<string, string> = {},
+  /** Shell run in the scratch root before the script: what an earlier revision left there. */
+  before = "",
 ): Promise<Run> {
   // what SSM does with the document's parameters before running the script
   const script = (root: string) =>
+    before.replaceAll("$ROOT", root) +
     applyScript(plan, root)
       .join("\n")
       .replace("{{ action }}", action)
@@ -199,10 +202,31 @@ describe("the SSM apply script, run by /bin/sh", () => {
       "aws elbv2 deregister-targets",
       "aws elbv2 wait target-deregistered",
       "systemctl daemon-reload",
+      "systemctl enable pgbouncer.service",
       "systemctl restart pgbouncer.service",
       "aws elbv2 register-targets",
       "aws elbv2 wait target-in-service",
     ]);
+  });
+
+  // GIVEN a host whose earlier revision ran two processes WHEN a one-process revision is rolled
+  // THEN process 2's unit is stopped, disabled and removed: no process keeps an old config.
+  test("rolling-restart to fewer processes removes the units of the ones gone", async () => {
+    const stale = "/etc/systemd/system/pgbouncer-2.service";
+    const run = await apply(
+      "rolling-restart",
+      files,
+      files,
+      {},
+      `mkdir -p $ROOT/etc/systemd/system && echo old > $ROOT${stale}\n`,
+    );
+    expect(run.code).toBe(0);
+    expect(run.calls).toContain("systemctl disable --now pgbouncer-2.service");
+    expect(run.calls.indexOf("systemctl disable --now pgbouncer-2.service")).toBeLessThan(
+      run.calls.indexOf("systemctl restart pgbouncer.service"),
+    );
+    await expect(stat(run.root + stale)).rejects.toThrow(/ENOENT/);
+    expect(run.stdout).toContain("removing pgbouncer-2.service: not in revision");
   });
 
   test("rolling-restart to a new pinned release installs it before the restart", async () => {

@@ -184,7 +184,11 @@ export function applyScript(plan: Plan, root = ""): string[] {
     `    pinned=$(sed -n 's/^Pin: version \\(.*\\)-\\*$/\\1/p' ${root}${PGBOUNCER_PIN})`,
     "    installed=$(dpkg-query -W -f='${Version}' pgbouncer)",
     '    case "$installed" in "$pinned"-*) ;; *) log "installing PgBouncer $pinned (was $installed)"; apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confold pgbouncer ;; esac',
+    // A revision with fewer processes leaves units of the old ones: stopped and removed, so no
+    // process keeps serving an old config. A revision with more enables the new ones.
+    `    for f in ${root}/etc/systemd/system/pgbouncer-[0-9]*.service; do [ -e "$f" ] || continue; u=\${f##*/}; case " ${unitList(plan)} " in *" $u "*) ;; *) log "removing $u: not in revision $revision"; systemctl disable --now "$u"; rm -f "$f" ;; esac; done`,
     "    systemctl daemon-reload",
+    `    systemctl enable ${unitList(plan)}`,
     '    log "restarting PgBouncer for revision $revision:$changed"',
     `    systemctl restart ${unitList(plan)}`,
     "    elb register-targets",
