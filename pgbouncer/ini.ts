@@ -14,8 +14,9 @@ import { absolutePath, connstringValue, iniKey, iniValue } from "./sanitize.js";
 export type IniValue = string | number | boolean;
 
 /**
- * Where a peer process takes cancel requests: its unix socket folder (processes of one machine)
- * or a host's address (one process per host in the cloud), and the port.
+ * Where a peer process takes cancel requests: its unix socket folder (processes of the same
+ * machine) or its host's address (another cloud host: its kernel hands the cancel to any of the
+ * host's processes, which passes it on by socket), and the port.
  */
 export interface PeerAddress {
   /** peer_id: unique across the fleet, so a cancel key names the one process that owns it. */
