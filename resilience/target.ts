@@ -42,8 +42,14 @@ const CANCEL_GRACE_MS = 1000;
 
 /** What a target keeps per pooled connection (see Target.clients). */
 interface ClientState {
-  flight: { deadline: number; timedOut: boolean };
+  flight: Flight;
   runners: Runners;
+}
+
+/** A statement's deadline (Infinity: none in flight) and whether the sweeper cancelled it. */
+interface Flight {
+  deadline: number;
+  timedOut: boolean;
 }
 
 /**
@@ -79,6 +85,8 @@ export class Target {
    * runs) and the runners an attempt on it gets. Nothing is allocated per statement.
    */
   private readonly clients = new Map<pg.PoolClient, ClientState>();
+  /** Statements queued behind another on the same connection (a caller's Promise.all): rare. */
+  private readonly queuedFlights = new Map<Flight, pg.PoolClient>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly counters: {
     ok: HotCount;
@@ -260,11 +268,19 @@ export class Target {
     timeoutMs = this.options.statementTimeoutMs,
     send?: () => Promise<pg.QueryResult<R>>,
   ): Promise<pg.QueryResult<R>> {
-    const flight = this.stateOf(client).flight;
+    // The connection's own flight, unless a statement is already in flight on it (pg queues a
+    // second one behind it): that one gets a flight of its own, so each keeps its deadline.
+    const own = this.stateOf(client).flight;
+    const flight = own.deadline === Infinity ? own : { deadline: 0, timedOut: false };
+    if (flight !== own) this.queuedFlights.set(flight, client);
     flight.deadline = performance.now() + timeoutMs;
     flight.timedOut = false;
-    const failed = (e: unknown) => {
+    const landed = () => {
       flight.deadline = Infinity;
+      if (flight !== own) this.queuedFlights.delete(flight);
+    };
+    const failed = (e: unknown) => {
+      landed();
       return flight.timedOut
         ? new QueryTimeoutError(`${this.service}/${this.name}`, timeoutMs, e)
         : tag(e, "query");
@@ -272,7 +288,7 @@ export class Target {
     if (send) {
       return send().then(
         (result) => {
-          flight.deadline = Infinity;
+          landed();
           return result;
         },
         (e: unknown) => {
@@ -284,7 +300,7 @@ export class Target {
     return new Promise((resolve, reject) =>
       client.query<R>(sql, params as unknown[], (err, result) => {
         if (err) return reject(failed(err));
-        flight.deadline = Infinity;
+        landed();
         resolve(result);
       }),
     );
@@ -310,19 +326,23 @@ export class Target {
 
   private sweep(): void {
     const now = performance.now();
-    for (const [client, { flight }] of this.clients) {
-      if (!flight.timedOut && flight.deadline <= now) {
-        flight.timedOut = true;
-        sendCancel(client, this.endpoint);
-      } else if (flight.timedOut && flight.deadline + CANCEL_GRACE_MS <= now) {
-        // The cancel did not land: PgBouncer (1.18, 1.24) may send it to the other host of a
-        // multi-host entry. Drop the connection; PgBouncer then closes the server connection,
-        // which ends the query, and the caller gets its timeout now.
-        (
-          client as unknown as { connection: { stream: { destroy(): void } } }
-        ).connection.stream.destroy();
-        flight.deadline = Infinity;
-      }
+    for (const [client, { flight }] of this.clients) this.check(client, flight, now);
+    for (const [flight, client] of this.queuedFlights) this.check(client, flight, now);
+  }
+
+  /** A statement past its deadline is cancelled; one still running a grace later, cut. */
+  private check(client: pg.PoolClient, flight: Flight, now: number): void {
+    if (!flight.timedOut && flight.deadline <= now) {
+      flight.timedOut = true;
+      sendCancel(client, this.endpoint);
+    } else if (flight.timedOut && flight.deadline + CANCEL_GRACE_MS <= now) {
+      // The cancel did not land: PgBouncer (1.18, 1.24) may send it to the other host of a
+      // multi-host entry. Drop the connection; PgBouncer then closes the server connection,
+      // which ends the query, and the caller gets its timeout now.
+      (
+        client as unknown as { connection: { stream: { destroy(): void } } }
+      ).connection.stream.destroy();
+      flight.deadline = Infinity;
     }
   }
 

@@ -339,6 +339,23 @@ describe("pooler and pool", () => {
     }
   });
 
+  // GIVEN a transaction whose body runs two statements at once on its connection (pg queues the
+  // second) WHEN the first returns at once and the second hangs THEN the second still times out:
+  // each statement keeps its own deadline, not the connection's.
+  test("a statement queued behind another on the same connection keeps its own timeout", async () => {
+    const db = database(profileOf("orders"), {
+      statementTimeoutMs: 400,
+      retry: { maxAttempts: 1 },
+    });
+    const started = Date.now();
+    await expect(
+      db.transaction((q) => Promise.all([q("SELECT 1"), q("SELECT pg_sleep(20)")]), {
+        resolveOutcome: false,
+      }),
+    ).rejects.toThrow(/statement cancelled after 400 ms/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   test("the breaker opens on a dead target and closes after it returns, probing more than once", async () => {
     const host = plan.hosts[1]!;
     const db = database(profileOf("identity", host), {
