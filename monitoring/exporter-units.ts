@@ -9,6 +9,7 @@ import {
   processNumbers,
   productionLayout,
   STATS_USER,
+  SYSTEMD_UNIT_DIR,
   unitName,
   type Upstreams,
 } from "../pgbouncer/layout.js";
@@ -44,7 +45,6 @@ export const QUERIES_FILE = `${EXPORTER_DIR}/postgres-queries.yaml`;
 export const SETUP_SCRIPT = "/usr/local/sbin/pg-pooling-exporters-setup";
 export const INSTALL_SCRIPT = "/usr/local/sbin/pg-pooling-exporters-install";
 export const SETUP_UNIT = "pg-pooling-exporters-setup.service";
-const UNIT_DIR = "/etc/systemd/system";
 
 /** The SecureString the hosts read the exporters' pgpass from. */
 export function exporterPgpassParameter(stack: string): string {
@@ -185,7 +185,7 @@ export function exporterHostFiles(
 ): ExporterHostFiles {
   const { pgbouncer: p } = plan.config;
   const files: ExporterFile[] = [
-    { path: `${UNIT_DIR}/${SETUP_UNIT}`, mode: "0644", content: renderSetupUnit() },
+    { path: `${SYSTEMD_UNIT_DIR}/${SETUP_UNIT}`, mode: "0644", content: renderSetupUnit() },
     { path: SETUP_SCRIPT, mode: "0755", content: renderSetupScript(stack) },
     { path: INSTALL_SCRIPT, mode: "0755", content: renderInstallScript() },
   ];
@@ -198,7 +198,7 @@ export function exporterHostFiles(
     after: string[] = [],
   ) => {
     files.push({
-      path: `${UNIT_DIR}/${name}`,
+      path: `${SYSTEMD_UNIT_DIR}/${name}`,
       mode: "0644",
       content: unit(what, binary, lines, after),
     });

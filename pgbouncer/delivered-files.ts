@@ -2,8 +2,10 @@ import type { Plan } from "../platform/plan.js";
 import {
   iniName,
   PRODUCTION_LAYOUT,
+  processFile,
   processNumbers,
   productionLayout,
+  SYSTEMD_UNIT_DIR,
   unitName,
 } from "./layout.js";
 import { PGBOUNCER_PIN, pgbouncerPin } from "./pgdg.js";
@@ -32,7 +34,7 @@ export interface FileTarget {
 export const DELIVERED_FILES = {
   "pgbouncer.pref": { path: PGBOUNCER_PIN, mode: "0644", owner: "root" },
   "pgbouncer.service": {
-    path: "/etc/systemd/system/pgbouncer.service",
+    path: `${SYSTEMD_UNIT_DIR}/pgbouncer.service`,
     mode: "0644",
     owner: "root",
   },
@@ -67,34 +69,35 @@ export function publicFiles<F extends PublicFiles>(files: F): PublicFiles & Reco
  * (pgbouncer/layout.ts productionLayout), beside process 1's, which are DELIVERED_FILES'.
  */
 export function processFileTargets(plan: Plan): Record<string, FileTarget> {
-  const user = PRODUCTION_LAYOUT.user;
   const extra = processNumbers(plan.hosts[0]!).filter((k) => k > 1);
   return Object.fromEntries(
     extra.flatMap((k) => [
-      [iniName(k), { path: productionLayout(k).iniFile, mode: "0640", owner: user }],
-      [unitName(k), { path: `/etc/systemd/system/${unitName(k)}`, mode: "0644", owner: "root" }],
+      [iniName(k), processFileTarget(k, "ini")],
+      [unitName(k), processFileTarget(k, "unit")],
     ]),
   );
 }
 
-const PROCESS_FILE = /^pgbouncer-([1-9]\d*)\.(ini|service)$/;
+function processFileTarget(k: number, kind: "ini" | "unit"): FileTarget {
+  return kind === "ini"
+    ? { path: productionLayout(k).iniFile, mode: "0640", owner: PRODUCTION_LAYOUT.user }
+    : { path: `${SYSTEMD_UNIT_DIR}/${unitName(k)}`, mode: "0644", owner: "root" };
+}
 
 /**
  * Whether a file name is one a host is delivered: DELIVERED_FILES', or process k's ini or unit
  * (k > 1), whatever the plan (a policy reads what is there, not what the plan says).
  */
 export function isDeliveredFile(name: string): boolean {
-  const m = PROCESS_FILE.exec(name);
-  return name in DELIVERED_FILES || (m !== null && Number(m[1]) > 1);
+  return name in DELIVERED_FILES || (processFile(name)?.k ?? 1) > 1;
 }
 
 /** The delivered file a path on a host is, by DELIVERED_FILES or as process k's, or undefined. */
 export function deliveredFileAt(path: string): string | undefined {
   for (const [name, f] of Object.entries(DELIVERED_FILES)) if (f.path === path) return name;
-  const ini = /^\/etc\/pgbouncer\/(pgbouncer-[1-9]\d*\.ini)$/.exec(path)?.[1];
-  const unit = /^\/etc\/systemd\/system\/(pgbouncer-[1-9]\d*\.service)$/.exec(path)?.[1];
-  const name = ini ?? unit;
-  return name && isDeliveredFile(name) ? name : undefined;
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  const p = processFile(name);
+  return p && p.k > 1 && processFileTarget(p.k, p.kind).path === path ? name : undefined;
 }
 
 /** Every delivered file of this plan's hosts: DELIVERED_FILES and the other processes' files. */

@@ -94,6 +94,22 @@ export const unitName = (k: number): string =>
 /** The ini of process k by file name: `pgbouncer.ini`, `pgbouncer-k.ini`. */
 export const iniName = (k: number): string => (k === 1 ? "pgbouncer.ini" : `pgbouncer-${k}.ini`);
 
+/** Where systemd units go on a cloud host. */
+export const SYSTEMD_UNIT_DIR = "/etc/systemd/system";
+
+/**
+ * Which process a file name belongs to, when it is one of iniName's or unitName's (the reverse of
+ * both, for those who read files by name: the rollout, the policies), or undefined.
+ */
+export function processFile(name: string): { k: number; kind: "ini" | "unit" } | undefined {
+  const m = /^pgbouncer(?:-([1-9]\d*))?\.(ini|service)$/.exec(name);
+  const k = m?.[1] ? Number(m[1]) : 1;
+  const kind = m?.[2] === "ini" ? "ini" : "unit";
+  // `pgbouncer-1.ini` is no name we give: process 1 keeps the package's names
+  if (!m || (m[1] !== undefined && k === 1)) return undefined;
+  return (kind === "ini" ? iniName(k) : unitName(k)) === name ? { k, kind } : undefined;
+}
+
 /**
  * Upstreams of a review render of a cloud plan (`npm run render`, `npm run check`): the RDS
  * endpoints exist only after deploy, so they are named under the reserved `.invalid` domain.

@@ -14,7 +14,7 @@ import { validateStackConfig } from "../platform/validate.js";
 import { applyScript, renderFirstBoot, reviewAgentSettings } from "./agent.js";
 import { deliveredFileTargets, deliveredFiles, publicFiles } from "./delivered-files.js";
 import { renderCloudInit } from "./cloud-init.js";
-import { PRODUCTION_LAYOUT, reviewUpstreams } from "./layout.js";
+import { iniName, processFile, PRODUCTION_LAYOUT, reviewUpstreams, unitName } from "./layout.js";
 import { renderHostFiles, userlistEntries } from "./render.js";
 import { hostRollout } from "./rollout.js";
 
@@ -186,4 +186,15 @@ describe("two PgBouncer processes on a cloud host", () => {
     const { stdout } = await exec("cloud-init", ["schema", "-c", file]);
     expect(stdout).toContain(`Valid cloud-config: ${file}`);
   });
+});
+
+describe("processFile: the file names of a host's processes, read back", () => {
+  test.each([1, 2, 16])("process %i's ini and unit", (k) => {
+    expect(processFile(iniName(k))).toEqual({ k, kind: "ini" });
+    expect(processFile(unitName(k))).toEqual({ k, kind: "unit" });
+  });
+  test.each(["pgbouncer-1.ini", "pgbouncer-02.ini", "pgbouncer-x.service", "pgbouncer.pref"])(
+    "%s is no process's file",
+    (name) => expect(processFile(name)).toBeUndefined(),
+  );
 });

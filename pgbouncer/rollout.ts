@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { CAPABILITIES, type Section } from "../platform/capabilities.js";
+import { processFile } from "./layout.js";
 
 /**
  * How a config change reaches a running PgBouncer host. RELOAD (SIGHUP) applies most keys without
@@ -147,12 +148,13 @@ export function hostRollout(before: FileSet, after: FileSet): RolloutDecision {
       .map((name) => {
         // Every process's ini (pgbouncer.ini, pgbouncer-k.ini) by what changed in it; every
         // process's unit as process 1's.
-        if (/^pgbouncer(-\d+)?\.ini$/.test(name))
-          return iniRollout(before[name] ?? "", after[name] ?? "");
+        const process = processFile(name);
+        if (process?.kind === "ini") return iniRollout(before[name] ?? "", after[name] ?? "");
         const unit = FILE_RULES["pgbouncer.service"]!;
-        const rule = /^pgbouncer-\d+\.service$/.test(name)
-          ? { ...unit, reasons: unit.reasons.map((r) => r.replace("pgbouncer.service", name)) }
-          : FILE_RULES[name];
+        const rule =
+          process?.kind === "unit"
+            ? { ...unit, reasons: unit.reasons.map((r) => r.replace("pgbouncer.service", name)) }
+            : FILE_RULES[name];
         return rule ?? { action: "rolling-restart", reasons: [`${name} changed: restart`] };
       }),
   );

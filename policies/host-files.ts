@@ -1,4 +1,4 @@
-import { unitName } from "../pgbouncer/layout.js";
+import { processFile, unitName } from "../pgbouncer/layout.js";
 import { natural } from "./resources.js";
 import { effectiveEntries, parseIni, type EffectiveEntry, type ParsedIni } from "./ini.js";
 import type { Facts, FileCopy, HostConfig } from "./types.js";
@@ -17,16 +17,14 @@ export interface IniCopy {
   config: HostConfig;
 }
 
-const INI_FILE = /^pgbouncer(?:-([1-9]\d*))?\.ini$/;
-
 /** Every process's ini in every copy of every host's files, by host, copy, then process. */
 export function iniCopies(facts: Facts): IniCopy[] {
   return facts.hosts.flatMap((config) =>
     Object.entries(config.files)
       .flatMap(([name, copy]) => {
-        const m = INI_FILE.exec(name);
-        if (!m || !copy) return [];
-        const process = m[1] ? Number(m[1]) : 1;
+        const file = processFile(name);
+        if (file?.kind !== "ini" || !copy) return [];
+        const process = file.k;
         const ini = parseIni(copy.text);
         const unit = unitName(process);
         return [
