@@ -4,8 +4,13 @@ import { join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { compareVersions, type Version } from "../platform/capabilities.js";
 import type { PeerAddress } from "../pgbouncer/ini.js";
-import { peerId, processNumbers } from "../pgbouncer/layout.js";
-import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
+import { processNumbers } from "../pgbouncer/layout.js";
+import {
+  fleetPeers,
+  renderHostFiles,
+  userlistEntries,
+  type HostFiles,
+} from "../pgbouncer/render.js";
 import { iniRollout } from "../pgbouncer/rollout.js";
 import { chownToUser, isPortFree, processAlive, run, tail, waitFor } from "./exec.js";
 import { selectedPgbouncer } from "./lines.js";
@@ -16,6 +21,7 @@ import {
   localLayout,
   localReloadCommand,
   localUpstreams,
+  pgbouncerAddress,
   SERVICE_USER,
 } from "./topology.js";
 
@@ -59,7 +65,7 @@ export function renderLocalHost(
   stateDir?: string,
 ): HostFiles {
   const layouts = processIds(host).map((k) => localLayout(host, stateDir, k));
-  const peers = localPeers(plan, stateDir);
+  const peers = localPeers(plan, host, stateDir);
   const verifiers =
     secrets === "redacted" || secrets instanceof Map
       ? secrets
@@ -77,16 +83,18 @@ export function renderLocalHost(
 }
 
 /**
- * Every process of every host, by its unix socket: the balancer hands a cancel request to any
- * process of any host, and all of them run on this machine, so each reaches every other's socket.
+ * The local stack's [peers], as the cloud fleet's (fleetPeers): another host's processes at its
+ * loopback address, where so_reuseport picks one of them and that one passes the cancel on by
+ * socket; the processes of `self`'s own host by their sockets.
  */
-export function localPeers(plan: Plan, stateDir?: string): PeerAddress[] {
-  return plan.hosts.flatMap((host) =>
-    processIds(host).map((k) => ({
-      id: peerId(host, k),
-      host: localLayout(host, stateDir, k).unixSocketDir,
-      port: plan.config.pgbouncer.port,
-    })),
+export function localPeers(plan: Plan, self?: HostPlan, stateDir?: string): PeerAddress[] {
+  return fleetPeers(
+    plan,
+    {
+      host: (h) => pgbouncerAddress(h.index),
+      socket: (h, k) => localLayout(h, stateDir, k).unixSocketDir,
+    },
+    self,
   );
 }
 

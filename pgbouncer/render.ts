@@ -64,26 +64,38 @@ export interface HostRenderInput {
   reloadCommand?: string;
 }
 
+/** How a fleet's processes are reached: a host's address, and a process's socket folder. */
+export interface FleetAddresses {
+  /** TCP, on PgBouncer's port: so_reuseport hands a connection to any of the host's processes. */
+  host: (host: HostPlan) => string;
+  socket: (host: HostPlan, k: number) => string;
+}
+
 /**
- * The cloud fleet's [peers] for a process of `self`: every process of every host. Another host's
- * are reached at its fixed private address (platform/network.ts) on PgBouncer's port, where
- * so_reuseport hands the cancel to any of its processes and that one passes it on by socket
- * (PgBouncer forwards a cancel up to three times); the processes of `self`'s own host, when it
- * runs several, by their unix sockets. The one list the hosts' files, the review render and the
- * policies all render from.
+ * The [peers] of a process of `self`: every process of every host. Another host's are reached
+ * at its address, where its kernel hands the cancel to any of its processes and that one passes
+ * it on by socket (PgBouncer forwards a cancel up to three times); the processes of `self`'s own
+ * host, when it runs several, by their sockets. Without `self`, every process at its host's
+ * address. The cloud fleet and the local stack render the same shape (cloudPeers, localPeers).
  */
-export function cloudPeers(plan: Plan, self?: HostPlan): PeerAddress[] {
-  const addresses = hostPrivateIps(plan.config.network, plan.hosts.length);
+export function fleetPeers(plan: Plan, at: FleetAddresses, self?: HostPlan): PeerAddress[] {
   const port = plan.config.pgbouncer.port;
   return plan.hosts.flatMap((h) =>
     processNumbers(h).map((k) => ({
       id: peerId(h, k),
-      host:
-        self && h.index === self.index && h.processes > 1
-          ? productionLayout(k).unixSocketDir
-          : addresses[h.index]!,
+      host: self && h.index === self.index && h.processes > 1 ? at.socket(h, k) : at.host(h),
       port,
     })),
+  );
+}
+
+/** The cloud fleet's [peers]: hosts at their fixed private addresses (platform/network.ts). */
+export function cloudPeers(plan: Plan, self?: HostPlan): PeerAddress[] {
+  const addresses = hostPrivateIps(plan.config.network, plan.hosts.length);
+  return fleetPeers(
+    plan,
+    { host: (h) => addresses[h.index]!, socket: (_, k) => productionLayout(k).unixSocketDir },
+    self,
   );
 }
 

@@ -1,13 +1,15 @@
 import pg from "pg";
 import { expect, test } from "vitest";
 import { connect, endpointTarget } from "../../local/connect.js";
-import { localPeers } from "../../local/pgbouncer.js";
+import { localPeers, processIds } from "../../local/pgbouncer.js";
+import { localLayout, pgbouncerAddress } from "../../local/topology.js";
 import { plan, secrets } from "./helpers.js";
 
 /**
  * Behind the load balancer a cancel request reaches any process of any host, not the one holding
  * the query: every process lists every other in [peers] with a fleet-unique peer_id, so the
- * process that gets the cancel passes it to the one that owns the key.
+ * process that gets the cancel passes it to the one that owns the key: over TCP to another host
+ * (plain CancelRequest, before any TLS), where a random process may pass it on once more.
  */
 const ROUNDS = 10;
 const PER_ROUND = 10;
@@ -27,12 +29,24 @@ function cancelThroughBalancer(processID: number, secretKey: number): Promise<vo
   });
 }
 
-test("every process of every host is a peer, each with its own id", () => {
-  const peers = localPeers(plan);
-  const processes = plan.hosts.reduce((n, h) => n + h.processes, 0);
-  expect(peers).toHaveLength(processes);
-  expect(new Set(peers.map((p) => p.id)).size).toBe(processes);
-  expect(new Set(peers.map((p) => p.host)).size).toBe(processes);
+// As in the cloud: another host's processes at its address (its kernel picks one of them, which
+// passes the cancel on by socket), this host's own by socket. The cancels below cross both.
+test("every process of every host is a peer with its own id; another host's at its address", () => {
+  for (const self of plan.hosts) {
+    const peers = localPeers(plan, self);
+    const processes = plan.hosts.reduce((n, h) => n + h.processes, 0);
+    expect(peers).toHaveLength(processes);
+    expect(new Set(peers.map((p) => p.id)).size).toBe(processes);
+    for (const h of plan.hosts)
+      for (const k of processIds(h)) {
+        const peer = peers.find((p) => p.id === h.index * h.processes + k)!;
+        expect(peer.host, `${self.name} → ${h.name}/${k}`).toBe(
+          h === self && h.processes > 1
+            ? localLayout(h, undefined, k).unixSocketDir
+            : pgbouncerAddress(h.index),
+        );
+      }
+  }
 });
 
 test(`${ROUNDS * PER_ROUND} cancels sent through the balancer while queries run on random processes: all land`, async () => {
