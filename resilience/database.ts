@@ -220,12 +220,12 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
         "read",
         { idempotent: true, transaction: false },
         (n, tried) => router.choose("read", n, tried),
-        async ({ run }, client, target) => {
+        async (runners, client, target) => {
           let result: pg.QueryResult<R>;
           if (opts.minLsn && target !== primary) {
             // Read-your-writes on a replica: check, in the same transaction, that it has replayed
             // the caller's last commit; if not, this attempt fails over to the primary.
-            result = await inTransaction(run, client, "BEGIN READ ONLY", async () => {
+            result = await inTransaction(runners, client, "BEGIN READ ONLY", async (run) => {
               const replayed = await run<{ ok: boolean }>(
                 "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok",
                 [opts.minLsn],
@@ -237,7 +237,7 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
               return run<R>(sql, params);
             });
           } else {
-            result = await run<R>(sql, params);
+            result = await runners.run<R>(sql, params);
           }
           target.recordRead();
           return result;
@@ -269,10 +269,10 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
         "transaction",
         { idempotent: opts.idempotent ?? false, transaction: true, resolvesOutcome },
         (n, tried) => (opts.readOnly ? router.choose("transaction", n, tried) : primary),
-        ({ run }, client) =>
+        (runners, client) =>
           resolvesOutcome
-            ? inWriteTransaction(run, client, begin(opts), () => fn(run))
-            : inTransaction(run, client, begin(opts), () => fn(run)),
+            ? inWriteTransaction(runners, client, begin(opts), fn)
+            : inTransaction(runners, client, begin(opts), fn),
         opts.fallback,
       );
     },

@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { BaseQuery, type QueryInternals, type WireConnection } from "./pg-query.js";
 
 /**
  * Outcome-unknown writes, resolved. When a connection dies while a write or its COMMIT is in
@@ -70,31 +71,6 @@ export function tagXid<E>(error: E, tx: TxRef | undefined, partial?: { value: un
   }
   return error;
 }
-
-/** The parts of pg's Query and wire Connection the pipelined statement drives (untyped in @types/pg). */
-interface WireConnection {
-  parse(m: { text: string; name?: string; types?: unknown[] }): void;
-  bind(m: { portal: string; statement?: string; values?: unknown[] }): void;
-  describe(m: { type: "P"; name: string }): void;
-  execute(m: { portal: string; rows?: number }): void;
-  flush(): void;
-  sync(): void;
-  stream: { cork(): void; uncork(): void };
-}
-interface QueryInternals {
-  _results: pg.QueryResult | pg.QueryResult[];
-  _result: pg.QueryResult & { command: string | null };
-}
-const BaseQuery = pg.Query as unknown as new (
-  config: { text: string; values: unknown[]; queryMode: "extended" },
-  values: undefined,
-  callback: (err: Error | null, result: unknown) => void,
-) => QueryInternals & {
-  prepare(c: WireConnection): void;
-  _getRows(c: WireConnection, rows?: number): void;
-  handleCommandComplete(msg: unknown, c: WireConnection): void;
-  handleError(err: Error, c: WireConnection): void;
-};
 
 /**
  * `SELECT pg_current_xact_id()` then the caller's statement, in one implicit transaction and one

@@ -14,6 +14,7 @@ import { PoolExhaustedError, QueryTimeoutError, TlsError } from "./errors.js";
 import type { TypedEvents } from "./events.js";
 import { BREAKER_STATE_VALUE, type HotCount, type Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
+import { sendBehind } from "./pg-query.js";
 import { phaseOf, sendCancel, sendWithXid, tag } from "./wire.js";
 
 /** Runs one statement with a timeout; used inside an attempt. */
@@ -27,6 +28,12 @@ export interface Runners {
   run: StatementRunner;
   /** One autocommit statement whose transaction id is learnt first (resilience/outcome.ts). */
   runWithXid: StatementRunner;
+  /** A statement sent behind `prefix` in one round trip; every result, the prefix's first. */
+  runBehind: (
+    prefix: readonly string[],
+    sql: string,
+    params?: unknown[],
+  ) => Promise<pg.QueryResult[]>;
 }
 
 /**
@@ -261,13 +268,13 @@ export class Target {
    * One sweep timer per target checks the deadlines of statements in flight: a timer per
    * statement costs more than the statement itself on a fast path.
    */
-  private statement<R extends pg.QueryResultRow>(
+  private statement<R extends pg.QueryResultRow, T = pg.QueryResult<R>>(
     client: pg.PoolClient,
     sql: string,
     params?: unknown[],
     timeoutMs = this.options.statementTimeoutMs,
-    send?: () => Promise<pg.QueryResult<R>>,
-  ): Promise<pg.QueryResult<R>> {
+    send?: () => Promise<T>,
+  ): Promise<T> {
     // The connection's own flight, unless a statement is already in flight on it (pg queues a
     // second one behind it): that one gets a flight of its own, so each keeps its deadline.
     const own = this.stateOf(client).flight;
@@ -301,7 +308,7 @@ export class Target {
       client.query<R>(sql, params as unknown[], (err, result) => {
         if (err) return reject(failed(err));
         landed();
-        resolve(result);
+        resolve(result as T);
       }),
     );
   }
@@ -320,6 +327,10 @@ export class Target {
         run: (sql, params) => this.statement(client, sql, params),
         runWithXid: (sql, params) =>
           this.statement(client, sql, params, undefined, () => sendWithXid(client, sql, params)),
+        runBehind: (prefix, sql, params) =>
+          this.statement(client, sql, params, undefined, () =>
+            sendBehind(client, prefix, sql, params),
+          ),
       },
     };
   }

@@ -128,6 +128,23 @@ test("a transaction cut before COMMIT runs again without asking: nothing can hav
   expect(await rowsWith(id)).toBe(1);
 });
 
+test("a transaction cut during its first statement (BEGIN in front) runs again: it was inside", async () => {
+  const { db, outcomes } = database();
+  const id = `first-${Date.now()}`;
+  let runs = 0;
+  const call = db.transaction(async (q) => {
+    runs++;
+    await q("INSERT INTO outcome_writes (id) SELECT $1::text FROM pg_sleep(0.5) /* cut-first */", [
+      id,
+    ]);
+    return runs;
+  });
+  await terminateWhen("cut-first");
+  await expect(call).resolves.toBe(2);
+  expect(outcomes).toEqual([]);
+  expect(await rowsWith(id)).toBe(1);
+});
+
 test("opted out, the same cut is outcome-unknown, as before", async () => {
   const { db, outcomes } = database();
   const call = db

@@ -359,9 +359,15 @@ describe("pooler and pool", () => {
     });
     const started = Date.now();
     await expect(
-      db.transaction((q) => Promise.all([q("SELECT 1"), q("SELECT pg_sleep(20)")]), {
-        resolveOutcome: false,
-      }),
+      // after the first statement (which carries BEGIN, and which any other waits for), so that
+      // the two are on the connection at once
+      db.transaction(
+        async (q) => {
+          await q("SELECT 1");
+          return Promise.all([q("SELECT 1"), q("SELECT pg_sleep(20)")]);
+        },
+        { resolveOutcome: false },
+      ),
     ).rejects.toThrow(/statement cancelled after 400 ms/);
     expect(Date.now() - started).toBeLessThan(5000);
   });
