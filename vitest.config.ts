@@ -23,6 +23,7 @@ export default defineConfig({
             "policies/**/*.test.ts",
             "monitoring/**/*.test.ts",
             "loadtest/**/*.test.ts",
+            "cli/**/*.test.ts",
             "bench/**/*.test.ts",
             "test/unit/**/*.test.ts",
           ],

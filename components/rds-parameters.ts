@@ -36,5 +36,7 @@ export function rdsParameters(
     log_lock_waits: [1, "immediate"],
     // A statement whose client is gone stops instead of running to its end (DEFAULTS).
     client_connection_check_interval: [DEFAULTS.clientConnectionCheckMs, "immediate"],
+    // The query patterns npm run tune reads (DEFAULTS.statementStats); static, like max_connections.
+    shared_preload_libraries: [DEFAULTS.statementStats.library, "pending-reboot"],
   };
 }

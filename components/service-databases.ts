@@ -1,5 +1,6 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS } from "../platform/defaults.js";
 
 /** Per-service roles and databases on the primary (replicas get them by replication). */
 export interface ServiceDatabasesArgs {
@@ -147,6 +148,14 @@ export class ServiceDatabases extends pulumi.ComponentResource {
       roles.push(role.name);
       databases.push(dbName);
     }
+
+    // The query patterns npm run tune reads: the library is preloaded by the parameter group;
+    // the extension, in one database of the primary, shows every database's statements.
+    new postgresql.Extension(
+      `${name}-${DEFAULTS.statementStats.library}`,
+      { name: DEFAULTS.statementStats.library, database: DEFAULTS.statementStats.database },
+      opt,
+    );
 
     // pg_monitor: read every statistics view, and nothing of the services' data.
     new postgresql.Role(

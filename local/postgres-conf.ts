@@ -28,6 +28,8 @@ export function sharedConf(opts: PgClusterOptions): string {
     wal_retrieve_retry_interval: "1s",
     // As the cloud's parameter group: a statement whose client is gone stops (DEFAULTS).
     client_connection_check_interval: `${DEFAULTS.clientConnectionCheckMs}ms`,
+    // As the cloud's parameter group: npm run tune reads the query patterns (DEFAULTS).
+    shared_preload_libraries: DEFAULTS.statementStats.library,
     logging_collector: "off",
     log_line_prefix: "%m [%p] %q%u@%d ",
   };

@@ -1,4 +1,6 @@
+import { DEFAULTS } from "../platform/defaults.js";
 import type { Plan } from "../platform/plan.js";
+import { MONITORING_ROLE } from "../platform/roles.js";
 import type { LocalSecrets } from "./secrets.js";
 
 /**
@@ -23,4 +25,21 @@ export function serviceRolesSql(plan: Plan, secrets: LocalSecrets): string {
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The monitoring role (pg_monitor: every statistics view, none of the services' data) and the
+ * pg_stat_statements extension, as the cloud's ServiceDatabases creates them. Run on the primary
+ * in the extension's database; idempotent.
+ */
+export function monitoringSql(secrets: LocalSecrets): string {
+  const verifier = secrets.accounts[MONITORING_ROLE]?.verifier;
+  if (!verifier) throw new Error(`no verifier for ${MONITORING_ROLE}`);
+  return [
+    "SET client_min_messages = warning;",
+    `SELECT format('CREATE ROLE %I LOGIN', '${MONITORING_ROLE}') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${MONITORING_ROLE}') \\gexec`,
+    `ALTER ROLE "${MONITORING_ROLE}" LOGIN PASSWORD '${verifier}';`,
+    `GRANT pg_monitor TO "${MONITORING_ROLE}";`,
+    `CREATE EXTENSION IF NOT EXISTS ${DEFAULTS.statementStats.library};`,
+  ].join("\n") + "\n";
 }

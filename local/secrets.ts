@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Plan } from "../platform/plan.js";
+import { MONITORING_ROLE } from "../platform/roles.js";
 import { pgbouncerAccounts } from "../pgbouncer/render.js";
 import { generatePassword, scramVerifier } from "../pgbouncer/scram.js";
 import { STATE_DIR } from "./topology.js";
@@ -27,7 +28,8 @@ export async function loadOrCreateSecrets(plan: Plan): Promise<LocalSecrets> {
     accounts: {},
   };
   let changed = !existing;
-  for (const user of pgbouncerAccounts(plan)) {
+  // the services' and PgBouncer's accounts, and the monitoring role npm run tune reads as
+  for (const user of [...pgbouncerAccounts(plan), MONITORING_ROLE]) {
     if (secrets.accounts[user]) continue;
     const password = generatePassword();
     secrets.accounts[user] = { password, verifier: scramVerifier(password) };

@@ -25,7 +25,7 @@ import {
   type PgClusterOptions,
   type PgNode,
 } from "./postgres.js";
-import { serviceRolesSql } from "./roles.js";
+import { monitoringSql, serviceRolesSql } from "./roles.js";
 import { loadOrCreateSecrets, readSecrets, SECRETS_FILE, type LocalSecrets } from "./secrets.js";
 import { haproxyDown, haproxyRunning, haproxyUp } from "./haproxy.js";
 import { caFile, ensureLocalTls, nodeCert } from "./tls.js";
@@ -94,6 +94,7 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
     log(`postgres: ${nodes.map((n) => `${n.name} ${n.address}:${n.port}`).join(", ")}`);
     const primary = nodes.find((n) => n.role === "primary")!;
     await superuserScript(primary, serviceRolesSql(plan, secrets));
+    await superuserScript(primary, monitoringSql(secrets));
     log(`roles and databases: ${plan.services.map((s) => s.name).join(", ")}`);
     for (const host of plan.hosts) {
       const action: HostAction = await upHost(plan, host, secrets);

@@ -39,6 +39,12 @@ export const DEFAULTS = {
    * running to its end, holding locks and a backend nobody waits for.
    */
   clientConnectionCheckMs: 2_000,
+  /**
+   * Every node loads pg_stat_statements (shared_preload_libraries), and the extension lives in this
+   * database on the primary (replicas get it by streaming): npm run tune reads the query patterns
+   * of every service database from it, as the monitoring role (pg_monitor reads all statements).
+   */
+  statementStats: { library: "pg_stat_statements", database: "postgres" },
   /** PgBouncer keys whose values are the same for every environment. */
   pgbouncer: {
     /**
@@ -107,6 +113,15 @@ export const DEFAULTS = {
      * most twice a second per pool. (PgBouncer takes fractions: the key is in microseconds.)
      */
     serverLoginRetrySeconds: 0.5,
+  },
+  /** npm run tune: when an observed value overturns a declaration (platform/tuning.ts). */
+  tuning: {
+    /** A declaration stands while the observation is within this of it (relative; readShare absolute). */
+    tolerance: { peakTps: 0.15, transactionMs: 0.25, readShare: 0.1 },
+    /** The rate a peak is read over: short bursts are the pools' headroom, not the declaration. */
+    rateWindowSeconds: 60,
+    /** Fewer samples than this per series over the window is too little data to tune from. */
+    minSamples: 10,
   },
   /** Cloud shape of dev and prod (ignored by the local stack, which runs on this machine). */
   cloud: {

@@ -9,7 +9,7 @@ import type { ServiceSpec, SessionFeature } from "./schema.js";
 export type PoolMode = "session" | "transaction";
 
 /** Features that pin a client to one server connection for its whole session. */
-const SESSION_PINNING: Record<SessionFeature, string> = {
+export const SESSION_PINNING: Record<SessionFeature, string> = {
   listenNotify: "LISTEN/NOTIFY needs the listening connection to stay with the client",
   sessionAdvisoryLocks: "session advisory locks live as long as the server connection",
   sessionSet: "session-level SET must not leak to other clients",
