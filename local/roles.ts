@@ -35,11 +35,13 @@ export function serviceRolesSql(plan: Plan, secrets: LocalSecrets): string {
 export function monitoringSql(secrets: LocalSecrets): string {
   const verifier = secrets.accounts[MONITORING_ROLE]?.verifier;
   if (!verifier) throw new Error(`no verifier for ${MONITORING_ROLE}`);
-  return [
-    "SET client_min_messages = warning;",
-    `SELECT format('CREATE ROLE %I LOGIN', '${MONITORING_ROLE}') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${MONITORING_ROLE}') \\gexec`,
-    `ALTER ROLE "${MONITORING_ROLE}" LOGIN PASSWORD '${verifier}';`,
-    `GRANT pg_monitor TO "${MONITORING_ROLE}";`,
-    `CREATE EXTENSION IF NOT EXISTS ${DEFAULTS.statementStats.library};`,
-  ].join("\n") + "\n";
+  return (
+    [
+      "SET client_min_messages = warning;",
+      `SELECT format('CREATE ROLE %I LOGIN', '${MONITORING_ROLE}') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${MONITORING_ROLE}') \\gexec`,
+      `ALTER ROLE "${MONITORING_ROLE}" LOGIN PASSWORD '${verifier}';`,
+      `GRANT pg_monitor TO "${MONITORING_ROLE}";`,
+      `CREATE EXTENSION IF NOT EXISTS ${DEFAULTS.statementStats.library};`,
+    ].join("\n") + "\n"
+  );
 }
