@@ -1,4 +1,5 @@
 import { roEntryName, serviceEntriesPattern } from "../platform/plan.js";
+import { POSTGRES_METRICS } from "./postgres-queries.js";
 import type { ServiceObservation } from "../platform/tuning.js";
 
 /**
@@ -44,6 +45,8 @@ export function observationQueries(
     readShare: `(${inWindow(XACTS, ro)} or vector(0)) / ${inWindow(XACTS, all)}`,
     peakClients: `max_over_time((sum(${ACTIVE}${all}) + sum(${WAITING}${all}))${range})`,
     maxWaitSeconds: `max_over_time(max(${MAXWAIT}${all})${range})`,
+    // 0 without replicas (no series)
+    maxReplicaLagSeconds: `max_over_time(max(${POSTGRES_METRICS.replicationLag})${range}) or vector(0)`,
     // the rw entry's counter on the process with the fewest samples: every process must have
     // been scraped long enough
     samples: `min(count_over_time(${XACTS}{database="${service}"}[${w.seconds}s]))`,

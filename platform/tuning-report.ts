@@ -24,6 +24,12 @@ export function formatTune(r: TuneResult, label: string, windowLabel: string): s
         ]),
       ),
     );
+    const o = r.observed[service]!;
+    const lagTolerance = r.proposed.services[service]!.maxReplicaLagSeconds;
+    out.push(
+      `  also seen: p95 ${show(o.p95Tps)} tx/s, longest wait for a server ${show(o.maxWaitSeconds)} s, ` +
+        `replica lag up to ${show(o.maxReplicaLagSeconds)} s (tolerated: ${lagTolerance} s${o.maxReplicaLagSeconds > lagTolerance ? "; reads went to the primary while beyond it" : ""})`,
+    );
     out.push("");
   }
   const changed = Object.values(r.verdicts).some((vs) => vs.some((v) => v.changed));

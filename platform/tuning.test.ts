@@ -17,6 +17,7 @@ function asDeclared(service: string): ServiceObservation {
     readShare: s.readShare,
     peakClients: s.peakClients * 0.7,
     maxWaitSeconds: 0,
+    maxReplicaLagSeconds: 0.5,
   };
 }
 const allAsDeclared = () =>

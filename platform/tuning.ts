@@ -24,6 +24,8 @@ export interface ServiceObservation {
   peakClients: number;
   /** Longest a client waited for a server connection, in seconds. */
   maxWaitSeconds: number;
+  /** Largest replica lag seen (replicas/lag.ts), in seconds: shared by every service. */
+  maxReplicaLagSeconds: number;
 }
 
 /** The fields tune may change, each with its rule. */
@@ -107,6 +109,8 @@ export function judgeService(
 
 export interface TuneResult {
   verdicts: Record<string, FieldVerdict[]>;
+  /** What was observed, per judged service. */
+  observed: Record<string, ServiceObservation>;
   /** The stack config with every proposal applied (the current one when nothing changed). */
   proposed: StackConfig;
   current: Plan;
@@ -136,15 +140,11 @@ export function tune(
   }
   const current = buildPlan(config, { enforceBudget: false });
   try {
-    return { verdicts, proposed, current, outcome: { plan: buildPlan(proposed) } };
+    return { verdicts, observed, proposed, current, outcome: { plan: buildPlan(proposed) } };
   } catch (e) {
     if (!isConfigError(e)) throw e;
-    return {
-      verdicts,
-      proposed,
-      current,
-      outcome: { refused: e.problems, grow: growFor(e.problems) },
-    };
+    const refused = { refused: e.problems, grow: growFor(e.problems) };
+    return { verdicts, observed, proposed, current, outcome: refused };
   }
 }
 

@@ -137,6 +137,7 @@ describe("after a load of known rate and transaction time", () => {
       within(orders.observed.transactionMs!, TRANSACTION_MS, TOLERANCE.transactionMs),
     ]).toEqual([orders.observed.transactionMs, true]);
     expect(orders.observed.readShare).toBe(0);
+    expect(orders.observed.maxReplicaLagSeconds).toBeLessThan(5); // replicas replaying as usual
     // the local stack declares far more than 40 tx/s: the proposal brings it down to what ran
     const tps = orders.verdicts.find((v) => v.field === "peakTps")!;
     expect(tps.changed).toBe(true);
