@@ -57,9 +57,8 @@ export async function observeServices(
 ): Promise<Record<string, ServiceObservation>> {
   const problems: Problem[] = [];
   const observed: Record<string, ServiceObservation> = {};
-  const replicas = plan.config.database.replicas;
   for (const service of plan.services.filter((s) => services.includes(s.name))) {
-    const queries = observationQueries(service.name, window, replicas);
+    const queries = observationQueries(service, window);
     const samples = await instantQuery(url, queries.samples);
     if (samples === undefined) {
       problems.push({
