@@ -11,7 +11,7 @@ import { readSecrets, type LocalSecrets } from "../local/secrets.js";
 import { primaryNode, withLocalStack } from "../local/stack.js";
 import { STATE_DIR } from "../local/topology.js";
 import { runPgbench, writeCatalogReadScript } from "../loadtest/compare.js";
-import { workloadOf } from "../loadtest/workloads.js";
+import { setupScript } from "../loadtest/workloads.js";
 
 /**
  * npm run bench -- pgbouncer-cpu: how many transactions one PgBouncer process serves per second
@@ -63,10 +63,7 @@ async function hostPids(host: HostPlan): Promise<number[]> {
  * entry reads has replayed them: a read before would fail on a missing table.
  */
 async function prepare(plan: Plan, secrets: LocalSecrets, host: HostPlan, entry: string) {
-  await superuserScript(
-    primaryNode(plan, secrets),
-    `\\c ${SERVICE}\nSET client_min_messages = warning;\nSET ROLE ${SERVICE};\n${workloadOf(SERVICE).setupSql}\n`,
-  );
+  await superuserScript(primaryNode(plan, secrets), setupScript(SERVICE));
   const target = pgbouncerTarget(plan, host, secrets, SERVICE, entry);
   await waitFor(
     `${entry} to see the seeded products`,

@@ -1,6 +1,6 @@
 import {
-  observationQueries,
   COVERAGE_METRIC,
+  observationQueries,
   type TuningWindow,
 } from "../monitoring/tuning-queries.js";
 import { DEFAULTS } from "../platform/defaults.js";
@@ -48,51 +48,67 @@ export async function instantQuery(url: string, expr: string): Promise<number | 
   return value === undefined ? undefined : Number(value);
 }
 
-/** Every service's observation over the window, or one ConfigError listing every gap. */
+/**
+ * Every service's observation over the window, or one ConfigError listing every gap. A service
+ * with no transactions of its own in the window (beyond the library's lag probes) is not an
+ * error: it is returned as idle, with why, and its declarations are not judged.
+ */
 export async function observeServices(
   url: string,
   plan: Plan,
   window: TuningWindow,
   services: readonly string[],
-): Promise<Record<string, ServiceObservation>> {
+): Promise<{ observed: Record<string, ServiceObservation>; idle: Record<string, string> }> {
   const problems: Problem[] = [];
   const observed: Record<string, ServiceObservation> = {};
+  const idle: Record<string, string> = {};
   for (const service of plan.services.filter((s) => services.includes(s.name))) {
     const queries = observationQueries(service, window);
-    const samples = await instantQuery(url, queries.samples);
-    if (samples === undefined) {
-      problems.push({
-        path: `services.${service.name}`,
-        message: `has no ${COVERAGE_METRIC} series for its entries in the window (${queries.samples})`,
-      });
+    const coverage = await coverageProblem(url, service.name, queries.samples);
+    if (coverage) {
+      problems.push(coverage);
       continue;
     }
-    if (samples < DEFAULTS.tuning.minSamples) {
-      problems.push({
-        path: `services.${service.name}`,
-        got: String(samples),
-        message: `has too little data: ${samples} samples of ${COVERAGE_METRIC} in the window, at least ${DEFAULTS.tuning.minSamples} needed (widen --window, or wait)`,
-      });
+    if (!((await instantQuery(url, queries.transactions)) ?? 0)) {
+      idle[service.name] =
+        "no transactions in the window beyond the library's lag probes: nothing to tune from";
       continue;
     }
     const values: Partial<ServiceObservation> = {};
     for (const [field, expr] of Object.entries(queries)) {
-      if (field === "samples") continue;
+      if (field === "samples" || field === "transactions") continue;
       const v = await instantQuery(url, expr);
-      if (v === undefined || !Number.isFinite(v)) {
-        // 0 / 0: counters present, but no transaction in the window
-        const idle = v !== undefined && Number.isNaN(v);
+      if (v === undefined || !Number.isFinite(v))
         problems.push({
           path: `services.${service.name}.${field}`,
           got: v === undefined ? undefined : String(v),
-          message: idle
-            ? "has no transactions in the window to tune from"
-            : `no value from Prometheus (${expr})`,
+          message: `no value from Prometheus (${expr})`,
         });
-      } else values[field as keyof ServiceObservation] = v;
+      else values[field as keyof ServiceObservation] = v;
     }
     observed[service.name] = values as ServiceObservation;
   }
   if (problems.length > 0) throw new ConfigError(problems, `observations at ${url}`);
-  return observed;
+  return { observed, idle };
+}
+
+/** Whether the window holds enough of the service's series: a problem naming what is missing. */
+async function coverageProblem(
+  url: string,
+  service: string,
+  samplesQuery: string,
+): Promise<Problem | undefined> {
+  const samples = await instantQuery(url, samplesQuery);
+  if (samples === undefined)
+    return {
+      path: `services.${service}`,
+      message: `has no ${COVERAGE_METRIC} series for its entries in the window (${samplesQuery})`,
+    };
+  if (samples < DEFAULTS.tuning.minSamples)
+    return {
+      path: `services.${service}`,
+      got: String(samples),
+      message: `has too little data: ${samples} samples of ${COVERAGE_METRIC} in the window, at least ${DEFAULTS.tuning.minSamples} needed (widen --window, or wait)`,
+    };
+  return undefined;
 }

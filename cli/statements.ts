@@ -68,7 +68,8 @@ export function remoteAccess(plan: Plan, nodes: string, caFile: string | undefin
   };
 }
 
-const SQL = `SELECT d.datname AS database, s.query, s.calls::float8 AS calls, s.total_exec_time AS total_ms
+const SQL = `SELECT d.datname AS database, pg_get_userbyid(s.userid) AS role, s.query,
+  s.calls::float8 AS calls, s.total_exec_time AS total_ms
   FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = ANY($1)`;
 
 /** Every node's rows for the plan's service databases, and since when each node has counted. */
@@ -95,6 +96,7 @@ export async function readStatements(
       await client.connect();
       const r = await client.query<{
         database: string;
+        role: string;
         query: string;
         calls: number;
         total_ms: number;
@@ -103,6 +105,7 @@ export async function readStatements(
         rows.push({
           node: node.name,
           database: x.database,
+          role: x.role,
           query: x.query,
           calls: x.calls,
           totalMs: x.total_ms,

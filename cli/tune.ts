@@ -25,8 +25,8 @@ await main(async () => {
   const args = parseArgs(process.argv.slice(2), [...FLAGS, ...MORE_FLAGS]);
   const o = options(args);
   const plan = buildPlan(o.config, { enforceBudget: false });
-  const observed = await observeServices(o.prometheus, plan, o.window, o.services);
-  const result = tune(o.config, observed, o.services);
+  const { observed, idle } = await observeServices(o.prometheus, plan, o.window, o.services);
+  const result = tune(o.config, observed, o.services, idle);
   const statements = await statementsOf(plan, args);
   const patterns = statements
     ? Object.fromEntries(
@@ -36,7 +36,7 @@ await main(async () => {
       )
     : undefined;
   if (args.format === "json") {
-    const json = { ...asJson(result, observed), patterns, statementsSince: statements?.since };
+    const json = { ...asJson(result), patterns, statementsSince: statements?.since };
     process.stdout.write(JSON.stringify(json, null, 2) + "\n");
   } else {
     process.stdout.write(formatTune(result, o.label, o.windowText));
@@ -84,11 +84,12 @@ async function statementsOf(plan: Plan, args: Record<string, string>) {
   return undefined;
 }
 
-function asJson(r: TuneResult, observed: Record<string, unknown>) {
+function asJson(r: TuneResult) {
   return {
     services: Object.fromEntries(
-      Object.entries(r.verdicts).map(([s, verdicts]) => [s, { observed: observed[s], verdicts }]),
+      Object.entries(r.verdicts).map(([s, verdicts]) => [s, { observed: r.observed[s], verdicts }]),
     ),
+    idle: r.idle,
     ...("refused" in r.outcome
       ? { refused: r.outcome.refused, grow: r.outcome.grow }
       : { planChanges: planChanges(r.current, r.outcome.plan) }),

@@ -12,7 +12,7 @@ import type { RunRecord, ThroughputSample } from "./report/types.js";
 import { memorySamples, PoolSampler } from "./samplers.js";
 import { countErrors, exactPerSecond, summarise } from "./summary.js";
 import { percentile, round } from "./stats.js";
-import { workloadOf, type AckedWrite } from "./workloads.js";
+import { setupScript, type AckedWrite } from "./workloads.js";
 
 /**
  * Runs the seven services' load against the local stack: worker threads drive the instances,
@@ -69,10 +69,7 @@ async function prepare(o: HarnessOptions): Promise<string> {
   const primary = primaryNode(o.plan, o.secrets);
   for (const s of o.plan.services) {
     if (o.services?.length && !o.services.includes(s.name)) continue;
-    await superuserScript(
-      primary,
-      `\\c ${s.name}\nSET client_min_messages = warning;\nSET ROLE ${s.name};\n${workloadOf(s.name).setupSql}\n`,
-    );
+    await superuserScript(primary, setupScript(s.name));
   }
   return superuserQuery(primary, "SHOW server_version");
 }

@@ -231,3 +231,16 @@ const GENERIC: Workload = {
 export function workloadOf(service: string): Workload {
   return WORKLOADS[service] ?? GENERIC;
 }
+
+/**
+ * The psql script that creates a service's tables and seed rows in its database, owned by its
+ * role: run by the superuser over the socket (the role may be at its connection limit with
+ * PgBouncer's server connections), in one transaction with SET LOCAL ROLE, so no session-level
+ * SET is left for pg_stat_statements to count against the service (npm run tune's findings).
+ */
+export function setupScript(service: string): string {
+  return (
+    `\\c ${service}\nSET client_min_messages = warning;\nBEGIN;\nSET LOCAL ROLE ${service};\n` +
+    `${workloadOf(service).setupSql}\nCOMMIT;\n`
+  );
+}

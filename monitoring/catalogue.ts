@@ -153,7 +153,6 @@ export const CATALOGUE: readonly MetricSpec[] = [
   ...POSTGRES_BUILTINS,
   ...customQueryMetrics().map((m): MetricSpec => ({
     ...m,
-    type: "gauge",
     source: "postgres_exporter_queries",
   })),
   ...resilienceMetrics(),

@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import { generatedHeader } from "../pgbouncer/header.js";
-import { LAG_COLUMN, REPLICA_LAG_EXPRESSION } from "../replicas/lag.js";
+import { LAG_COLUMN, LAG_PROBE_MARKER, REPLICA_LAG_EXPRESSION } from "../replicas/lag.js";
 
 /**
  * The two Postgres measurements the alerts need, as a postgres_exporter custom query file
@@ -21,7 +21,7 @@ export const SERVER_LABEL = "server";
 
 interface QueryColumn {
   column: string;
-  usage: "LABEL" | "GAUGE";
+  usage: "LABEL" | "GAUGE" | "COUNTER";
   description: string;
 }
 
@@ -39,6 +39,22 @@ export const POSTGRES_QUERIES: Readonly<Record<string, CustomQuery>> = {
     columns: [
       { column: "usename", usage: "LABEL", description: "Login role" },
       { column: "connections", usage: "GAUGE", description: "Client connections of the role" },
+    ],
+  },
+  pgpooling_lag_probes: {
+    // The resilience library's lag probes per service database, counted by pg_stat_statements
+    // (DEFAULTS.statementStats) on the replica they ran on: npm run tune leaves them out.
+    sql:
+      "SELECT d.datname, sum(s.calls)::float8 AS calls_total FROM pg_stat_statements s " +
+      "JOIN pg_database d ON d.oid = s.dbid " +
+      `WHERE s.query LIKE '%${LAG_PROBE_MARKER}' GROUP BY d.datname`,
+    columns: [
+      { column: "datname", usage: "LABEL", description: "Service database" },
+      {
+        column: "calls_total",
+        usage: "COUNTER",
+        description: "Lag probes the resilience library ran (replicas/lag.ts)",
+      },
     ],
   },
   pgpooling_replication: {
@@ -62,6 +78,7 @@ export interface CustomMetric {
   name: string;
   labels: readonly string[];
   help: string;
+  type: "gauge" | "counter";
 }
 
 /** Every metric the query file produces. */
@@ -73,7 +90,12 @@ export function customQueryMetrics(): CustomMetric[] {
     ];
     return q.columns
       .filter((c) => c.usage !== "LABEL")
-      .map((c) => ({ name: `${query}_${c.column}`, labels, help: c.description }));
+      .map((c) => ({
+        name: `${query}_${c.column}`,
+        labels,
+        help: c.description,
+        type: c.usage === "COUNTER" ? ("counter" as const) : ("gauge" as const),
+      }));
   });
 }
 
@@ -82,6 +104,7 @@ export const POSTGRES_METRICS = {
   roleConnections: "pgpooling_role_connections",
   replicationLag: `pgpooling_replication_${LAG_COLUMN}`,
   isReplica: "pgpooling_replication_is_replica",
+  lagProbes: "pgpooling_lag_probes_calls_total",
 } as const;
 
 /** The query file, deterministic: queries and keys in a fixed order, generated header first. */

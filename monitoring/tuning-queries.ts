@@ -1,7 +1,6 @@
 import type { ServicePlan } from "../platform/plan.js";
 import { serviceEntriesPattern } from "../platform/plan.js";
 import type { ServiceObservation } from "../platform/tuning.js";
-import { LAG_PROBE } from "../replicas/lag.js";
 import { POSTGRES_METRICS } from "./postgres-queries.js";
 
 /**
@@ -29,30 +28,32 @@ const MAXWAIT = "pgbouncer_pools_client_maxwait_seconds";
 export const COVERAGE_METRIC = XACTS;
 
 /**
- * Transactions per second the resilience library adds on the service's ro entries itself: every
- * instance probes every replica's lag (replicas/lag.ts). PgBouncer counts them like any other;
- * they are not the service's load, so the observation leaves them out.
+ * The resilience library's own lag probes on the service's ro entries: every instance probes every
+ * replica 4 times a second (replicas/lag.ts). PgBouncer counts them like any transaction; they are
+ * not the service's load, so the observation leaves them out, as pg_stat_statements counted them
+ * on the replicas (postgres_exporter's pgpooling_lag_probes_calls).
  */
-export function lagProbeTps(service: Pick<ServicePlan, "instances" | "entries">): number {
-  const ro = service.entries.filter((e) => e.role === "ro").length;
-  return (service.instances * ro * 1000) / LAG_PROBE.intervalMs;
-}
+const PROBES = POSTGRES_METRICS.lagProbes;
 
-export type ObservationQueries = Record<keyof ServiceObservation | "samples", string>;
+export type ObservationQueries = Record<
+  keyof ServiceObservation | "samples" | "transactions",
+  string
+>;
 
 export function observationQueries(
-  service: Pick<ServicePlan, "name" | "instances" | "entries">,
+  service: Pick<ServicePlan, "name" | "entries">,
   w: TuningWindow,
 ): ObservationQueries {
   const name = service.name;
   const all = `{database=~"${serviceEntriesPattern(name)}"}`;
   const roNames = service.entries.filter((e) => e.role === "ro").map((e) => e.name);
   const ro = `{database=~"${roNames.join("|") || "^$"}"}`;
-  const probes = lagProbeTps(service);
+  const probes = `{datname="${service.entries[0]!.dbname}"}`;
   const range = `[${w.seconds}s:${w.stepSeconds}s]`;
-  const tps = `clamp_min(sum(rate(${XACTS}${all}[${w.rateSeconds}s])) - ${probes}, 0)`;
+  const probeRate = `(sum(rate(${PROBES}${probes}[${w.rateSeconds}s])) or vector(0))`;
+  const tps = `clamp_min(sum(rate(${XACTS}${all}[${w.rateSeconds}s])) - ${probeRate}, 0)`;
   const inWindow = (m: string, sel: string) => `sum(increase(${m}${sel}[${w.seconds}s]))`;
-  const probesInWindow = probes * w.seconds;
+  const probesInWindow = `(${inWindow(PROBES, probes)} or vector(0))`;
   const transactions = `clamp_min(${inWindow(XACTS, all)} - ${probesInWindow}, 0)`;
   const roTransactions = `clamp_min(${inWindow(XACTS, ro)} - ${probesInWindow}, 0)`;
   return {
@@ -65,6 +66,8 @@ export function observationQueries(
     maxWaitSeconds: `max_over_time(max(${MAXWAIT}${all})${range})`,
     // 0 without replicas (no series)
     maxReplicaLagSeconds: `max_over_time(max(${POSTGRES_METRICS.replicationLag})${range}) or vector(0)`,
+    // the service's own transactions in the window: none, and there is nothing to tune from
+    transactions,
     // the rw entry's counter on the process with the fewest samples: every process must have
     // been scraped long enough
     samples: `min(count_over_time(${XACTS}{database="${name}"}[${w.seconds}s]))`,

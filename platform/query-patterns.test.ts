@@ -13,6 +13,7 @@ const row = (
 ): StatementRow => ({
   node,
   database,
+  role: database,
   query,
   calls,
   totalMs,
@@ -76,6 +77,25 @@ describe("declared features no statement uses", () => {
     expect(plan.config.services.accounts!.sessionFeatures).toContain("preparedStatements");
     expect(findings([], "accounts")).toEqual([]);
   });
+});
+
+test("an operator's or a migration's statements (another role) are not the service's", () => {
+  const migration = { ...row("orders", "SET ROLE orders"), role: "postgres" };
+  expect(findings([migration], "orders")).toEqual([]);
+  expect(queryPatterns(plan, [migration]).orders!.top).toEqual([]);
+});
+
+test("the risk is that of the entry that ran it: reporting's rw entry is session-pooled, its ro entries not", () => {
+  const onPrimary = queryPatterns(plan, [row("reporting", "SELECT pg_advisory_lock($1)")]);
+  expect(onPrimary.reporting!.findings[0]!.risk).toMatch(
+    /^not declared; harmless while reporting stays session-pooled/,
+  );
+  const onReplica = queryPatterns(plan, [
+    row("reporting", "SELECT pg_advisory_lock($1)", 1, 1, "replica1"),
+  ]);
+  expect(onReplica.reporting!.findings[0]!.risk).toMatch(
+    /^not declared, and reporting_ro_replica1 is transaction-pooled: /,
+  );
 });
 
 test("top statements: summed over the nodes, by time, each with its share of the database's", () => {

@@ -15,6 +15,8 @@ import { choosePoolMode, SESSION_PINNING } from "./sizing.js";
 export interface StatementRow {
   node: string;
   database: string;
+  /** The role that ran it: the service's own, through PgBouncer, or an operator's. */
+  role: string;
   query: string;
   calls: number;
   totalMs: number;
@@ -103,26 +105,19 @@ export function queryPatterns(
   const out: Record<string, ServicePatterns> = {};
   const tracksPrepared = knows(plan.pgbouncerVersion, "pgbouncer", "max_prepared_statements");
   for (const service of plan.services) {
-    const statements = byText(rows.filter((r) => r.database === service.entries[0]!.dbname));
+    // the service's own statements (its role, through PgBouncer): not an operator's or a
+    // migration's, run as another role
+    const own = rows.filter(
+      (r) => r.database === service.entries[0]!.dbname && r.role === service.name,
+    );
+    const statements = byText(own);
     const total = statements.reduce((a, r) => a + r.totalMs, 0);
     const declared = plan.config.services[service.name]!.sessionFeatures;
     const findings: Finding[] = [];
     for (const feature of Object.keys(USES) as SessionFeature[]) {
       const using = statements.filter((r) => USES[feature](r.query));
-      if (using.length > 0 && !declared.includes(feature)) {
-        const pooled = service.entries.some((e) => e.poolMode === "transaction");
-        for (const r of using)
-          findings.push({
-            service: service.name,
-            kind: "undeclared",
-            feature,
-            query: r.query,
-            calls: r.calls,
-            risk: pooled
-              ? `not declared, and ${service.name} is transaction-pooled: ${SESSION_PINNING[feature]}`
-              : `not declared; harmless while every entry is session-pooled (${service.poolModeReason})`,
-          });
-      }
+      if (using.length > 0 && !declared.includes(feature))
+        for (const r of using) findings.push(undeclared(service, feature, r, own));
       if (using.length === 0 && declared.includes(feature) && !UNOBSERVABLE.includes(feature)) {
         const rest = declared.filter((f) => f !== feature);
         const without = choosePoolMode(rest, tracksPrepared).mode;
@@ -148,4 +143,30 @@ export function queryPatterns(
     };
   }
   return out;
+}
+
+/**
+ * A feature a statement uses and the service does not declare. Which entry ran it is the node it
+ * ran on (the rw entry reaches the primary, each ro entry one replica): the risk is that entry's.
+ */
+function undeclared(
+  service: Plan["services"][number],
+  feature: SessionFeature,
+  statement: StatementRow,
+  own: readonly StatementRow[],
+): Finding {
+  const nodes = [...new Set(own.filter((r) => r.query === statement.query).map((r) => r.node))];
+  const entries = service.entries.filter((e) => nodes.includes(e.node));
+  const pooled = entries.filter((e) => e.poolMode === "transaction").map((e) => e.name);
+  return {
+    service: service.name,
+    kind: "undeclared",
+    feature,
+    query: statement.query,
+    calls: statement.calls,
+    risk:
+      pooled.length > 0
+        ? `not declared, and ${pooled.join(", ")} ${pooled.length > 1 ? "are" : "is"} transaction-pooled: ${SESSION_PINNING[feature]}`
+        : `not declared; harmless while ${entries.map((e) => e.name).join(", ") || "its entries"} ${entries.length === 1 ? "stays" : "stay"} session-pooled (${service.poolModeReason})`,
+  };
 }

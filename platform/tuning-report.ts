@@ -32,6 +32,8 @@ export function formatTune(r: TuneResult, label: string, windowLabel: string): s
     );
     out.push("");
   }
+  for (const [service, why] of Object.entries(r.idle))
+    out.push(`${service}: not judged, its declarations kept: ${why}`, "");
   const changed = Object.values(r.verdicts).some((vs) => vs.some((v) => v.changed));
   if (!changed) {
     out.push("Every declaration stands: no change proposed.");

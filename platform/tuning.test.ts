@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import { loadStack } from "./config.js";
 import { DEFAULTS } from "./defaults.js";
 import { isConfigError } from "./errors.js";
+import { buildPlan } from "./plan.js";
 import { judgeService, planChanges, tune, type ServiceObservation } from "./tuning.js";
 import { formatTune } from "./tuning-report.js";
 
@@ -25,8 +26,10 @@ const allAsDeclared = () =>
 
 describe("judgeService", () => {
   const orders = config.services.orders!;
+  const planned = buildPlan(config).services.find((s) => s.name === "orders")!;
+  const connections = planned.entries.reduce((a, e) => a + e.clients, 0);
   const field = (o: Partial<ServiceObservation>, name: string) =>
-    judgeService(orders, { ...asDeclared("orders"), ...o }).find((v) => v.field === name)!;
+    judgeService(orders, { ...asDeclared("orders"), ...o }, planned).find((v) => v.field === name)!;
 
   test("a declaration within the tolerance stands, one beyond it is replaced by the observation", () => {
     const t = DEFAULTS.tuning.tolerance;
@@ -51,12 +54,14 @@ describe("judgeService", () => {
     expect(field({ readShare: 0.02 }, "readShare")).toMatchObject({ changed: true, proposed: 0 });
   });
 
-  test("peakClients is raised when more connected than declared, never lowered", () => {
+  test("peakClients is raised when more connections than the declaration gives are seen, never lowered", () => {
+    // an instance holds its rw pool and its ro pool to each of the 2 replicas
+    expect(connections).toBeGreaterThan(orders.peakClients);
+    expect(field({ peakClients: connections }, "peakClients")).toMatchObject({ changed: false });
     expect(field({ peakClients: 3 }, "peakClients")).toMatchObject({ changed: false });
-    expect(field({ peakClients: orders.peakClients + 4.2 }, "peakClients")).toMatchObject({
-      changed: true,
-      proposed: orders.peakClients + 5,
-    });
+    const v = field({ peakClients: connections * 1.5 }, "peakClients");
+    expect(v).toMatchObject({ changed: true, proposed: Math.ceil(orders.peakClients * 1.5) });
+    expect(v.rule).toContain(`more than the ${connections} connections it gives`);
   });
 });
 
@@ -99,6 +104,18 @@ describe("tune", () => {
     expect(primary!.message).toMatch(/279 usable connections .* need \d+: .*orders 2×\d+/);
     expect(r.outcome.grow).toMatch(/database\.instanceClass, or database\.maxConnections/);
     expect(formatTune(r, "stack local", "1h")).toContain("The proposal is refused");
+  });
+
+  test("an idle service is not judged: its declarations are kept, and the report says why", () => {
+    const observed = allAsDeclared();
+    delete observed.reporting;
+    const why = "no transactions in the window beyond the library's lag probes";
+    const r = tune(config, observed, Object.keys(config.services), { reporting: why });
+    expect(Object.keys(r.verdicts)).not.toContain("reporting");
+    expect(r.proposed.services.reporting).toEqual(config.services.reporting);
+    expect(formatTune(r, "stack local", "1h")).toContain(
+      `reporting: not judged, its declarations kept: ${why}`,
+    );
   });
 
   test("a service without an observation is an error naming it", () => {

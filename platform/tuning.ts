@@ -1,6 +1,6 @@
 import { DEFAULTS } from "./defaults.js";
 import { ConfigError, isConfigError, type Problem } from "./errors.js";
-import { buildPlan, type Plan } from "./plan.js";
+import { buildPlan, type Plan, type ServicePlan } from "./plan.js";
 import type { StackConfig } from "./schema.js";
 
 /**
@@ -20,7 +20,11 @@ export interface ServiceObservation {
   transactionMs: number;
   /** Share of the service's transactions that went to its ro entries. */
   readShare: number;
-  /** Highest clients connected (active + waiting), fleet-wide. */
+  /**
+   * Highest client connections (active + waiting) to all of the service's entries, fleet-wide:
+   * an instance holds its rw pool and its ro pool to each replica, so the declaration of N
+   * clients gives more connections than N (ServicePlan's entries' `clients`).
+   */
   peakClients: number;
   /** Longest a client waited for a server connection, in seconds. */
   maxWaitSeconds: number;
@@ -55,7 +59,12 @@ function estimate(x: number): number {
   return Math.ceil(x / scale) * scale;
 }
 
-type Rule = (declared: number, observed: number) => Omit<FieldVerdict, "field">;
+/** `connections`: what the declaration gives, Σ of the service's entries' clients. */
+type Rule = (
+  declared: number,
+  observed: number,
+  connections: number,
+) => Omit<FieldVerdict, "field">;
 
 const RULES: Record<TunedField, Rule> = {
   // The window's peak itself: the sizing adds its own headroom (DEFAULTS.headroom) on top.
@@ -77,10 +86,11 @@ const RULES: Record<TunedField, Rule> = {
   },
   // Clients beyond the declaration overrun max_client_conn and the budget; fewer are harmless
   // (the app's pools open lazily and close idle connections), so only a rise is proposed.
-  peakClients: (declared, observed) => {
-    const changed = observed > declared;
-    const rule = "raised to the window's peak when above the declaration, never lowered";
-    return verdict(declared, observed, changed ? Math.ceil(observed) : declared, changed, rule);
+  peakClients: (declared, observed, connections) => {
+    const changed = observed > connections;
+    const proposed = Math.ceil((declared * observed) / connections);
+    const rule = `raised when more than the ${connections} connections it gives (rw, ro to each replica) are seen, never lowered`;
+    return verdict(declared, observed, changed ? proposed : declared, changed, rule);
   },
 };
 
@@ -100,10 +110,12 @@ const pct = (x: number) => `${Math.round(x * 100)} %`;
 export function judgeService(
   declared: StackConfig["services"][string],
   observed: ServiceObservation,
+  planned: Pick<ServicePlan, "entries">,
 ): FieldVerdict[] {
+  const connections = planned.entries.reduce((a, e) => a + e.clients, 0);
   return TUNED_FIELDS.map((field) => ({
     field,
-    ...RULES[field](declared[field], observed[field]),
+    ...RULES[field](declared[field], observed[field], connections),
   }));
 }
 
@@ -111,6 +123,8 @@ export interface TuneResult {
   verdicts: Record<string, FieldVerdict[]>;
   /** What was observed, per judged service. */
   observed: Record<string, ServiceObservation>;
+  /** Services not judged, each with why (no transactions of their own in the window). */
+  idle: Record<string, string>;
   /** The stack config with every proposal applied (the current one when nothing changed). */
   proposed: StackConfig;
   current: Plan;
@@ -119,32 +133,35 @@ export interface TuneResult {
 }
 
 /**
- * Judges `services` (every service by default; the others keep their declarations) and plans the
- * proposal. One without an observation is an error naming it: a proposal must not silently keep
- * a declaration nobody checked.
+ * Judges `services` (every service by default; the others keep their declarations) but the idle
+ * ones (kept, and reported with why) and plans the proposal. One without an observation is an
+ * error naming it: a proposal must not silently keep a declaration nobody checked.
  */
 export function tune(
   config: StackConfig,
   observed: Record<string, ServiceObservation>,
   services: readonly string[] = Object.keys(config.services),
+  idle: Record<string, string> = {},
 ): TuneResult {
-  const problems: Problem[] = services
+  const judged = services.filter((s) => !idle[s]);
+  const problems: Problem[] = judged
     .filter((s) => !observed[s])
     .map((s) => ({ path: `observations.${s}`, message: "has no observation over the window" }));
   if (problems.length > 0) throw new ConfigError(problems, "tune");
   const verdicts: Record<string, FieldVerdict[]> = {};
   const proposed: StackConfig = structuredClone(config);
-  for (const name of services) {
-    verdicts[name] = judgeService(config.services[name]!, observed[name]!);
+  const current = buildPlan(config, { enforceBudget: false });
+  for (const name of judged) {
+    const planned = current.services.find((s) => s.name === name)!;
+    verdicts[name] = judgeService(config.services[name]!, observed[name]!, planned);
     for (const v of verdicts[name]) if (v.changed) proposed.services[name]![v.field] = v.proposed;
   }
-  const current = buildPlan(config, { enforceBudget: false });
   try {
-    return { verdicts, observed, proposed, current, outcome: { plan: buildPlan(proposed) } };
+    return { verdicts, observed, idle, proposed, current, outcome: { plan: buildPlan(proposed) } };
   } catch (e) {
     if (!isConfigError(e)) throw e;
     const refused = { refused: e.problems, grow: growFor(e.problems) };
-    return { verdicts, observed, proposed, current, outcome: refused };
+    return { verdicts, observed, idle, proposed, current, outcome: refused };
   }
 }
 

@@ -20,7 +20,9 @@ describe("parseLagSeconds", () => {
 });
 
 test("the probe reads the one lag expression, as text so +Infinity survives", () => {
-  expect(LAG_PROBE_SQL).toBe(`SELECT (${REPLICA_LAG_EXPRESSION})::text AS lag_seconds`);
+  expect(LAG_PROBE_SQL).toBe(
+    `SELECT (${REPLICA_LAG_EXPRESSION})::text AS lag_seconds /* pg-pooling lag probe */`,
+  );
   // No window of samples, no primary sampling: the expression is evaluated on the replica alone.
   expect(REPLICA_LAG_EXPRESSION).not.toMatch(/pg_current_wal_lsn/);
 });

@@ -27,8 +27,15 @@ export const REPLICA_LAG_EXPRESSION =
 /** The column the expression is read as, in the router's probe and in the exporter's query. */
 export const LAG_COLUMN = "lag_seconds";
 
+/**
+ * What the probe's text ends with: pg_stat_statements keeps a trailing comment (not a leading
+ * one), so the probes can be counted apart from the service's own statements
+ * (monitoring/postgres-queries.ts), and npm run tune leaves them out of what the service did.
+ */
+export const LAG_PROBE_MARKER = "/* pg-pooling lag probe */";
+
 /** The router's probe: the lag as text, so +Infinity survives the trip through pg's parser. */
-export const LAG_PROBE_SQL = `SELECT (${REPLICA_LAG_EXPRESSION})::text AS ${LAG_COLUMN}`;
+export const LAG_PROBE_SQL = `SELECT (${REPLICA_LAG_EXPRESSION})::text AS ${LAG_COLUMN} ${LAG_PROBE_MARKER}`;
 
 /** "0", "12.5", "Infinity" → seconds; anything else is a bug in the query, named. */
 export function parseLagSeconds(text: unknown): number {
