@@ -18,11 +18,10 @@ import { localAccess, readStatements, remoteAccess } from "./statements.js";
  * what it changes in the plan; --out writes the proposed stack file (comments kept), which is
  * loaded and planned again before the command succeeds. A refused proposal writes nothing.
  */
-const FLAGS = ["stack", "config", "prometheus", "window", "rate-window", "format", "out"];
-const MORE_FLAGS = ["services", "nodes", "ca"];
+const FLAGS = "stack config prometheus window rate-window services format out nodes ca".split(" ");
 
 await main(async () => {
-  const args = parseArgs(process.argv.slice(2), [...FLAGS, ...MORE_FLAGS]);
+  const args = parseArgs(process.argv.slice(2), FLAGS);
   const o = options(args);
   const plan = buildPlan(o.config, { enforceBudget: false });
   const { observed, idle } = await observeServices(o.prometheus, plan, o.window, o.services);
@@ -57,6 +56,8 @@ function options(args: Record<string, string>) {
   if (!source) throw new UsageError("give --stack <local|dev|prod> or --config <file>");
   if (!args.prometheus)
     throw new UsageError("give --prometheus <url> (the Prometheus the stack scrapes into)");
+  if (args.format && !["text", "json"].includes(args.format))
+    throw new UsageError(`--format must be text or json; got ${JSON.stringify(args.format)}`);
   const config = loadConfigFile(source);
   const windowText = args.window ?? "7d";
   const window = {

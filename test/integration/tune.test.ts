@@ -232,6 +232,15 @@ describe("bad input gets an error naming what was wrong", () => {
     expect(short.stderr).toMatch(/services\.identity /); // every service, at once
     const stack = await tune("--stack", "nosuch", "--prometheus", prometheusUrl());
     expect(stack.stderr).toMatch(/file cannot be read \(ENOENT\), got .*Pulumi\.nosuch\.yaml/);
+    const format = await tune(
+      "--stack",
+      "local",
+      "--prometheus",
+      prometheusUrl(),
+      "--format",
+      "yaml",
+    );
+    expect(format.stderr.trim()).toBe('error: --format must be text or json; got "yaml"');
     const service = await tune(
       "--stack",
       "local",
