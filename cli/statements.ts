@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import pg from "pg";
+import type pg from "pg";
+import { connect } from "../local/connect.js";
 import { readSecrets } from "../local/secrets.js";
 import { clusterOptions } from "../local/stack.js";
 import { clusterNodes } from "../local/postgres.js";
@@ -81,19 +82,16 @@ export async function readStatements(
   const rows: StatementRow[] = [];
   const since: Record<string, string> = {};
   for (const node of access.nodes) {
-    const client = new pg.Client({
-      host: node.host,
-      port: node.port,
-      user: MONITORING_ROLE,
-      password: access.password,
-      database: DEFAULTS.statementStats.database,
-      ssl: access.ssl,
-      connectionTimeoutMillis: 10_000,
-      application_name: "pg-pooling tune",
-    });
-    client.on("error", () => {});
+    let client: pg.Client | undefined;
     try {
-      await client.connect();
+      client = await connect({
+        host: node.host,
+        port: node.port,
+        user: MONITORING_ROLE,
+        password: access.password,
+        database: DEFAULTS.statementStats.database,
+        ssl: access.ssl,
+      });
       const r = await client.query<{
         database: string;
         role: string;
@@ -119,7 +117,7 @@ export async function readStatements(
         `node ${node.name} (${node.host}:${node.port}): cannot read pg_stat_statements: ${hint(e)}`,
       );
     } finally {
-      await client.end().catch(() => {});
+      await client?.end().catch(() => {});
     }
   }
   return { rows, since };

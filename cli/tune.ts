@@ -59,7 +59,7 @@ function options(args: Record<string, string>) {
   if (args.format && !["text", "json"].includes(args.format))
     throw new UsageError(`--format must be text or json; got ${JSON.stringify(args.format)}`);
   const config = loadConfigFile(source);
-  const windowText = args.window ?? "7d";
+  const windowText = args.window ?? DEFAULTS.tuning.window;
   const window = {
     seconds: parseWindow(windowText),
     rateSeconds: args["rate-window"]

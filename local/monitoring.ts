@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { DEFAULTS } from "../platform/defaults.js";
 import type { Plan } from "../platform/plan.js";
 import { EXPORTERS } from "../platform/exporters.js";
 import { renderAlertRules } from "../monitoring/alerts.js";
@@ -105,7 +106,7 @@ export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<v
         asUser: SERVICE_USER,
         inRoot: true,
         env: {
-          DATA_SOURCE_NAME: `host=${n.socketDir} port=${n.port} user=postgres dbname=postgres sslmode=disable`,
+          DATA_SOURCE_NAME: `host=${n.socketDir} port=${n.port} user=postgres dbname=${DEFAULTS.statementStats.database} sslmode=disable`,
         },
         logFile: file(`postgres-exporter-${n.name}.log`),
         pidFile: file(`postgres-exporter-${n.name}.pid`),

@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../platform/defaults.js";
 import { EXPORTERS, pgbouncerExporterPort } from "../platform/exporters.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { MONITORING_ROLE } from "../platform/roles.js";
@@ -246,7 +247,7 @@ export function exporterHostFiles(
       [
         ...pgpass,
         ...(verify ? [`LoadCredential=server-ca.pem:${ca}`] : []),
-        `Environment=DATA_SOURCE_NAME=postgresql://${MONITORING_ROLE}@${address}:${upstreams.port}/postgres?${params}`,
+        `Environment=DATA_SOURCE_NAME=postgresql://${MONITORING_ROLE}@${address}:${upstreams.port}/${DEFAULTS.statementStats.database}?${params}`,
         `ExecStart=${BIN_DIR}/postgres_exporter ${listen(x.port)} --extend.query-path=${QUERIES_FILE}`,
       ],
     );

@@ -42,7 +42,8 @@ export const DEFAULTS = {
   /**
    * Every node loads pg_stat_statements (shared_preload_libraries), and the extension lives in this
    * database on the primary (replicas get it by streaming): npm run tune reads the query patterns
-   * of every service database from it, as the monitoring role (pg_monitor reads all statements).
+   * of every service database from it, as the monitoring role (pg_monitor reads all statements),
+   * and postgres_exporter connects to it, whose lag-probe query reads the same view.
    */
   statementStats: { library: "pg_stat_statements", database: "postgres" },
   /** PgBouncer keys whose values are the same for every environment. */
@@ -122,6 +123,8 @@ export const DEFAULTS = {
     rateWindowSeconds: 60,
     /** Fewer samples than this per series over the window is too little data to tune from. */
     minSamples: 10,
+    /** The window observed when --window is not given: a week holds the weekly peak. */
+    window: "7d",
   },
   /** Cloud shape of dev and prod (ignored by the local stack, which runs on this machine). */
   cloud: {

@@ -66,18 +66,19 @@ type Rule = (
   connections: number,
 ) => Omit<FieldVerdict, "field">;
 
+/** A declaration that stands within `tolerance` of the observation, else becomes it. */
+const relativeRule =
+  (tolerance: number, what: string): Rule =>
+  (declared, observed) => {
+    const changed = relativeOff(declared, observed) > tolerance;
+    const rule = `the window's ${what}, kept within ±${pct(tolerance)}`;
+    return verdict(declared, observed, changed ? estimate(observed) : declared, changed, rule);
+  };
+
 const RULES: Record<TunedField, Rule> = {
   // The window's peak itself: the sizing adds its own headroom (DEFAULTS.headroom) on top.
-  peakTps: (declared, observed) => {
-    const changed = relativeOff(declared, observed) > T.tolerance.peakTps;
-    const rule = `the window's peak, kept within ±${pct(T.tolerance.peakTps)}`;
-    return verdict(declared, observed, changed ? estimate(observed) : declared, changed, rule);
-  },
-  transactionMs: (declared, observed) => {
-    const changed = relativeOff(declared, observed) > T.tolerance.transactionMs;
-    const rule = `the window's average, kept within ±${pct(T.tolerance.transactionMs)}`;
-    return verdict(declared, observed, changed ? estimate(observed) : declared, changed, rule);
-  },
+  peakTps: relativeRule(T.tolerance.peakTps, "peak"),
+  transactionMs: relativeRule(T.tolerance.transactionMs, "average"),
   readShare: (declared, observed) => {
     const changed = Math.abs(declared - observed) > T.tolerance.readShare;
     const proposed = Math.round(observed * 20) / 20;
