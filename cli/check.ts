@@ -1,11 +1,7 @@
-import { renderLocalHost } from "../local/pgbouncer.js";
-import { localUpstreams } from "../local/topology.js";
-import { buildPlan, type HostPlan } from "../platform/plan.js";
-import { factsFromPlan } from "../policies/artifacts.js";
-import { checkReport, formatJson, formatMarkdown, formatText } from "../policies/report.js";
-import { runRules } from "../policies/rules.js";
+import { formatJson, formatMarkdown, formatText } from "../policies/report.js";
 import { main, parseArgs, UsageError } from "./args.js";
 import { configFromArgs } from "./load.js";
+import { reviewStack } from "./review.js";
 
 /**
  * npm run check -- --stack <name> | --config <file> [--format text|markdown|json]
@@ -19,17 +15,7 @@ await main(() => {
   if (!["text", "markdown", "json"].includes(format))
     throw new UsageError(`--format must be text, markdown or json, got ${JSON.stringify(format)}`);
   const { config, label } = configFromArgs(args);
-  const plan = buildPlan(config, { enforceBudget: false });
-  // The local stack's hosts render with its own layout and node names.
-  const localRender =
-    plan.environment === "local"
-      ? {
-          hostFiles: (host: HostPlan) => renderLocalHost(plan, host, "redacted"),
-          upstreams: localUpstreams(plan),
-        }
-      : undefined;
-  const facts = factsFromPlan(plan, label, args.stack ?? plan.environment, localRender);
-  const report = checkReport(facts, plan, runRules(facts, plan));
+  const { report } = reviewStack(config, label, args.stack);
   const print =
     format === "json" ? formatJson : format === "markdown" ? formatMarkdown : formatText;
   process.stdout.write(print(report));

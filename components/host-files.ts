@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Plan } from "../platform/plan.js";
 import { deliveredFiles, publicFiles, type PublicFiles } from "../pgbouncer/delivered-files.js";
-import { PRODUCTION_LAYOUT, type Upstreams } from "../pgbouncer/layout.js";
-import { renderHostFiles, userlistEntries } from "../pgbouncer/render.js";
+import type { Upstreams } from "../pgbouncer/layout.js";
+import { productionHostRender } from "../pgbouncer/review.js";
 
 /**
  * What each host's user-data writes, by host name: every delivered file but the withheld ones
@@ -14,20 +14,14 @@ export function bootFiles(
   plan: Plan,
   upstreams: pulumi.Output<Upstreams>,
 ): pulumi.Output<Record<string, PublicFiles>> {
-  return upstreams.apply((addresses) =>
-    Object.fromEntries(
+  return upstreams.apply((addresses) => {
+    const render = productionHostRender(plan, addresses, "redacted");
+    return Object.fromEntries(
       plan.hosts.map((host): [string, PublicFiles] => {
-        const files = renderHostFiles({
-          plan,
-          host,
-          upstreams: addresses,
-          layout: PRODUCTION_LAYOUT,
-          users: userlistEntries(plan, "redacted"),
-        });
-        return [host.name, publicFiles(deliveredFiles(plan, files))];
+        return [host.name, publicFiles(deliveredFiles(plan, render(host)))];
       }),
-    ),
-  );
+    );
+  });
 }
 
 /**

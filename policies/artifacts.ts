@@ -1,12 +1,15 @@
 import { rdsParameters } from "../components/rds-parameters.js";
 import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
-import type { HostPlan, Plan } from "../platform/plan.js";
+import type { Plan } from "../platform/plan.js";
 import { enforcesTls } from "../platform/schema.js";
-import { reviewAgentSettings } from "../pgbouncer/agent.js";
-import { deliveredFileTargets, deliveredFiles, publicFiles } from "../pgbouncer/delivered-files.js";
-import { renderCloudInit } from "../pgbouncer/cloud-init.js";
-import { PRODUCTION_LAYOUT, reviewUpstreams, type Upstreams } from "../pgbouncer/layout.js";
-import { renderHostFiles, userlistEntries, type HostFiles } from "../pgbouncer/render.js";
+import { deliveredFileTargets } from "../pgbouncer/delivered-files.js";
+import type { Upstreams } from "../pgbouncer/layout.js";
+import {
+  cloudReviewRender,
+  reviewHosts,
+  type ReviewHost,
+  type StackRender,
+} from "../pgbouncer/review.js";
 import { filesFromCloudConfig } from "./user-data.js";
 import type { Facts, HostConfig, ParameterGroup, PostgresNode } from "./types.js";
 
@@ -25,51 +28,42 @@ export function factsFromPlan(
   stack: string = plan.environment,
   /**
    * How the stack renders a host's files, and where its Postgres nodes are. @default the cloud
-   * render (production layout) and review upstreams; the local stack's come from the caller
-   * (cli/check.ts), which may use local/: policies do not.
+   * review render (pgbouncer/review.ts); the local stack's comes from the caller (cli/review.ts),
+   * which may use local/: policies do not.
    */
-  stackRender?: { hostFiles: (host: HostPlan) => HostFiles; upstreams: Upstreams },
+  stackRender?: StackRender,
+): Facts {
+  if (plan.environment === "local" && !stackRender)
+    throw new Error("factsFromPlan: a local plan needs the local stack's render (stackRender)");
+  const render = stackRender ?? cloudReviewRender(plan);
+  return factsFromReview(plan, label, reviewHosts(plan, stack, render), render.upstreams);
+}
+
+/** The facts of hosts already rendered for review (pgbouncer/review.ts), and the plan's nodes. */
+export function factsFromReview(
+  plan: Plan,
+  label: string,
+  review: readonly ReviewHost[],
+  upstreams: Upstreams,
 ): Facts {
   const c = plan.config;
   const local = plan.environment === "local";
-  if (local && !stackRender)
-    throw new Error("factsFromPlan: a local plan needs the local stack's render (stackRender)");
-  const upstreams =
-    stackRender?.upstreams ??
-    reviewUpstreams(plan.environment, c.database.replicas, c.database.port);
-  const render =
-    stackRender?.hostFiles ??
-    ((host: HostPlan) =>
-      renderHostFiles({
-        plan,
-        host,
-        upstreams,
-        layout: PRODUCTION_LAYOUT,
-        users: userlistEntries(plan, "redacted"),
-      }));
   const hosts: HostConfig[] = [];
-  for (const host of plan.hosts) {
-    const files = deliveredFiles(plan, render(host));
-    const rendered: HostConfig = { host: host.name, source: "rendered", files: {} };
+  for (const { host, files, userData } of review) {
+    const rendered: HostConfig = { host, source: "rendered", files: {} };
     for (const name of Object.keys(deliveredFileTargets(plan))) {
       rendered.files[name] = {
-        ref: { type: "rendered", name: `${host.name}/${name}` },
+        ref: { type: "rendered", name: `${host}/${name}` },
         field: "",
         text: files[name]!,
       };
     }
     hosts.push(rendered);
-    if (local) continue;
-    const userData = renderCloudInit({
-      plan,
-      host,
-      files: publicFiles(files),
-      agent: reviewAgentSettings(stack, host.name),
-    });
-    const boot: HostConfig = { host: host.name, source: "user-data", files: {} };
+    if (userData === undefined) continue;
+    const boot: HostConfig = { host, source: "user-data", files: {} };
     for (const [name, f] of Object.entries(filesFromCloudConfig(userData))) {
       boot.files[name] = {
-        ref: { type: "rendered", name: `${host.name}/user-data.yaml` },
+        ref: { type: "rendered", name: `${host}/user-data.yaml` },
         field: `write_files ${f.path}`,
         text: f.text,
       };

@@ -66,10 +66,20 @@ describe("npm run plan", () => {
 });
 
 describe("npm run render", () => {
-  test("--stack prod writes every file per host for PgBouncer 1.26, no secret in them", async () => {
-    const out = join(scratch, "prod");
+  test("--stack prod writes every artifact: each host's files for PgBouncer 1.26, the monitoring, the policy report; no secret in them", async () => {
+    let out = join(scratch, "prod");
     const { code } = await cli("render.ts", ["--stack", "prod", "--out", out]);
     expect(code).toBe(0);
+    expect((await readdir(out)).sort()).toEqual(["hosts", "monitoring", "policy-report.md"]);
+    expect((await readdir(join(out, "monitoring"))).sort()).toEqual([
+      "alert-rules.yaml",
+      "alert-tests.yaml",
+      "dashboards",
+      "scrape-configs.yaml",
+      "services-pod-monitor.yaml",
+    ]);
+    expect(await readFile(join(out, "policy-report.md"), "utf8")).toMatch(/stack prod/);
+    out = join(out, "hosts");
     expect((await readdir(out)).sort()).toEqual(["pgbouncer-1", "pgbouncer-2", "pgbouncer-3"]);
     const ini = await readFile(join(out, "pgbouncer-1", "pgbouncer.ini"), "utf8");
     expect(ini).toMatch(/PgBouncer 1\.26\.\d, prod/);

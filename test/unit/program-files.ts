@@ -3,8 +3,8 @@ import type { Plan } from "../../platform/plan.js";
 import { MONITORING_ROLE } from "../../platform/roles.js";
 import { deliveredFiles, type DeliveredFiles } from "../../pgbouncer/delivered-files.js";
 import { decodeUserData } from "../../pgbouncer/cloud-init.js";
-import { PRODUCTION_LAYOUT } from "../../pgbouncer/layout.js";
-import { pgbouncerAccounts, renderHostFiles, userlistEntries } from "../../pgbouncer/render.js";
+import { pgbouncerAccounts } from "../../pgbouncer/render.js";
+import { productionHostRender } from "../../pgbouncer/review.js";
 import { scramVerifier } from "../../pgbouncer/scram.js";
 import { SECRET_FILES } from "../../pgbouncer/secret-files.js";
 import { tlsFileTargets, type TlsFileName } from "../../pgbouncer/tls-files.js";
@@ -129,27 +129,20 @@ function hostFilesFor(
   const tls = tlsFileTargets(plan)
     ? { "pgbouncer.crt": MOCK_TLS["pgbouncer.crt"], "pgbouncer.key": MOCK_TLS["pgbouncer.key"] }
     : {};
+  const upstreams = {
+    primary: address("pooling-postgres-primary"),
+    replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
+      address(`pooling-postgres-replica-${i + 1}`),
+    ),
+    port: plan.config.database.port,
+  };
+  const render = productionHostRender(plan, upstreams, verifiers);
   return new Map(
     plan.hosts.map((host): [string, StoredFiles] => [
       host.name,
       {
         ...tls,
-        ...deliveredFiles(
-          plan,
-          renderHostFiles({
-            plan,
-            host,
-            upstreams: {
-              primary: address("pooling-postgres-primary"),
-              replicas: Array.from({ length: plan.config.database.replicas }, (_, i) =>
-                address(`pooling-postgres-replica-${i + 1}`),
-              ),
-              port: plan.config.database.port,
-            },
-            layout: PRODUCTION_LAYOUT,
-            users: userlistEntries(plan, verifiers),
-          }),
-        ),
+        ...deliveredFiles(plan, render(host)),
       },
     ]),
   );
