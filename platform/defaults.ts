@@ -1,6 +1,6 @@
 /**
- * Every default of the platform domain, in one place. The README's tables quote these values and a
- * test checks that they agree, so a default is never written twice.
+ * Every default of the platform domain, in one place. Where README.md or docs/ quote one,
+ * test/unit/docs-numbers.test.ts checks that they agree, so a default is never written twice.
  */
 export const DEFAULTS = {
   /** Little's law gives the average busy server connections; peaks are burstier than averages. */
@@ -48,6 +48,10 @@ export const DEFAULTS = {
   statementStats: { library: "pg_stat_statements", database: "postgres" },
   /** PgBouncer keys whose values are the same for every environment. */
   pgbouncer: {
+    /** One process per host until the peak needs more than one core (platform/cpu.ts). */
+    processesPerHost: 1,
+    /** Where a host keeps its certificate, key and CA bundle when client TLS is on. */
+    certDir: "/etc/pgbouncer/tls",
     /**
      * Statements one PgBouncer process serves per second of its own CPU, one core (it is one
      * thread). Measured by `npm run bench -- pgbouncer-cpu`: the production line (PgBouncer
@@ -138,6 +142,25 @@ export const DEFAULTS = {
     backupRetentionDays: 7,
     /** Burstable Graviton: enough for a dev fleet; prod picks a compute type. */
     pgbouncerInstanceType: "t4g.small",
+    /** Off unless the stack asks: dev is torn down freely, prod's file turns all three on. */
+    multiAz: false,
+    deletionProtection: false,
+    finalSnapshot: false,
+  },
+  /** A service's declaration, where it may leave a field out. */
+  service: {
+    /** An autocommit statement is one: the CPU sizing counts statements per transaction. */
+    statementsPerTransaction: 1,
+  },
+  monitoring: {
+    /** How often Prometheus scrapes the exporters and evaluates the rules. */
+    scrapeIntervalSeconds: 15,
+    /** How long a condition holds before its alert fires: minutes in the cloud ride out blips. */
+    alertForSeconds: 120,
+    /** kube-prometheus-stack's usual names: its namespace, Grafana's sidecar label, its release. */
+    namespace: "monitoring",
+    dashboardLabel: "grafana_dashboard",
+    selectorLabels: { release: "kube-prometheus-stack" },
   },
   client: {
     /** The app gives up connecting before PgBouncer's query_wait_timeout would answer for it. */

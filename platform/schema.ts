@@ -54,9 +54,14 @@ export const serviceSchema = z.strictObject({
   peakTps: z.number().positive().max(1_000_000),
   /**
    * Statements per transaction at peak, BEGIN and COMMIT included (an autocommit statement is 1):
-   * PgBouncer's CPU goes by the statement, and the plan sizes its processes by it. @default 1
+   * PgBouncer's CPU goes by the statement, and the plan sizes its processes by it.
+   * @default DEFAULTS.service.statementsPerTransaction
    */
-  statementsPerTransaction: z.number().min(1).max(1000).default(1),
+  statementsPerTransaction: z
+    .number()
+    .min(1)
+    .max(1000)
+    .default(DEFAULTS.service.statementsPerTransaction),
   /** Typical transaction time, first statement to COMMIT, in milliseconds. */
   transactionMs: z.number().positive().max(600_000),
   /** Share (0–1) of transactions that are reads allowed to run on a replica. */
@@ -89,7 +94,7 @@ export const databaseSchema = z.strictObject({
   replicas: count(0).max(15),
   port,
   /** A synchronous standby in another AZ that RDS fails over to (Multi-AZ). @default false */
-  multiAz: z.boolean().default(false),
+  multiAz: z.boolean().default(DEFAULTS.cloud.multiAz),
   /** Storage allocated at creation, in GiB (gp3, encrypted). @default 50 */
   storageGb: count(20).max(65_536).default(DEFAULTS.cloud.storageGb),
   /** Ceiling of RDS storage autoscaling, in GiB; equal to storageGb turns it off. @default 200 */
@@ -97,9 +102,9 @@ export const databaseSchema = z.strictObject({
   /** Days of automated backups; read replicas need at least one. @default 7 */
   backupRetentionDays: count(1).max(35).default(DEFAULTS.cloud.backupRetentionDays),
   /** RDS refuses to delete the primary and the replicas while this is on. @default false */
-  deletionProtection: z.boolean().default(false),
+  deletionProtection: z.boolean().default(DEFAULTS.cloud.deletionProtection),
   /** Take a snapshot of the primary when it is deleted. @default false */
-  finalSnapshot: z.boolean().default(false),
+  finalSnapshot: z.boolean().default(DEFAULTS.cloud.finalSnapshot),
 });
 
 /** The VPC dev and prod run in; the local stack ignores it. */
@@ -145,9 +150,11 @@ export const pgbouncerSchema = z.strictObject({
   /**
    * PgBouncer processes per host, sharing the port (so_reuseport) and forwarding cancel requests
    * to each other ([peers], from 1.19): one process uses one core, and a host with several can
-   * restart them one at a time. Each process gets 1/N of the host's pools. @default 1
+   * restart them one at a time. Each process gets 1/N of the host's pools. @default DEFAULTS.pgbouncer
    */
-  processesPerHost: count(1).max(MAX_PROCESSES_PER_HOST).default(1),
+  processesPerHost: count(1)
+    .max(MAX_PROCESSES_PER_HOST)
+    .default(DEFAULTS.pgbouncer.processesPerHost),
   port,
   /**
    * EC2 instance type of the hosts; a Graviton family (c7g, t4g, …) gets the arm64 image.
@@ -164,7 +171,7 @@ export const pgbouncerSchema = z.strictObject({
     client: z.enum(SSL_MODES),
     server: z.enum(SSL_MODES),
     /** Where the host keeps its certificate, key and CA bundle when client TLS is on. */
-    certDir: pathText.default("/etc/pgbouncer/tls"),
+    certDir: pathText.default(DEFAULTS.pgbouncer.certDir),
   }),
   /** Only SCRAM: md5 and plain are not offered (see README). */
   auth: z.literal("scram-sha-256"),
@@ -207,27 +214,27 @@ export const monitoringSchema = z.strictObject({
     .array(scrapeCidr)
     .refine((list) => list.length > 0, "must name at least one IPv4 range")
     .refine((list) => new Set(list).size === list.length, "must not repeat a range"),
-  /** How often Prometheus scrapes the exporters and evaluates the rules. @default 15 */
-  scrapeIntervalSeconds: z.int().min(1).max(300).default(15),
+  /** How often Prometheus scrapes the exporters and evaluates the rules. @default DEFAULTS.monitoring */
+  scrapeIntervalSeconds: z.int().min(1).max(300).default(DEFAULTS.monitoring.scrapeIntervalSeconds),
   /**
    * How long a condition must hold before its alert fires. Short on the local stack so a test
-   * sees an alert fire and resolve in seconds; minutes in the cloud, to ride out blips. @default 120
+   * sees an alert fire and resolve in seconds; minutes in the cloud, to ride out blips. @default DEFAULTS.monitoring
    */
-  alertForSeconds: z.int().min(0).max(3600).default(120),
+  alertForSeconds: z.int().min(0).max(3600).default(DEFAULTS.monitoring.alertForSeconds),
   /** Kubernetes namespace of the Prometheus operator and Grafana (dev and prod). */
   namespace: z
     .string()
     .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")
-    .default("monitoring"),
+    .default(DEFAULTS.monitoring.namespace),
   /** The label Grafana's dashboard sidecar selects ConfigMaps by (value "1"). */
   dashboardLabel: z
     .string()
     .regex(/^[a-z0-9_-]{1,63}$/, "must be a Kubernetes label key")
-    .default("grafana_dashboard"),
+    .default(DEFAULTS.monitoring.dashboardLabel),
   /** Labels the Prometheus operator selects PrometheusRules and scrape configs by. */
   selectorLabels: z
     .record(z.string().regex(/^[a-z0-9./_-]{1,63}$/, "must be a Kubernetes label key"), labelValue)
-    .default({ release: "kube-prometheus-stack" }),
+    .default({ ...DEFAULTS.monitoring.selectorLabels }),
 });
 
 export const stackConfigSchema = z.strictObject({

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Registry } from "prom-client";
 import type { ClientProfile } from "../platform/profiles.js";
 import { LAG_PROBE } from "../replicas/lag.js";
+import { DEFAULTS } from "./defaults.js";
 
 /**
  * What a service passes besides its client profile. Every field has a default; the profile (from
@@ -14,27 +15,27 @@ export interface ResilienceOptions {
   retry?: {
     /** @default profile.retry.maxAttempts */
     maxAttempts?: number;
-    /** First backoff delay; later ones grow exponentially with decorrelated jitter. @default 25 */
+    /** First backoff delay; later ones grow exponentially with decorrelated jitter. @default DEFAULTS.retry.initialDelayMs */
     initialDelayMs?: number;
-    /** @default 1000 */
+    /** @default DEFAULTS.retry.maxDelayMs */
     maxDelayMs?: number;
   };
   breaker?: {
-    /** Consecutive failures that open a target's breaker… @default 5 */
+    /** Consecutive failures that open a target's breaker… @default DEFAULTS.breaker.consecutiveFailures */
     consecutiveFailures?: number;
-    /** …when also at least this share of the calls in the window failed. @default 0.5 */
+    /** …when also at least this share of the calls in the window failed. @default DEFAULTS.breaker.failureRate */
     failureRate?: number;
-    /** The window that share is measured over. @default 2000 */
+    /** The window that share is measured over. @default DEFAULTS.breaker.failureWindowMs */
     failureWindowMs?: number;
     /**
      * Time an open breaker waits before letting probes through: with PgBouncer's
-     * server_login_retry of 0.5 s, a returning node is found within about a second. @default 500
+     * server_login_retry of 0.5 s, a returning node is found within about a second. @default DEFAULTS.breaker.halfOpenAfterMs
      */
     halfOpenAfterMs?: number;
-    /** Successful probes needed, while half-open, to close again. @default 3 */
+    /** Successful probes needed, while half-open, to close again. @default DEFAULTS.breaker.halfOpenProbes */
     halfOpenProbes?: number;
   };
-  /** Per statement; the query is cancelled on the server when it expires. @default 5000 */
+  /** Per statement; the query is cancelled on the server when it expires. @default profile.statementTimeoutMs (from the plan) */
   statementTimeoutMs?: number;
   /** Callers that may wait for a connection per target, beyond the pool. @default max(4 × pool, 64) */
   queuePerTarget?: number;
@@ -44,7 +45,7 @@ export interface ResilienceOptions {
   lagProbeTimeoutMs?: number;
   /**
    * How long a write whose connection died may wait for the primary to say whether it committed
-   * (the primary may be restarting or failing over). @default 5000
+   * (the primary may be restarting or failing over). @default DEFAULTS.outcomeCheckMs
    */
   outcomeCheckMs?: number;
   /** Where metrics are registered. @default a new prom-client Registry */
@@ -80,18 +81,18 @@ export function resolveOptions(profile: ClientProfile, o: ResilienceOptions): Re
     password: o.password,
     tls: resolveTls(profile, problems),
     maxAttempts: o.retry?.maxAttempts ?? profile.retry.maxAttempts,
-    initialDelayMs: o.retry?.initialDelayMs ?? 25,
-    maxDelayMs: o.retry?.maxDelayMs ?? 1000,
-    consecutiveFailures: o.breaker?.consecutiveFailures ?? 5,
-    failureRate: o.breaker?.failureRate ?? 0.5,
-    failureWindowMs: o.breaker?.failureWindowMs ?? 2000,
-    halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? 500,
-    halfOpenProbes: o.breaker?.halfOpenProbes ?? 3,
+    initialDelayMs: o.retry?.initialDelayMs ?? DEFAULTS.retry.initialDelayMs,
+    maxDelayMs: o.retry?.maxDelayMs ?? DEFAULTS.retry.maxDelayMs,
+    consecutiveFailures: o.breaker?.consecutiveFailures ?? DEFAULTS.breaker.consecutiveFailures,
+    failureRate: o.breaker?.failureRate ?? DEFAULTS.breaker.failureRate,
+    failureWindowMs: o.breaker?.failureWindowMs ?? DEFAULTS.breaker.failureWindowMs,
+    halfOpenAfterMs: o.breaker?.halfOpenAfterMs ?? DEFAULTS.breaker.halfOpenAfterMs,
+    halfOpenProbes: o.breaker?.halfOpenProbes ?? DEFAULTS.breaker.halfOpenProbes,
     statementTimeoutMs: o.statementTimeoutMs ?? profile.statementTimeoutMs,
     queuePerTarget: o.queuePerTarget,
     lagProbeIntervalMs: o.lagProbeIntervalMs ?? LAG_PROBE.intervalMs,
     lagProbeTimeoutMs: o.lagProbeTimeoutMs ?? LAG_PROBE.timeoutMs,
-    outcomeCheckMs: o.outcomeCheckMs ?? 5000,
+    outcomeCheckMs: o.outcomeCheckMs ?? DEFAULTS.outcomeCheckMs,
     retryBudget: profile.retry.maxConcurrent,
     connectTimeoutMs: profile.connectTimeoutMs,
     idleTimeoutMs: profile.idleTimeoutMs,
