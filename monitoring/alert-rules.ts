@@ -1,3 +1,4 @@
+import { PGBOUNCER_METRICS } from "./pgbouncer-columns.js";
 import { EXPORTERS } from "../platform/exporters.js";
 import type { Plan } from "../platform/plan.js";
 import { replicaTolerance } from "../replicas/tolerance.js";
@@ -34,13 +35,13 @@ export function poolRules(plan: Plan): AlertRuleSpec[] {
       "PgBouncerPoolSaturated",
       "warning",
       "pgpooling-pgbouncer",
-      `sum by (${host}, ${proc}, database) (pgbouncer_pools_server_active_connections{database="${db}"}) / ${e.poolSize} >= ${ALERT_SHARES.poolSaturation}`,
+      `sum by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.serverActive}{database="${db}"}) / ${e.poolSize} >= ${ALERT_SHARES.poolSaturation}`,
       {
         summary: `Pool ${db} is saturated on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
         description: `${db} has at least ${ALERT_SHARES.poolSaturation * 100}% of its pool_size ${e.poolSize} server connections active (reserve ${e.reservePoolSize} opens after reserve_pool_timeout); clients will soon wait.`,
       },
       {
-        metric: "pgbouncer_pools_server_active_connections",
+        metric: PGBOUNCER_METRICS.serverActive,
         labels: { ...pgbouncerTarget, database: db, user: e.service },
         fire: active,
         quiet: active - 1,
@@ -61,13 +62,13 @@ export function poolRules(plan: Plan): AlertRuleSpec[] {
         "PgBouncerClientsWaiting",
         "warning",
         "pgpooling-pgbouncer",
-        `sum by (${host}, ${proc}, database) (pgbouncer_pools_client_waiting_connections{database=~"${dbs}"}) > 0`,
+        `sum by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.clientWaiting}{database=~"${dbs}"}) > 0`,
         {
           summary: `Clients of ${s.name} wait for a server connection on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
           description: `Clients of {{ $labels.database }} have been waiting for a server connection for the whole hold time; at ${queryWait}s (query_wait_timeout) PgBouncer disconnects them.`,
         },
         {
-          metric: "pgbouncer_pools_client_waiting_connections",
+          metric: PGBOUNCER_METRICS.clientWaiting,
           labels: series,
           fire: 1,
           quiet: 0,
@@ -79,13 +80,13 @@ export function poolRules(plan: Plan): AlertRuleSpec[] {
         "PgBouncerMaxWaitHigh",
         "critical",
         "pgpooling-pgbouncer",
-        `max by (${host}, ${proc}, database) (pgbouncer_pools_client_maxwait_seconds{database=~"${dbs}"}) >= ${maxWait}`,
+        `max by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.clientMaxWait}{database=~"${dbs}"}) >= ${maxWait}`,
         {
           summary: `Clients of ${s.name} wait ${maxWait}s or more on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
           description: `The oldest waiting client of {{ $labels.database }} has waited at least ${ALERT_SHARES.maxWaitOfQueryWait * 100}% of query_wait_timeout (${queryWait}s); clients are about to be disconnected.`,
         },
         {
-          metric: "pgbouncer_pools_client_maxwait_seconds",
+          metric: PGBOUNCER_METRICS.clientMaxWait,
           labels: series,
           fire: Math.ceil(maxWait),
           quiet: Math.ceil(maxWait) - 1,
@@ -107,13 +108,13 @@ export function hostRules(plan: Plan): AlertRuleSpec[] {
       "PgBouncerClientConnectionsHigh",
       "warning",
       "pgpooling-pgbouncer",
-      `max by (${host}, ${proc}) (pgbouncer_used_clients{${host}="${name}"}) / ${h.maxClientConn} >= ${ALERT_SHARES.clientConnections}`,
+      `max by (${host}, ${proc}) (${PGBOUNCER_METRICS.usedClients}{${host}="${name}"}) / ${h.maxClientConn} >= ${ALERT_SHARES.clientConnections}`,
       {
         summary: `${name} process {{ $labels.${proc} }} is near max_client_conn`,
         description: `${name} holds at least ${ALERT_SHARES.clientConnections * 100}% of its max_client_conn ${h.maxClientConn} client connections (${h.clientsAtPeak} are planned at peak with one host lost); new clients will be refused.`,
       },
       {
-        metric: "pgbouncer_used_clients",
+        metric: PGBOUNCER_METRICS.usedClients,
         labels: target,
         fire: used,
         quiet: used - 1,
@@ -221,13 +222,13 @@ export function availabilityRules(): AlertRuleSpec[] {
       "PgBouncerDown",
       "critical",
       "pgpooling-availability",
-      `max by (${host}, ${proc}) (pgbouncer_up) == 0`,
+      `max by (${host}, ${proc}) (${PGBOUNCER_METRICS.up}) == 0`,
       {
         summary: `PgBouncer on {{ $labels.${host} }} process {{ $labels.${proc} }} does not answer`,
         description: `The exporter is up but cannot reach PgBouncer's admin console on {{ $labels.${host} }}; clients of this process are failing over to the other hosts.`,
       },
       {
-        metric: "pgbouncer_up",
+        metric: PGBOUNCER_METRICS.up,
         labels: pgbouncerTarget,
         fire: 0,
         quiet: 1,

@@ -1,3 +1,4 @@
+import { PGBOUNCER_METRICS } from "./pgbouncer-columns.js";
 import { serviceEntriesPattern, type Plan } from "../platform/plan.js";
 import { replicaTolerance } from "../replicas/tolerance.js";
 import { BREAKER_STATE_VALUE, METRIC_NAMES } from "../resilience/metrics.js";
@@ -38,7 +39,7 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
       "s",
       [
         q(
-          `max by (${by}) (pgbouncer_pools_client_maxwait_seconds{${selector}})`,
+          `max by (${by}) (${PGBOUNCER_METRICS.clientMaxWait}{${selector}})`,
           `{{${by.split(", ").pop()}}}`,
         ),
       ],
@@ -60,7 +61,7 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
       {
         title: "Health",
         panels: [
-          stat("PgBouncer processes up", "sum(pgbouncer_up)"),
+          stat("PgBouncer processes up", `sum(${PGBOUNCER_METRICS.up})`),
           stat("Postgres nodes up", "sum(pg_up)"),
           stat("Alerts firing", 'count(ALERTS{alertstate="firing"}) or vector(0)', {
             thresholds: [[1, "red"]],
@@ -75,22 +76,19 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
             "percentunit",
             [
               q(
-                `sum by (${host}) (pgbouncer_pools_server_active_connections{${pools}}) / sum by (${host}) (pgbouncer_databases_pool_size{name=~"${entries}"})`,
+                `sum by (${host}) (${PGBOUNCER_METRICS.serverActive}{${pools}}) / sum by (${host}) (${PGBOUNCER_METRICS.poolSize}{name=~"${entries}"})`,
                 `{{${host}}}`,
               ),
             ],
             { thresholds: [[ALERT_SHARES.poolSaturation, "orange"]] },
           ),
           ts("Clients waiting by host", "short", [
-            q(
-              `sum by (${host}) (pgbouncer_pools_client_waiting_connections{${pools}})`,
-              `{{${host}}}`,
-            ),
+            q(`sum by (${host}) (${PGBOUNCER_METRICS.clientWaiting}{${pools}})`, `{{${host}}}`),
           ]),
           waitPanel(host, pools),
           ts("Client wait per transaction by host", "s", [
             q(
-              `sum by (${host}) (rate(pgbouncer_stats_totals_client_wait_seconds_total{${pools}}[${RATE}])) / sum by (${host}) (rate(pgbouncer_stats_totals_sql_transactions_pooled_total{${pools}}[${RATE}]))`,
+              `sum by (${host}) (rate(${PGBOUNCER_METRICS.clientWaitSeconds}{${pools}}[${RATE}])) / sum by (${host}) (rate(${PGBOUNCER_METRICS.transactions}{${pools}}[${RATE}]))`,
               `{{${host}}}`,
             ),
           ]),
@@ -100,21 +98,18 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
         title: "Connections",
         panels: [
           ts("Client connections by host", "short", [
-            q(`sum by (${host}) (pgbouncer_used_clients)`, `{{${host}}} in use`),
+            q(`sum by (${host}) (${PGBOUNCER_METRICS.usedClients})`, `{{${host}}} in use`),
             q(
-              `sum by (${host}) (pgbouncer_config_max_client_connections)`,
+              `sum by (${host}) (${PGBOUNCER_METRICS.maxClientConnections})`,
               `{{${host}}} max_client_conn`,
             ),
           ]),
           ts("Server connections by host", "short", [
             q(
-              `sum by (${host}) (pgbouncer_pools_server_active_connections{${pools}})`,
+              `sum by (${host}) (${PGBOUNCER_METRICS.serverActive}{${pools}})`,
               `{{${host}}} active`,
             ),
-            q(
-              `sum by (${host}) (pgbouncer_pools_server_idle_connections{${pools}})`,
-              `{{${host}}} idle`,
-            ),
+            q(`sum by (${host}) (${PGBOUNCER_METRICS.serverIdle}{${pools}})`, `{{${host}}} idle`),
           ]),
           ts(
             "Services' connections per Postgres node",
@@ -134,7 +129,7 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
         panels: [
           ts("Transactions per second by host", "ops", [
             q(
-              `sum by (${host}) (rate(pgbouncer_stats_totals_sql_transactions_pooled_total{${pools}}[${RATE}]))`,
+              `sum by (${host}) (rate(${PGBOUNCER_METRICS.transactions}{${pools}}[${RATE}]))`,
               `{{${host}}}`,
             ),
           ]),
@@ -161,28 +156,28 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
         panels: [
           ts("Active server connections and pool_size", "short", [
             q(
-              `sum by (${host}, process, database) (pgbouncer_pools_server_active_connections{${mine}})`,
+              `sum by (${host}, process, database) (${PGBOUNCER_METRICS.serverActive}{${mine}})`,
               "{{database}} {{host}}/{{process}}",
             ),
             q(
-              `max by (name) (pgbouncer_databases_pool_size{name=~"${serviceEntriesPattern("$service")}"})`,
+              `max by (name) (${PGBOUNCER_METRICS.poolSize}{name=~"${serviceEntriesPattern("$service")}"})`,
               "{{name}} pool_size",
             ),
           ]),
           ts("Clients active and waiting", "short", [
             q(
-              `sum by (database) (pgbouncer_pools_client_active_connections{${mine}})`,
+              `sum by (database) (${PGBOUNCER_METRICS.clientActive}{${mine}})`,
               "{{database}} active",
             ),
             q(
-              `sum by (database) (pgbouncer_pools_client_waiting_connections{${mine}})`,
+              `sum by (database) (${PGBOUNCER_METRICS.clientWaiting}{${mine}})`,
               "{{database}} waiting",
             ),
           ]),
           waitPanel("database", mine),
           ts("Transactions per second", "ops", [
             q(
-              `sum by (database) (rate(pgbouncer_stats_totals_sql_transactions_pooled_total{${mine}}[${RATE}]))`,
+              `sum by (database) (rate(${PGBOUNCER_METRICS.transactions}{${mine}}[${RATE}]))`,
               "{{database}}",
             ),
           ]),
@@ -251,7 +246,7 @@ export function dashboardSpecs(plan: Plan): DashboardSpec[] {
           ]),
           ts("Active server connections of the ro pools", "short", [
             q(
-              `sum by (database) (pgbouncer_pools_server_active_connections{database=~"${roEntries}"})`,
+              `sum by (database) (${PGBOUNCER_METRICS.serverActive}{database=~"${roEntries}"})`,
               "{{database}}",
             ),
           ]),

@@ -190,3 +190,22 @@ export const UP_METRIC = "pgbouncer_up";
 
 export const metricName = (s: SectionMapping, m: ColumnMetric) =>
   `pgbouncer_${s.section}_${m.suffix}`;
+
+/**
+ * The pgbouncer_exporter metrics the rules, dashboards and tuning queries read, by what they are:
+ * names written once, each checked against the catalogue (pgbouncer-metrics.test.ts).
+ */
+export const PGBOUNCER_METRICS = {
+  up: UP_METRIC,
+  usedClients: LIST_METRICS.used_clients!.name,
+  maxClientConnections: CONFIG_METRICS.max_client_conn!.name,
+  poolSize: "pgbouncer_databases_pool_size",
+  serverActive: "pgbouncer_pools_server_active_connections",
+  serverIdle: "pgbouncer_pools_server_idle_connections",
+  clientActive: "pgbouncer_pools_client_active_connections",
+  clientWaiting: "pgbouncer_pools_client_waiting_connections",
+  clientMaxWait: "pgbouncer_pools_client_maxwait_seconds",
+  clientWaitSeconds: "pgbouncer_stats_totals_client_wait_seconds_total",
+  transactions: "pgbouncer_stats_totals_sql_transactions_pooled_total",
+  transactionSeconds: "pgbouncer_stats_totals_server_in_transaction_seconds_total",
+} as const;

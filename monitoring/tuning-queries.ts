@@ -1,3 +1,4 @@
+import { PGBOUNCER_METRICS } from "./pgbouncer-columns.js";
 import type { ServicePlan } from "../platform/plan.js";
 import { serviceEntriesPattern } from "../platform/plan.js";
 import type { ServiceObservation } from "../platform/tuning.js";
@@ -18,11 +19,11 @@ export interface TuningWindow {
   stepSeconds: number;
 }
 
-const XACTS = "pgbouncer_stats_totals_sql_transactions_pooled_total";
-const XACT_TIME = "pgbouncer_stats_totals_server_in_transaction_seconds_total";
-const ACTIVE = "pgbouncer_pools_client_active_connections";
-const WAITING = "pgbouncer_pools_client_waiting_connections";
-const MAXWAIT = "pgbouncer_pools_client_maxwait_seconds";
+const XACTS = PGBOUNCER_METRICS.transactions;
+const XACT_TIME = PGBOUNCER_METRICS.transactionSeconds;
+const ACTIVE = PGBOUNCER_METRICS.clientActive;
+const WAITING = PGBOUNCER_METRICS.clientWaiting;
+const MAXWAIT = PGBOUNCER_METRICS.clientMaxWait;
 
 /** The series whose samples say whether the window holds enough data. */
 export const COVERAGE_METRIC = XACTS;
