@@ -173,7 +173,7 @@ export const pgbouncerSchema = z.strictObject({
     /** Where the host keeps its certificate, key and CA bundle when client TLS is on. */
     certDir: pathText.default(DEFAULTS.pgbouncer.certDir),
   }),
-  /** Only SCRAM: md5 and plain are not offered (see README). */
+  /** Only SCRAM: md5 and plain are not offered (docs/security.md). */
   auth: z.literal("scram-sha-256"),
   /**
    * Overrides of PgBouncer's [pgbouncer] tunables (log_connections, stats_period, …). Keys the plan

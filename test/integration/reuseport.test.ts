@@ -94,7 +94,7 @@ test(
       return;
     }
     // a single-host entry: on a multi-host one PgBouncer may send the cancel to the other replica
-    // (see README), which would blur what this test is about
+    // (docs/local-stack.md), which would blur what this test is about
     const client = await viaProcess(host, 1, "reporting", "reporting");
     try {
       const { processID, secretKey } = client as unknown as {
