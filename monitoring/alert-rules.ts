@@ -1,6 +1,6 @@
 import { PGBOUNCER_METRICS } from "./pgbouncer-columns.js";
 import { EXPORTERS } from "../platform/exporters.js";
-import type { Plan } from "../platform/plan.js";
+import type { Plan, PoolEntry, ServicePlan } from "../platform/plan.js";
 import { replicaTolerance } from "../replicas/tolerance.js";
 import { BREAKER_STATE_VALUE, METRIC_NAMES } from "../resilience/metrics.js";
 import {
@@ -25,78 +25,86 @@ import { NODE_JOB } from "./scrape.js";
 
 const pgbouncerTarget = { [host]: "pgbouncer-1", [proc]: "1" };
 
+/** Every entry's saturation, and every service's waiting clients, against the plan's sizes. */
 export function poolRules(plan: Plan): AlertRuleSpec[] {
   const queryWait = plan.config.pgbouncer.timeouts.queryWaitSeconds;
+  return [
+    ...plan.entries.map(saturationRule),
+    ...plan.services.flatMap((s) => waitRules(s, queryWait)),
+  ];
+}
+
+/** An entry's pool nearly all active: its clients will soon wait. */
+function saturationRule(e: PoolEntry): AlertRuleSpec {
+  const db = promValue(`entries.${e.name}`, e.name);
+  const active = Math.ceil(e.poolSize * ALERT_SHARES.poolSaturation);
+  return spec(
+    "PgBouncerPoolSaturated",
+    "warning",
+    "pgpooling-pgbouncer",
+    `sum by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.serverActive}{database="${db}"}) / ${e.poolSize} >= ${ALERT_SHARES.poolSaturation}`,
+    {
+      summary: `Pool ${db} is saturated on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
+      description: `${db} has at least ${ALERT_SHARES.poolSaturation * 100}% of its pool_size ${e.poolSize} server connections active (reserve ${e.reservePoolSize} opens after reserve_pool_timeout); clients will soon wait.`,
+    },
+    {
+      metric: PGBOUNCER_METRICS.serverActive,
+      labels: { ...pgbouncerTarget, database: db, user: e.service },
+      fire: active,
+      quiet: active - 1,
+      alertLabels: { ...pgbouncerTarget, database: db },
+    },
+    { service: e.service, entry: db },
+  );
+}
+
+/** A service's clients waiting, and waiting close to query_wait_timeout. */
+function waitRules(s: ServicePlan, queryWait: number): AlertRuleSpec[] {
   const maxWait = round(queryWait * ALERT_SHARES.maxWaitOfQueryWait);
-  const saturation = plan.entries.map((e) => {
-    const db = promValue(`entries.${e.name}`, e.name);
-    const active = Math.ceil(e.poolSize * ALERT_SHARES.poolSaturation);
-    return spec(
-      "PgBouncerPoolSaturated",
+  const dbs = anyOf(
+    `services.${s.name}`,
+    s.entries.map((e) => e.name),
+  );
+  const series = { ...pgbouncerTarget, database: s.name, user: s.name };
+  const alertLabels = { ...pgbouncerTarget, database: s.name };
+  return [
+    spec(
+      "PgBouncerClientsWaiting",
       "warning",
       "pgpooling-pgbouncer",
-      `sum by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.serverActive}{database="${db}"}) / ${e.poolSize} >= ${ALERT_SHARES.poolSaturation}`,
+      `sum by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.clientWaiting}{database=~"${dbs}"}) > 0`,
       {
-        summary: `Pool ${db} is saturated on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
-        description: `${db} has at least ${ALERT_SHARES.poolSaturation * 100}% of its pool_size ${e.poolSize} server connections active (reserve ${e.reservePoolSize} opens after reserve_pool_timeout); clients will soon wait.`,
+        summary: `Clients of ${s.name} wait for a server connection on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
+        description: `Clients of {{ $labels.database }} have been waiting for a server connection for the whole hold time; at ${queryWait}s (query_wait_timeout) PgBouncer disconnects them.`,
       },
       {
-        metric: PGBOUNCER_METRICS.serverActive,
-        labels: { ...pgbouncerTarget, database: db, user: e.service },
-        fire: active,
-        quiet: active - 1,
-        alertLabels: { ...pgbouncerTarget, database: db },
+        metric: PGBOUNCER_METRICS.clientWaiting,
+        labels: series,
+        fire: 1,
+        quiet: 0,
+        alertLabels,
       },
-      { service: e.service, entry: db },
-    );
-  });
-  const perService = plan.services.flatMap((s) => {
-    const dbs = anyOf(
-      `services.${s.name}`,
-      s.entries.map((e) => e.name),
-    );
-    const series = { ...pgbouncerTarget, database: s.name, user: s.name };
-    const alertLabels = { ...pgbouncerTarget, database: s.name };
-    return [
-      spec(
-        "PgBouncerClientsWaiting",
-        "warning",
-        "pgpooling-pgbouncer",
-        `sum by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.clientWaiting}{database=~"${dbs}"}) > 0`,
-        {
-          summary: `Clients of ${s.name} wait for a server connection on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
-          description: `Clients of {{ $labels.database }} have been waiting for a server connection for the whole hold time; at ${queryWait}s (query_wait_timeout) PgBouncer disconnects them.`,
-        },
-        {
-          metric: PGBOUNCER_METRICS.clientWaiting,
-          labels: series,
-          fire: 1,
-          quiet: 0,
-          alertLabels,
-        },
-        { service: s.name },
-      ),
-      spec(
-        "PgBouncerMaxWaitHigh",
-        "critical",
-        "pgpooling-pgbouncer",
-        `max by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.clientMaxWait}{database=~"${dbs}"}) >= ${maxWait}`,
-        {
-          summary: `Clients of ${s.name} wait ${maxWait}s or more on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
-          description: `The oldest waiting client of {{ $labels.database }} has waited at least ${ALERT_SHARES.maxWaitOfQueryWait * 100}% of query_wait_timeout (${queryWait}s); clients are about to be disconnected.`,
-        },
-        {
-          metric: PGBOUNCER_METRICS.clientMaxWait,
-          labels: series,
-          fire: Math.ceil(maxWait),
-          quiet: Math.ceil(maxWait) - 1,
-          alertLabels,
-        },
-        { service: s.name },
-      ),
-    ];
-  });
-  return [...saturation, ...perService];
+      { service: s.name },
+    ),
+    spec(
+      "PgBouncerMaxWaitHigh",
+      "critical",
+      "pgpooling-pgbouncer",
+      `max by (${host}, ${proc}, database) (${PGBOUNCER_METRICS.clientMaxWait}{database=~"${dbs}"}) >= ${maxWait}`,
+      {
+        summary: `Clients of ${s.name} wait ${maxWait}s or more on {{ $labels.${host} }} process {{ $labels.${proc} }}`,
+        description: `The oldest waiting client of {{ $labels.database }} has waited at least ${ALERT_SHARES.maxWaitOfQueryWait * 100}% of query_wait_timeout (${queryWait}s); clients are about to be disconnected.`,
+      },
+      {
+        metric: PGBOUNCER_METRICS.clientMaxWait,
+        labels: series,
+        fire: Math.ceil(maxWait),
+        quiet: Math.ceil(maxWait) - 1,
+        alertLabels,
+      },
+      { service: s.name },
+    ),
+  ];
 }
 
 export function hostRules(plan: Plan): AlertRuleSpec[] {
