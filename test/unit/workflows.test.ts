@@ -50,7 +50,7 @@ describe(".github/workflows", () => {
     expect(found.map((r) => r.kind).sort()).toEqual(["action", "expression"]);
   });
 
-  test("pull requests: tests, then per cloud stack the offline check into the job summary and a preview with the policy pack, commented", () => {
+  test("pull requests: tests, then per cloud stack the offline check into the job summary, the review render diffed against the base, and a preview with the policy pack, commented", () => {
     const pr = workflow("pull-request.yml");
     expect(Object.keys(pr.on)).toEqual(["pull_request"]);
     const run = pr.jobs.test!.steps!.map((s) => s.run).filter(Boolean);
@@ -65,6 +65,12 @@ describe(".github/workflows", () => {
     expect(preview.steps!.find((s) => s.run?.includes("npm run --silent check"))?.run).toContain(
       '>> "$GITHUB_STEP_SUMMARY"',
     );
+    const review = preview.steps!.find((s) => s.run?.includes("npm run --silent render"))?.run;
+    expect(review).toContain('--out "$RUNNER_TEMP/review/pr"');
+    expect(review).toContain("git diff --no-index");
+    expect(stepUsing(preview, "actions/upload-artifact@")?.with).toMatchObject({
+      path: "${{ runner.temp }}/review/pr",
+    });
     expect(stepUsing(preview, "pulumi/actions@", "preview")?.with).toMatchObject({
       policyPacks: "policies",
       "comment-on-pr": true,
