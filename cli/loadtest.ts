@@ -5,6 +5,7 @@ import { withLocalStack } from "../local/stack.js";
 import { runHarness, type HarnessOptions } from "../loadtest/harness.js";
 import { comparisons } from "../loadtest/compare.js";
 import { writeReport } from "../loadtest/report/write.js";
+import { runDashboards } from "../loadtest/dashboards.js";
 import { parseDuration } from "../loadtest/stats.js";
 import { LOADTEST_DEFAULTS } from "../loadtest/defaults.js";
 import { main, parseArgs, UsageError } from "./args.js";
@@ -13,7 +14,8 @@ import { main, parseArgs, UsageError } from "./args.js";
  * npm run loadtest -- --clients N --duration D [--direct] [--service S] [--rate R] [--workers W]
  *                     [--compare]
  * Drives the plan's services against the local stack (brought up for the run if it is not up) and
- * writes a report to reports/. --compare adds, in the same run, direct Postgres at the same client
+ * writes a report to reports/, with the generated dashboards over the run in its dashboards/
+ * folder. --compare adds, in the same run, direct Postgres at the same client
  * count, direct at its best concurrency, and the harness against pgbench on the same target.
  */
 
@@ -88,7 +90,8 @@ await main(async () => {
           `${c.name}: ${c.ratio.toFixed(2)}${c.unit}${verdict} = ${c.numerator.label} ${c.numerator.value} / ${c.denominator.label} ${c.denominator.value}`,
         );
       }
-      const report = await writeReport(r, {});
+      // The dashboards over the run, beside its charts: what an operator would have seen.
+      const report = await writeReport(r, { dashboards: await runDashboards(plan, r) });
       console.log(`\nreport: ${report.dir}/report.md`);
       const errors = r.services.reduce((n, s) => n + s.errors, 0);
       if ((errors > 0 && !options.direct) || compareFailed) process.exitCode = 1;

@@ -2,9 +2,13 @@ import type { Plan } from "../platform/plan.js";
 import { table } from "../platform/report.js";
 import { stackDown, stackStatus, stackUp } from "../local/stack.js";
 import { main, parseArgs, UsageError } from "./args.js";
+import { dashboardsCommand, DASHBOARDS_OPTIONS, DASHBOARDS_SWITCHES } from "./dashboards.js";
 import { isLocalLine, LOCAL_LINES, localPlan } from "../local/lines.js";
 
-/** npm run local -- up | status | down   (the stack described by Pulumi.local.yaml) */
+/**
+ * npm run local -- up | status | down | dashboards   (the stack described by Pulumi.local.yaml;
+ * dashboards' options in cli/dashboards.ts)
+ */
 export async function printStatus(plan: Plan): Promise<boolean> {
   const status = await stackStatus(plan);
   const v = status.versions;
@@ -81,7 +85,12 @@ export async function printStatus(plan: Plan): Promise<boolean> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   await main(async () => {
     const command = process.argv[2];
-    const args = parseArgs(process.argv.slice(3), ["pgbouncer"]);
+    const pictures = command === "dashboards";
+    const args = parseArgs(
+      process.argv.slice(3),
+      ["pgbouncer", ...(pictures ? DASHBOARDS_OPTIONS : [])],
+      pictures ? DASHBOARDS_SWITCHES : [],
+    );
     if (args.pgbouncer) {
       if (!isLocalLine(args.pgbouncer)) {
         throw new UsageError(
@@ -103,9 +112,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         await stackDown(plan);
         console.log("local stack is down: no process, port or state left");
         break;
+      case "dashboards":
+        await dashboardsCommand(plan, args);
+        break;
       default:
         throw new UsageError(
-          `usage: npm run local -- up | status | down (got ${JSON.stringify(command ?? "")})`,
+          `usage: npm run local -- up | status | down | dashboards (got ${JSON.stringify(command ?? "")})`,
         );
     }
   });

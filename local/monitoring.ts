@@ -71,11 +71,37 @@ async function prometheusReady(): Promise<boolean> {
 export async function promQuery(
   expr: string,
 ): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-  const url = `${prometheusUrl()}/api/v1/query?query=${encodeURIComponent(expr)}`;
-  const body = (await (await fetch(url)).json()) as {
+  return promApi("query", expr, {});
+}
+
+/** One series of a range query: its labels and its [unix seconds, value as text] points. */
+export interface RangeSeries {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+/** Range query on the local Prometheus (times in unix seconds); the result matrix. */
+export async function promRange(
+  expr: string,
+  range: { start: number; end: number; step: number },
+): Promise<RangeSeries[]> {
+  return promApi("query_range", expr, {
+    start: String(range.start),
+    end: String(range.end),
+    step: String(range.step),
+  });
+}
+
+async function promApi<R>(
+  path: string,
+  expr: string,
+  params: Record<string, string>,
+): Promise<R[]> {
+  const query = new URLSearchParams({ query: expr, ...params });
+  const body = (await (await fetch(`${prometheusUrl()}/api/v1/${path}?${query}`)).json()) as {
     status: string;
     error?: string;
-    data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    data?: { result: R[] };
   };
   if (body.status !== "success") throw new Error(`query ${expr} failed: ${body.error}`);
   return body.data!.result;

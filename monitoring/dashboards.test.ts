@@ -2,7 +2,15 @@ import { describe, expect, test } from "vitest";
 import { loadStack } from "../platform/config.js";
 import { buildPlan } from "../platform/plan.js";
 import { ALERT_SHARES } from "./alerts.js";
-import { dashboardQueries, dashboards, DATASOURCE_VARIABLE } from "./dashboards.js";
+import { RATE, type DashboardSpec } from "./dashboard-model.js";
+import {
+  dashboardPanels,
+  dashboardQueries,
+  dashboards,
+  DATASOURCE_VARIABLE,
+  fillVariables,
+  rateWindowSeconds,
+} from "./dashboards.js";
 import { checkExpression } from "./promql.js";
 
 interface Panel {
@@ -120,5 +128,39 @@ describe.each(["local", "prod"])("the %s dashboards", (stack) => {
     expect(plan.entries.filter((e) => re.test(e.name)).map((e) => e.name)).toEqual(
       plan.entries.filter((e) => e.service === service).map((e) => e.name),
     );
+  });
+});
+
+describe("filling a dashboard's variables for a plain Prometheus query", () => {
+  const spec: DashboardSpec = {
+    uid: "u",
+    title: "t",
+    description: "",
+    variables: [
+      { name: "service", label: "Service", values: ["orders", "catalog"], includeAll: false },
+    ],
+    rows: [],
+  };
+
+  test("takes each variable's first value and the given rate window, everywhere in the text", () => {
+    expect(
+      fillVariables(spec, `rate(x{s="$service"}[${RATE}]) / rate(y{s="$service"}[${RATE}])`, 60),
+    ).toBe('rate(x{s="orders"}[60s]) / rate(y{s="orders"}[60s])');
+    expect(fillVariables(spec, "{{target}} of $service", 60)).toBe("{{target}} of orders");
+  });
+
+  test("the rate window is four scrapes, never under a minute", () => {
+    const local = buildPlan(loadStack("local"));
+    const interval = local.config.monitoring.scrapeIntervalSeconds;
+    expect(rateWindowSeconds(local)).toBe(Math.max(60, 4 * interval));
+    expect(rateWindowSeconds(local)).toBeGreaterThanOrEqual(4 * interval);
+  });
+
+  test("every panel comes once, legends filled as well as expressions", () => {
+    const panels = dashboardPanels(buildPlan(loadStack("local")));
+    const keys = panels.map((p) => `${p.dashboard} ${p.title}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const p of panels)
+      for (const q of p.queries) expect(`${q.expr} ${q.legend}`).not.toContain("$");
   });
 });

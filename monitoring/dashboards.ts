@@ -13,7 +13,7 @@ import { DataqueryBuilder } from "@grafana/grafana-foundation-sdk/prometheus";
 import { PanelBuilder as StatPanelBuilder } from "@grafana/grafana-foundation-sdk/stat";
 import { PanelBuilder as TimeseriesPanelBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
 import type { Plan } from "../platform/plan.js";
-import { RATE, type DashboardSpec, type PanelSpec } from "./dashboard-model.js";
+import { RATE, type DashboardSpec, type PanelSpec, type QuerySpec } from "./dashboard-model.js";
 import { dashboardSpecs } from "./dashboard-specs.js";
 
 /**
@@ -113,22 +113,53 @@ export function dashboards(plan: Plan): { uid: string; title: string; json: obje
   }));
 }
 
+/** A panel as a live Prometheus sees it: its queries and legends with the variables filled in. */
+export interface FilledPanel {
+  dashboard: string;
+  dashboardTitle: string;
+  title: string;
+  kind: PanelSpec["kind"];
+  unit: string;
+  queries: QuerySpec[];
+}
+
+/** The rate window Grafana's $__rate_interval stands for here: four scrapes, at least a minute. */
+export function rateWindowSeconds(plan: Plan): number {
+  return Math.max(60, 4 * plan.config.monitoring.scrapeIntervalSeconds);
+}
+
 /**
- * Every panel query with its template variables filled in: each variable takes its first value and
- * the rate window is four scrapes (at least a minute), as Grafana's $__rate_interval would be.
+ * A dashboard's text (expression or legend) as a plain Prometheus query: each variable takes its
+ * first value and the rate window is `rateWindowSeconds`.
  */
-export function dashboardQueries(plan: Plan): { dashboard: string; panel: string; expr: string }[] {
-  const window = `${Math.max(60, 4 * plan.config.monitoring.scrapeIntervalSeconds)}s`;
+export function fillVariables(spec: DashboardSpec, text: string, windowSeconds: number): string {
+  return spec.variables.reduce(
+    (filled, v) => filled.split(`$${v.name}`).join(v.values[0]!),
+    text.split(RATE).join(`${windowSeconds}s`),
+  );
+}
+
+/** Every panel of every dashboard, in dashboard order, its queries filled in (`fillVariables`). */
+export function dashboardPanels(plan: Plan): FilledPanel[] {
+  const window = rateWindowSeconds(plan);
   return dashboardSpecs(plan).flatMap((d) => {
-    const fill = (expr: string) =>
-      d.variables.reduce(
-        (text, v) => text.split(`$${v.name}`).join(v.values[0]!),
-        expr.split(RATE).join(window),
-      );
+    const fill = (text: string) => fillVariables(d, text, window);
     return d.rows.flatMap((row) =>
-      row.panels.flatMap((p) =>
-        p.queries.map((query) => ({ dashboard: d.uid, panel: p.title, expr: fill(query.expr) })),
-      ),
+      row.panels.map((p) => ({
+        dashboard: d.uid,
+        dashboardTitle: d.title,
+        title: p.title,
+        kind: p.kind,
+        unit: p.unit,
+        queries: p.queries.map((query) => ({ expr: fill(query.expr), legend: fill(query.legend) })),
+      })),
     );
   });
+}
+
+/** Every panel query with its template variables filled in, one row per query. */
+export function dashboardQueries(plan: Plan): { dashboard: string; panel: string; expr: string }[] {
+  return dashboardPanels(plan).flatMap((p) =>
+    p.queries.map((query) => ({ dashboard: p.dashboard, panel: p.title, expr: query.expr })),
+  );
 }

@@ -51,9 +51,13 @@ const LEGEND_COLUMNS = 7;
 
 type VConcatSpec = Extract<TopLevelSpec, { vconcat: unknown }>;
 type PanelSpec = VConcatSpec["vconcat"][number];
+/** One panel of a chart, as `timePanel` builds it and `topLevel` stacks it. */
+export type ChartPanel = PanelSpec;
 
-interface TimePanel {
+export interface TimePanel {
   title: string;
+  /** The x axis title; the run's own time (`AXIS_TITLES.time`) unless told otherwise. */
+  xTitle?: string;
   yTitle: string;
   rows: SeriesRow[];
   /** Legend title; absent for a single unnamed series (no legend). */
@@ -157,7 +161,8 @@ export async function renderCharts(record: RunRecord): Promise<RenderedChart[]> 
   return rendered;
 }
 
-function topLevel(title: string, panels: PanelSpec[]): TopLevelSpec {
+/** Panels stacked under one title, white background, one shared colour per series. */
+export function topLevel(title: string, panels: PanelSpec[]): TopLevelSpec {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: title, anchor: "start", fontSize: 16 },
@@ -173,11 +178,12 @@ function topLevel(title: string, panels: PanelSpec[]): TopLevelSpec {
   };
 }
 
-function timePanel(p: TimePanel, xDomain: [number, number], markers: Marker[]): PanelSpec {
+/** A line or bar panel over time: one colour per series, rows sorted so output is stable. */
+export function timePanel(p: TimePanel, xDomain: [number, number], markers: Marker[]): PanelSpec {
   const x = {
     field: "t",
     type: "quantitative" as const,
-    title: AXIS_TITLES.time,
+    title: p.xTitle ?? AXIS_TITLES.time,
     scale: { domain: xDomain, nice: false },
   };
   const y = {

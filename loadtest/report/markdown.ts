@@ -14,6 +14,15 @@ export interface ChartLink {
   title: string;
 }
 
+/** The dashboards' pictures of the run's window: their index, and what it says of them. */
+export interface DashboardsLink {
+  /** The index.md, relative to report.md. */
+  index: string;
+  panels: number;
+  /** `dashboard / panel` of each panel without data. */
+  withoutData: string[];
+}
+
 /** The words a verdict is printed in, in the tables and in the headline. */
 export const PASS = "PASS";
 export const FAIL = "FAIL";
@@ -31,7 +40,11 @@ const MODE_WORDS: Record<RunMode, string> = {
  * The report for people. Expects a record that passed `validateRunRecord`; fixed section order,
  * every number through format.ts, every verdict as PASS/FAIL, charts linked relatively.
  */
-export function renderMarkdown(record: RunRecord, chartFiles: readonly ChartLink[]): string {
+export function renderMarkdown(
+  record: RunRecord,
+  chartFiles: readonly ChartLink[],
+  dashboards?: DashboardsLink,
+): string {
   const { meta, drill } = record;
   const out: string[] = [];
   const title = drill ? `${drill.name} drill` : `${meta.mode} run`;
@@ -172,12 +185,28 @@ export function renderMarkdown(record: RunRecord, chartFiles: readonly ChartLink
       );
   }
 
+  if (dashboards) out.push(...dashboardsSection(dashboards));
+
   if (record.notes.length > 0) {
     out.push("## Notes", "");
     for (const note of record.notes) out.push(`- ${inline(note)}`);
     out.push("");
   }
   return out.join("\n").trimEnd() + "\n";
+}
+
+function dashboardsSection(d: DashboardsLink): string[] {
+  const missing =
+    d.withoutData.length === 0
+      ? "every one has data"
+      : `${formatCount(d.withoutData.length)} without data: ${d.withoutData.map(inline).join(", ")}`;
+  return [
+    "## Dashboards",
+    "",
+    `[The generated dashboards over this run](${encodeURI(d.index)}) from Prometheus: ` +
+      `${formatCount(d.panels)} panels, ${missing}.`,
+    "",
+  ];
 }
 
 /** PASS when the ratio meets its goal; undefined for a comparison that only informs. */

@@ -6,6 +6,7 @@ import { REPO_ROOT } from "../../platform/config.js";
 import { isConfigError } from "../../platform/errors.js";
 import { renderCharts } from "./charts.js";
 import {
+  DASHBOARDS_DIR,
   DEFAULT_REPORTS_ROOT,
   REPORT_JSON,
   REPORT_MARKDOWN,
@@ -46,6 +47,28 @@ describe("writeReport", () => {
     const markdown = await readFile(join(dir, REPORT_MARKDOWN), "utf8");
     const linked = [...markdown.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
     expect(linked).toEqual(charts.map((c) => c.file));
+  });
+
+  test("puts the dashboards' files in dashboards/ and report.md links their index", async () => {
+    const dashboards = {
+      files: [
+        { file: "index.md", text: "# Dashboards\n" },
+        { file: "pgpooling-fleet--replica-lag.svg", text: "<svg/>\n" },
+      ],
+      panels: 2,
+      withoutData: ["pgpooling-fleet / Replica lag"],
+    };
+    const { dir, files } = await writeReport(syntheticRunRecord(), { dir: root, dashboards });
+    expect(files.slice(-2).map((f) => relative(dir, f))).toEqual([
+      join(DASHBOARDS_DIR, "index.md"),
+      join(DASHBOARDS_DIR, "pgpooling-fleet--replica-lag.svg"),
+    ]);
+    expect(await readFile(join(dir, DASHBOARDS_DIR, "index.md"), "utf8")).toBe("# Dashboards\n");
+    const markdown = await readFile(join(dir, REPORT_MARKDOWN), "utf8");
+    expect(markdown).toContain(
+      "## Dashboards\n\n[The generated dashboards over this run](dashboards/index.md) from " +
+        "Prometheus: 2 panels, 1 without data: pgpooling-fleet / Replica lag.",
+    );
   });
 
   test("a run that is not a drill is named after its mode", () => {

@@ -1,18 +1,15 @@
-import type pg from "pg";
 import { expect, test } from "vitest";
-import { connect, endpointTarget } from "../../local/connect.js";
-import { LOADTEST_DEFAULTS } from "../../loadtest/defaults.js";
 import { burst } from "../../loadtest/burst.js";
-import { runHarness } from "../../loadtest/harness.js";
 import { waitFor } from "../../local/exec.js";
 import { pgbouncerExporterAddress, promQuery, prometheusUrl } from "../../local/monitoring.js";
 import { CATALOGUE } from "../../monitoring/catalogue.js";
 import { rootPackages } from "../../local/runtime.js";
-import { processIds, startProcess, stopProcess } from "../../local/pgbouncer.js";
+import { processIds } from "../../local/pgbouncer.js";
 import { stackStatus } from "../../local/stack.js";
 import { alertRuleGroups } from "../../monitoring/alerts.js";
 import { dashboardQueries } from "../../monitoring/dashboards.js";
 import { plan, secrets } from "./helpers.js";
+import { monitoringLoad } from "./monitoring-load.js";
 
 /**
  * The generated monitoring against the live local Prometheus: the rules it loaded are the plan's,
@@ -76,77 +73,34 @@ test("the real pgbouncer_exporter of every process serves every PgBouncer metric
 
 test("every dashboard query and every alert's input returns series while the services run", async () => {
   const empty: string[] = [];
-  const held: pg.Client[] = [];
-  // Every host at once: behind the balancer, one host's outage is invisible to new connections.
-  const everyProcess = plan.hosts.flatMap((host) => processIds(host).map((k) => ({ host, k })));
-  await runHarness({
-    plan,
-    secrets,
-    clients: 400,
-    durationMs: 18_000,
-    rate: LOADTEST_DEFAULTS.rate,
-    workers: LOADTEST_DEFAULTS.workers,
-    direct: false,
-    memory: false,
-    command: "test/integration/monitoring.test.ts",
-    hooks: [
-      // A short outage of the tier gives the library something to count: retries, failed attempts.
-      {
-        atMs: 3_000,
-        label: "kill every PgBouncer process",
-        run: async () => {
-          await Promise.all(everyProcess.map(({ host, k }) => stopProcess(host, k, ["SIGKILL"])));
-        },
+  await monitoringLoad("test/integration/monitoring.test.ts", [
+    {
+      atMs: 13_000,
+      label: "query Prometheus",
+      run: async () => {
+        const queries = [
+          ...dashboardQueries(plan).map((q) => ({
+            what: `${q.dashboard} / ${q.panel}`,
+            expr: q.expr,
+          })),
+          ...[...new Set(rules.map((r) => input(r.expr)))].map((expr) => ({
+            what: "alert input",
+            expr,
+          })),
+        ];
+        // A rarely used pool (reporting's rw entry: a few writes a minute) appears again only
+        // after its next client since the restart, and in Prometheus at the next scrape: ask
+        // again for up to 4 s before calling a query empty.
+        let pending = queries;
+        for (let round = 0; round < 9 && pending.length > 0; round++) {
+          if (round > 0) await new Promise((r) => setTimeout(r, 500));
+          const answers = await Promise.all(pending.map((q) => promQuery(q.expr)));
+          pending = pending.filter((_, i) => answers[i]!.length === 0);
+        }
+        for (const q of pending) empty.push(`${q.what}: ${q.expr}`);
       },
-      {
-        atMs: 4_500,
-        label: "start every PgBouncer process",
-        run: async () => {
-          for (const { host, k } of everyProcess) await startProcess(plan, host, k);
-        },
-      },
-      {
-        // Every entry in use: an entry no workload reaches (reporting reads everything from
-        // replicas, so its rw entry only serves fallbacks) has no pool, hence no series.
-        atMs: 9_000,
-        label: "one client on every entry",
-        run: async () => {
-          for (const e of plan.entries) {
-            const c = await connect(endpointTarget(plan, secrets, e.service, e.name));
-            await c.query("SELECT 1");
-            held.push(c);
-          }
-        },
-      },
-      {
-        atMs: 13_000,
-        label: "query Prometheus",
-        run: async () => {
-          const queries = [
-            ...dashboardQueries(plan).map((q) => ({
-              what: `${q.dashboard} / ${q.panel}`,
-              expr: q.expr,
-            })),
-            ...[...new Set(rules.map((r) => input(r.expr)))].map((expr) => ({
-              what: "alert input",
-              expr,
-            })),
-          ];
-          // A rarely used pool (reporting's rw entry: a few writes a minute) appears again only
-          // after its next client since the restart, and in Prometheus at the next scrape: ask
-          // again for up to 4 s before calling a query empty.
-          let pending = queries;
-          for (let round = 0; round < 9 && pending.length > 0; round++) {
-            if (round > 0) await new Promise((r) => setTimeout(r, 500));
-            const answers = await Promise.all(pending.map((q) => promQuery(q.expr)));
-            pending = pending.filter((_, i) => answers[i]!.length === 0);
-          }
-          for (const q of pending) empty.push(`${q.what}: ${q.expr}`);
-        },
-      },
-    ],
-  });
-  await Promise.all(held.map((c) => c.end()));
+    },
+  ]);
   expect(empty).toEqual([]);
 }, 120_000);
 
