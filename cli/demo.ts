@@ -2,7 +2,7 @@ import { PRIMARY_NODE, replicaNodeNames } from "../platform/nodes.js";
 import type { Plan } from "../platform/plan.js";
 import { table } from "../platform/report.js";
 import type { Target } from "../local/connect.js";
-import { runLoad, type LoadResult } from "../local/load.js";
+import { runLoad, type LoadResult } from "../loadtest/bounded-load.js";
 import { clusterNodes, superuserQuery } from "../local/postgres.js";
 import { readSecrets, type LocalSecrets } from "../local/secrets.js";
 import { clusterOptions, stackDown, stackUp } from "../local/stack.js";
