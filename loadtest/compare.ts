@@ -4,7 +4,8 @@ import { ADMIN_USER } from "../pgbouncer/layout.js";
 import { connect, processTarget } from "../local/connect.js";
 import { findPostgresBinDir, run } from "../local/exec.js";
 import { libpqConninfo } from "../local/tls.js";
-import { pgbouncerAddress, STATE_DIR } from "../local/topology.js";
+import { pgbouncerAddress } from "../local/topology.js";
+import { stateDir } from "../local/state-dir.js";
 import { roEntryName } from "../platform/plan.js";
 import { fleet, readers } from "./fleet.js";
 import { runHarness, type HarnessOptions } from "./harness.js";
@@ -128,7 +129,7 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
   const harnessTps = round(totalTps(harness.record), 0);
 
   // The root's pgbench (the production line's libpq); its script in the folder the root shares.
-  const dir = await mkdtemp(join(STATE_DIR, "pgbench-"));
+  const dir = await mkdtemp(join(stateDir(), "pgbench-"));
   try {
     const script = await writeCatalogReadScript(dir);
     const target = {

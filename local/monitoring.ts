@@ -19,7 +19,7 @@ import {
   writeExporterPassfile,
 } from "./pgbouncer-exporter.js";
 import { processIds } from "./pgbouncer.js";
-import { SERVICE_USER } from "./topology.js";
+import { SERVICE_USER } from "./state-dir.js";
 
 /**
  * The local stack's monitoring, the parts production runs, from the production-line root:

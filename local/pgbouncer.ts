@@ -22,8 +22,8 @@ import {
   localReloadCommand,
   localUpstreams,
   pgbouncerAddress,
-  SERVICE_USER,
 } from "./topology.js";
+import { SERVICE_USER } from "./state-dir.js";
 
 /**
  * PgBouncer hosts of the local stack: the rendered files, run by the selected line's binary as

@@ -26,18 +26,13 @@ import {
   type PgNode,
 } from "./postgres.js";
 import { monitoringSql, serviceRolesSql } from "./roles.js";
-import { loadOrCreateSecrets, readSecrets, SECRETS_FILE, type LocalSecrets } from "./secrets.js";
+import { loadOrCreateSecrets, readSecrets, secretsFile, type LocalSecrets } from "./secrets.js";
 import { haproxyDown, haproxyRunning, haproxyUp } from "./haproxy.js";
 import { caFile, ensureLocalTls, nodeCert } from "./tls.js";
 import { removeNodeNames, writeNodeNames } from "./node-names.js";
 import { PRIMARY_NODE } from "../platform/nodes.js";
-import {
-  localLayout,
-  nodeHostName,
-  PRIMARY_ADDRESS,
-  replicaAddress,
-  STATE_DIR,
-} from "./topology.js";
+import { localLayout, nodeHostName, PRIMARY_ADDRESS, replicaAddress } from "./topology.js";
+import { stateDir } from "./state-dir.js";
 import {
   exportersRunning,
   monitoringDown,
@@ -54,7 +49,7 @@ import {
 export function clusterOptions(plan: Plan, replicationPassword: string): PgClusterOptions {
   const db = plan.config.database;
   return {
-    stateDir: join(STATE_DIR, "postgres"),
+    stateDir: join(stateDir(), "postgres"),
     port: db.port,
     primaryAddress: PRIMARY_ADDRESS,
     replicaAddresses: Array.from({ length: db.replicas }, (_, i) => replicaAddress(i)),
@@ -83,7 +78,7 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
     if (problem) problems.push(`${host.name}: ${problem}`);
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));
-  await shareWithRoot(STATE_DIR);
+  await shareWithRoot(stateDir());
   const secrets = await loadOrCreateSecrets(plan);
   await writeFile(lineFile(), plan.pgbouncerVersion.slice(0, 2).join(".") + "\n");
   const options = clusterOptions(plan, secrets.replicationPassword);
@@ -119,9 +114,9 @@ export async function stackDown(plan: Plan): Promise<void> {
   await haproxyDown();
   await monitoringDown(plan);
   for (const host of plan.hosts) await stopHost(host);
-  const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
+  const secrets = existsSync(secretsFile()) ? await readSecrets() : undefined;
   await clusterDown(clusterOptions(plan, secrets?.replicationPassword ?? ""));
-  await unshareFromRoot(STATE_DIR);
+  await unshareFromRoot(stateDir());
   await removeNodeNames();
   const taken = [];
   for (const host of plan.hosts) {
@@ -140,7 +135,7 @@ export interface HostStatus {
 }
 
 export async function stackStatus(plan: Plan) {
-  const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
+  const secrets = existsSync(secretsFile()) ? await readSecrets() : undefined;
   const nodes = await clusterStatus(clusterOptions(plan, secrets?.replicationPassword ?? ""));
   const hosts: HostStatus[] = [];
   for (const host of plan.hosts) {
