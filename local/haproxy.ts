@@ -3,15 +3,9 @@ import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { generatedHeader } from "../pgbouncer/header.js";
-import {
-  daemonPid,
-  ensureServiceDir,
-  run,
-  startDaemon,
-  stopDaemon,
-  waitFor,
-  isPortFree,
-} from "./exec.js";
+import { run } from "./exec.js";
+import { ensureServiceDir } from "./service-files.js";
+import { daemonPid, startDaemon, stopDaemon, waitFor, isPortFree } from "./daemons.js";
 import { pgbouncerAddress } from "./topology.js";
 import { SERVICE_USER, stateDir } from "./state-dir.js";
 

@@ -6,9 +6,11 @@ import { EXPORTERS } from "../platform/exporters.js";
 import { renderAlertRules } from "../monitoring/alerts.js";
 import { postgresExporterQueries } from "../monitoring/catalogue.js";
 import { renderPrometheusConfig, scrapeJobs, type ScrapeTargets } from "../monitoring/scrape.js";
-import { chownToUser, daemonPid, run, startDaemon, stopDaemon, waitFor } from "./exec.js";
-import { clusterNodes } from "./postgres.js";
-import { clusterOptions } from "./stack.js";
+import { run } from "./exec.js";
+import { chownToUser } from "./service-files.js";
+import { daemonPid, startDaemon, stopDaemon, waitFor } from "./daemons.js";
+import { clusterNodes } from "./postgres-nodes.js";
+import { clusterOptions } from "./cluster.js";
 import type { LocalSecrets } from "./secrets.js";
 import {
   monitoringDir,

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { expect, test } from "vitest";
 import { buildPlan } from "../../platform/plan.js";
-import { isPortFree } from "../../local/exec.js";
+import { isPortFree } from "../../local/daemons.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
 import { LOCAL_LINES, localPlan } from "../../local/lines.js";
 import { startProblem, upHost } from "../../local/pgbouncer.js";

@@ -4,7 +4,7 @@ import { connect, endpointTarget } from "../../local/connect.js";
 import { LOADTEST_DEFAULTS } from "../../loadtest/defaults.js";
 import { burst } from "../../loadtest/burst.js";
 import { runHarness } from "../../loadtest/harness.js";
-import { waitFor } from "../../local/exec.js";
+import { waitFor } from "../../local/daemons.js";
 import { pgbouncerExporterAddress, promQuery, prometheusUrl } from "../../local/monitoring.js";
 import { CATALOGUE } from "../../monitoring/catalogue.js";
 import { rootPackages } from "../../local/runtime.js";
