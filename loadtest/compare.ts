@@ -15,7 +15,7 @@ import { round } from "./stats.js";
 import { CATALOG_READ } from "./workloads.js";
 
 /**
- * The ratios the issue asks for, measured in the same run as the pooled load they compare with:
+ * The ratios a load test reports, measured in the same run as the pooled load they compare with:
  * pooled vs direct at the same client count, pooled vs direct at its best concurrency, and the
  * Node harness vs pgbench reading the same rows through the same PgBouncer entry.
  */
