@@ -3,13 +3,15 @@ import { join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { roEntryName } from "../platform/plan.js";
 import { pgbouncerTarget, queryOnce } from "../local/connect.js";
-import { run, waitFor } from "../local/exec.js";
+import { run } from "../local/exec.js";
+import { waitFor } from "../local/daemons.js";
 import { localPlan } from "../local/lines.js";
 import { processIds, processPid } from "../local/pgbouncer.js";
-import { superuserScript } from "../local/postgres.js";
+import { superuserScript } from "../local/postgres-server.js";
 import { readSecrets, type LocalSecrets } from "../local/secrets.js";
-import { primaryNode, withLocalStack } from "../local/stack.js";
-import { STATE_DIR } from "../local/topology.js";
+import { withLocalStack } from "../local/stack.js";
+import { primaryNode } from "../local/cluster.js";
+import { stateDir } from "../local/state-dir.js";
 import { runPgbench, writeCatalogReadScript } from "../loadtest/compare.js";
 import { setupScript } from "../loadtest/workloads.js";
 
@@ -181,7 +183,7 @@ export async function benchPgbouncerCpu(): Promise<void> {
       const secrets = await readSecrets();
       await prepare(plan, secrets, host, entry);
       // The script in the folder the root shares, so the root's pgbench reads it by the same path.
-      const dir = await mkdtemp(join(STATE_DIR, "pgbench-"));
+      const dir = await mkdtemp(join(stateDir(), "pgbench-"));
       try {
         const b: Bench = { plan, secrets, host, entry, script: await writeCatalogReadScript(dir) };
         // Fills the pools to their size and warms the caches; not counted.

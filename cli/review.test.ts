@@ -24,10 +24,11 @@ describe.each(["local", "dev", "prod"])("the review render of stack %s", (stack)
       expect.arrayContaining([
         "monitoring/alert-rules.yaml",
         "monitoring/alert-tests.yaml",
-        "monitoring/scrape-configs.yaml",
         "policy-report.md",
       ]),
     );
+    const scrape = stack === "local" ? "prometheus.yml" : "scrape-configs.yaml";
+    expect(paths).toContain(`monitoring/${scrape}`);
     const boards = paths.filter((p) => p.startsWith("monitoring/dashboards/"));
     expect(boards).toHaveLength(dashboards(review.plan).length);
     expect(review.report.mandatoryViolations).toBe(0);

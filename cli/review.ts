@@ -4,8 +4,10 @@ import { localUpstreams } from "../local/topology.js";
 import { renderAlertRules } from "../monitoring/alerts.js";
 import { renderAlertTests } from "../monitoring/alert-tests.js";
 import { dashboards } from "../monitoring/dashboards.js";
+import { localScrapeTargets } from "../local/monitoring.js";
 import {
   cloudScrapeTargets,
+  renderPrometheusConfig,
   renderScrapeConfigs,
   scrapeJobs,
   servicesPodMonitorSpec,
@@ -70,21 +72,35 @@ function stackRender(plan: Plan): StackRender {
 }
 
 /**
- * The monitoring a stack deploys: rules (and the promtool tests that prove them), the scrape jobs
- * of its exporters (the hosts' private addresses are known only at deploy), the services'
- * PodMonitor and every dashboard.
+ * How the stack's Prometheus finds its targets. The local stack's is a whole prometheus.yml (its
+ * own Prometheus, scraping loopback); the cloud's is kube-prometheus-stack's additional scrape
+ * configs (the hosts' private addresses are known only at deploy) and the services' PodMonitor.
+ */
+function scrapeFiles(plan: Plan): [string, string][] {
+  if (plan.environment === "local") {
+    const jobs = scrapeJobs(plan, localScrapeTargets(plan));
+    return [["prometheus.yml", renderPrometheusConfig(plan, jobs, [ALERT_RULES])]];
+  }
+  const addresses = plan.hosts.map((h) => `${h.name}.private-address.invalid`);
+  return [
+    [
+      "scrape-configs.yaml",
+      renderScrapeConfigs(scrapeJobs(plan, cloudScrapeTargets(plan, addresses))),
+    ],
+    ["services-pod-monitor.yaml", stringify(servicesPodMonitorSpec(plan), { lineWidth: 0 })],
+  ];
+}
+
+/**
+ * The monitoring a stack deploys: rules (and the promtool tests that prove them), how its
+ * Prometheus finds the targets, and every dashboard.
  */
 function monitoringFiles(plan: Plan): ReviewFile[] {
-  const addresses = plan.hosts.map((h) => `${h.name}.private-address.invalid`);
   const file = (name: string, text: string) => ({ path: `${MONITORING}/${name}`, text });
   return [
     file(ALERT_RULES, renderAlertRules(plan)),
     file("alert-tests.yaml", renderAlertTests(plan, ALERT_RULES)),
-    file(
-      "scrape-configs.yaml",
-      renderScrapeConfigs(scrapeJobs(plan, cloudScrapeTargets(plan, addresses))),
-    ),
-    file("services-pod-monitor.yaml", stringify(servicesPodMonitorSpec(plan), { lineWidth: 0 })),
+    ...scrapeFiles(plan).map(([name, text]) => file(name, text)),
     ...dashboards(plan).map((d) =>
       file(`dashboards/${d.uid}.json`, JSON.stringify(d.json, null, 2) + "\n"),
     ),

@@ -2,9 +2,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ADMIN_USER } from "../pgbouncer/layout.js";
 import { connect, processTarget } from "../local/connect.js";
-import { findPostgresBinDir, run } from "../local/exec.js";
+import { run } from "../local/exec.js";
+import { findPostgresBinDir } from "../local/postgres-server.js";
 import { libpqConninfo } from "../local/tls.js";
-import { pgbouncerAddress, STATE_DIR } from "../local/topology.js";
+import { pgbouncerAddress } from "../local/topology.js";
+import { stateDir } from "../local/state-dir.js";
 import { roEntryName } from "../platform/plan.js";
 import { fleet, readers } from "./fleet.js";
 import { runHarness, type HarnessOptions } from "./harness.js";
@@ -13,7 +15,7 @@ import { round } from "./stats.js";
 import { CATALOG_READ } from "./workloads.js";
 
 /**
- * The ratios the issue asks for, measured in the same run as the pooled load they compare with:
+ * The ratios a load test reports, measured in the same run as the pooled load they compare with:
  * pooled vs direct at the same client count, pooled vs direct at its best concurrency, and the
  * Node harness vs pgbench reading the same rows through the same PgBouncer entry.
  */
@@ -128,7 +130,7 @@ export async function harnessVsPgbench(o: HarnessOptions): Promise<Comparison> {
   const harnessTps = round(totalTps(harness.record), 0);
 
   // The root's pgbench (the production line's libpq); its script in the folder the root shares.
-  const dir = await mkdtemp(join(STATE_DIR, "pgbench-"));
+  const dir = await mkdtemp(join(stateDir(), "pgbench-"));
   try {
     const script = await writeCatalogReadScript(dir);
     const target = {

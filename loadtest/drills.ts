@@ -3,7 +3,7 @@ import { buildPlan } from "../platform/plan.js";
 import { adminQuery, processTarget, queryOnce } from "../local/connect.js";
 import { processIds, processPid, startProcess, stopProcess, upHost } from "../local/pgbouncer.js";
 import { killNode, restartNode } from "../local/failover.js";
-import { clusterNodes } from "../local/postgres.js";
+import { clusterNodes } from "../local/postgres-nodes.js";
 import {
   crashAndFailOver,
   restoreTopology,
@@ -13,8 +13,8 @@ import {
   type Switched,
 } from "../local/switchover.js";
 import type { LocalSecrets } from "../local/secrets.js";
-import { clusterOptions } from "../local/stack.js";
-import { waitFor } from "../local/exec.js";
+import { clusterOptions } from "../local/cluster.js";
+import { waitFor } from "../local/daemons.js";
 import { burst, type Burst } from "./burst.js";
 import { drainHost, readyHost } from "../local/haproxy.js";
 import type { HarnessResult } from "./harness.js";

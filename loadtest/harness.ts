@@ -1,8 +1,8 @@
 import { cpus, totalmem } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Plan } from "../platform/plan.js";
-import { superuserQuery, superuserScript } from "../local/postgres.js";
-import { primaryNode } from "../local/stack.js";
+import { superuserQuery, superuserScript } from "../local/postgres-server.js";
+import { primaryNode } from "../local/cluster.js";
 import type { LocalSecrets } from "../local/secrets.js";
 import { SERVICE_METRICS } from "../local/monitoring.js";
 import { PRIMARY_ADDRESS, replicaAddress } from "../local/topology.js";

@@ -4,9 +4,10 @@ import type { Plan } from "../platform/plan.js";
 import { ADMIN_USER } from "../pgbouncer/layout.js";
 import { connect, processTarget, type PoolRow } from "../local/connect.js";
 import { processPid } from "../local/pgbouncer.js";
-import { clusterNodes, nodePid } from "../local/postgres.js";
+import { nodePid } from "../local/postgres-server.js";
+import { clusterNodes } from "../local/postgres-nodes.js";
 import type { LocalSecrets } from "../local/secrets.js";
-import { clusterOptions } from "../local/stack.js";
+import { clusterOptions } from "../local/cluster.js";
 import type { MemorySample, PoolSample } from "./report/types.js";
 
 /**

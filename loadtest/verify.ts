@@ -1,7 +1,7 @@
 import type { Plan } from "../platform/plan.js";
-import { superuserScript } from "../local/postgres.js";
+import { superuserScript } from "../local/postgres-server.js";
 import type { LocalSecrets } from "../local/secrets.js";
-import { clusterOptions, primaryNode } from "../local/stack.js";
+import { clusterOptions, primaryNode } from "../local/cluster.js";
 import { actingPrimary } from "../local/switchover.js";
 import type { AckedWrite } from "./workloads.js";
 

@@ -1,16 +1,17 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { findPostgresBinDir, processAlive, run, waitFor, writePrivateFile } from "./exec.js";
+import { run } from "./exec.js";
+import { writePrivateFile } from "./service-files.js";
+import { processAlive, waitFor } from "./daemons.js";
 import { quote } from "./postgres-conf.js";
 import {
-  clusterNodes,
+  findPostgresBinDir,
   nodePid,
   startNode,
   stopDataDir,
   superuserQuery,
-  type PgClusterOptions,
-  type PgNode,
-} from "./postgres.js";
+} from "./postgres-server.js";
+import { clusterNodes, type PgClusterOptions, type PgNode } from "./postgres-nodes.js";
 
 /**
  * What happens to Postgres nodes in the drills: a crash (every process of the node killed at

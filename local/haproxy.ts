@@ -3,16 +3,11 @@ import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { generatedHeader } from "../pgbouncer/header.js";
-import {
-  daemonPid,
-  ensureServiceDir,
-  run,
-  startDaemon,
-  stopDaemon,
-  waitFor,
-  isPortFree,
-} from "./exec.js";
-import { pgbouncerAddress, SERVICE_USER, STATE_DIR } from "./topology.js";
+import { run } from "./exec.js";
+import { ensureServiceDir } from "./service-files.js";
+import { daemonPid, startDaemon, stopDaemon, waitFor, isPortFree } from "./daemons.js";
+import { pgbouncerAddress } from "./topology.js";
+import { SERVICE_USER, stateDir } from "./state-dir.js";
 
 /**
  * HAProxy (Debian 12's) in TCP mode in front of the PgBouncer hosts: the local stack's network load
@@ -33,7 +28,7 @@ export const HAPROXY = {
 } as const;
 
 const BACKEND = "pgbouncer";
-const dir = () => join(STATE_DIR, "haproxy");
+const dir = () => join(stateDir(), "haproxy");
 const file = (name: string) => join(dir(), name);
 export const haproxySocket = () => file("admin.sock");
 /** A host's server name in the backend: the host's name. */
@@ -42,7 +37,7 @@ export const serverName = (hostName: string) => hostName;
 /** Connections the balancer takes: every client of the plan, with room for admin and drills. */
 const maxConnections = (plan: Plan) => plan.hosts.reduce((n, h) => n + h.maxClientConn, 0) * 2;
 
-export function renderHaproxyConfig(plan: Plan, stateDir = STATE_DIR): string {
+export function renderHaproxyConfig(plan: Plan, state = stateDir()): string {
   const port = plan.config.pgbouncer.port;
   const h = HAPROXY;
   const servers = plan.hosts.map(
@@ -56,7 +51,7 @@ export function renderHaproxyConfig(plan: Plan, stateDir = STATE_DIR): string {
     ).trimEnd(),
     "global",
     `    maxconn ${maxConnections(plan)}`,
-    `    stats socket ${join(stateDir, "haproxy", "admin.sock")} mode 600 level admin`,
+    `    stats socket ${join(state, "haproxy", "admin.sock")} mode 600 level admin`,
     "",
     "defaults",
     "    mode tcp",

@@ -5,7 +5,7 @@ import { projectConfig, stackFile } from "../platform/config.js";
 import { buildPlan, type Plan } from "../platform/plan.js";
 import { validateStackConfig } from "../platform/validate.js";
 import { inRootPath } from "./runtime.js";
-import { STATE_DIR } from "./topology.js";
+import { stateDir } from "./state-dir.js";
 
 /**
  * The PgBouncer lines the local stack runs: the production line, Debian sid's package in the
@@ -69,9 +69,9 @@ function configuredLine(): LocalLine | undefined {
   return isLocalLine(line) ? line : undefined;
 }
 
-/** Where `up` records the line it started (computed on use: topology.ts imports this module). */
+/** Where `up` records the line it started. */
 export function lineFile(): string {
-  return join(STATE_DIR, "pgbouncer-line");
+  return join(stateDir(), "pgbouncer-line");
 }
 
 /** Pulumi.local.yaml's plan, for the selected PgBouncer line when one is selected. */

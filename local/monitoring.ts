@@ -6,9 +6,12 @@ import { EXPORTERS } from "../platform/exporters.js";
 import { renderAlertRules } from "../monitoring/alerts.js";
 import { postgresExporterQueries } from "../monitoring/catalogue.js";
 import { renderPrometheusConfig, scrapeJobs, type ScrapeTargets } from "../monitoring/scrape.js";
-import { chownToUser, daemonPid, run, startDaemon, stopDaemon, waitFor } from "./exec.js";
-import { clusterNodes } from "./postgres.js";
-import { clusterOptions } from "./stack.js";
+import { run } from "./exec.js";
+import { chownToUser } from "./service-files.js";
+import { daemonPid, startDaemon, stopDaemon, waitFor } from "./daemons.js";
+import { clusterNodes } from "./postgres-nodes.js";
+import { clusterOptions } from "./cluster.js";
+import { localNodeAddresses } from "./topology.js";
 import type { LocalSecrets } from "./secrets.js";
 import {
   monitoringDir,
@@ -19,7 +22,7 @@ import {
   writeExporterPassfile,
 } from "./pgbouncer-exporter.js";
 import { processIds } from "./pgbouncer.js";
-import { SERVICE_USER } from "./topology.js";
+import { SERVICE_USER } from "./state-dir.js";
 
 /**
  * The local stack's monitoring, the parts production runs, from the production-line root:
@@ -39,8 +42,8 @@ const dir = monitoringDir;
 const file = (name: string) => join(dir(), name);
 export { pgbouncerExporterAddress };
 
-export function localScrapeTargets(plan: Plan, secrets: LocalSecrets): ScrapeTargets {
-  const nodes = clusterNodes(clusterOptions(plan, secrets.replicationPassword));
+export function localScrapeTargets(plan: Plan): ScrapeTargets {
+  const nodes = localNodeAddresses(plan);
   return {
     pgbouncer: plan.hosts.flatMap((h) =>
       Array.from({ length: h.processes }, (_, i) => ({
@@ -109,7 +112,7 @@ async function promApi<R>(
 
 export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<void> {
   await mkdir(join(dir(), "tsdb"), { recursive: true });
-  const jobs = scrapeJobs(plan, localScrapeTargets(plan, secrets));
+  const jobs = scrapeJobs(plan, localScrapeTargets(plan));
   await writeFile(file("alerts.yml"), renderAlertRules(plan));
   await writeFile(file("prometheus.yml"), renderPrometheusConfig(plan, jobs, ["alerts.yml"]));
   await writeFile(file("postgres-queries.yml"), postgresExporterQueries());

@@ -3,9 +3,11 @@ import { join } from "node:path";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import { pgbouncerExporterPort } from "../platform/exporters.js";
 import { STATS_USER } from "../pgbouncer/layout.js";
-import { daemonPid, startDaemon, stopDaemon, writePrivateFile } from "./exec.js";
+import { writePrivateFile } from "./service-files.js";
+import { daemonPid, startDaemon, stopDaemon } from "./daemons.js";
 import type { LocalSecrets } from "./secrets.js";
-import { localLayout, pgbouncerAddress, SERVICE_USER, STATE_DIR } from "./topology.js";
+import { localLayout, pgbouncerAddress } from "./topology.js";
+import { SERVICE_USER, stateDir } from "./state-dir.js";
 
 /**
  * prometheus-community's pgbouncer_exporter (Debian sid's package, in the production-line root),
@@ -18,7 +20,7 @@ import { localLayout, pgbouncerAddress, SERVICE_USER, STATE_DIR } from "./topolo
  * production unit's PartOf=pgbouncer.service, the exporter of a process stops before the process
  * does and starts again after it (local/pgbouncer.ts).
  */
-export const monitoringDir = () => join(STATE_DIR, "monitoring");
+export const monitoringDir = () => join(stateDir(), "monitoring");
 const file = (name: string) => join(monitoringDir(), name);
 const PASSFILE = () => file("pgpass");
 const name = (host: HostPlan, k: number) => `pgbouncer-exporter-${host.name}-${k}`;

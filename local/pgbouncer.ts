@@ -12,7 +12,9 @@ import {
   type HostFiles,
 } from "../pgbouncer/render.js";
 import { iniRollout } from "../pgbouncer/rollout.js";
-import { chownToUser, isPortFree, processAlive, run, tail, waitFor } from "./exec.js";
+import { run, tail } from "./exec.js";
+import { chownToUser } from "./service-files.js";
+import { isPortFree, processAlive, waitFor } from "./daemons.js";
 import { selectedPgbouncer } from "./lines.js";
 import { startPgbouncerExporter, stopPgbouncerExporter } from "./pgbouncer-exporter.js";
 import { verifierMap, type LocalSecrets } from "./secrets.js";
@@ -22,8 +24,8 @@ import {
   localReloadCommand,
   localUpstreams,
   pgbouncerAddress,
-  SERVICE_USER,
 } from "./topology.js";
+import { SERVICE_USER } from "./state-dir.js";
 
 /**
  * PgBouncer hosts of the local stack: the rendered files, run by the selected line's binary as

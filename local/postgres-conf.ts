@@ -1,6 +1,6 @@
 import { DEFAULTS } from "../platform/defaults.js";
 import { PRIMARY_NODE, replicaNodeNames } from "../platform/nodes.js";
-import type { PgClusterOptions, PgNode } from "./postgres.js";
+import type { PgClusterOptions, PgNode } from "./postgres-nodes.js";
 
 /**
  * The local nodes' configuration files: what every node shares (postgresql.conf's tail), each

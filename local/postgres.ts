@@ -1,102 +1,32 @@
 /**
  * Local Postgres for the "local stack": one primary and N streaming replicas on loopback
  * addresses (127.0.0.2, 127.0.0.3, ...) sharing one port, run by the production-line root's
- * PostgreSQL (local/runtime.ts: the major production runs).
- *
- * Layout under stateDir: cluster.json (settings fingerprint) and one folder per node holding
- * data/, socket/ (its own unix_socket_directories, so equal ports don't clash), postgres.log
- * and a `ready` marker written once the node is fully provisioned. A node folder without the
- * marker is left over from a failed `up` and is rebuilt on the next `up`.
+ * PostgreSQL (local/runtime.ts: the major production runs). Brings the cluster up and down; the
+ * nodes' layout is in postgres-nodes.ts, one server's start, stop and queries in postgres-server.ts.
  */
 import { existsSync } from "node:fs";
-import { appendFile, chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { assertScramSafePassword, scramVerifier } from "../pgbouncer/scram.js";
-import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
+import { waitFor } from "./daemons.js";
+import { run } from "./exec.js";
 import { hba, nodeConf, quote, sharedConf, synchronousStandbyNames } from "./postgres-conf.js";
+import { clusterNodes, readyMarker, type PgClusterOptions, type PgNode } from "./postgres-nodes.js";
 import {
-  chownToUser,
-  ensureServiceDir,
   findPostgresBinDir,
-  isPortFree,
-  processAlive,
-  run,
-  tail,
-  waitFor,
-  writePrivateFile,
-} from "./exec.js";
+  makeNodeDir,
+  pgBin,
+  runningPid,
+  startNode,
+  stopDataDir,
+  superuserQuery,
+  superuserScript,
+} from "./postgres-server.js";
+import { ensureServiceDir, writePrivateFile } from "./service-files.js";
+import { SERVICE_USER } from "./state-dir.js";
 
-export interface PgClusterOptions {
-  stateDir: string;
-  port: number;
-  primaryAddress: string;
-  replicaAddresses: string[];
-  /** Same on every node: a hot standby refuses to run with less than its primary. */
-  maxConnections: number;
-  superuserReservedConnections: number;
-  /** At least replicas + 2, leaving room for pg_basebackup's own WAL stream while cloning. */
-  maxWalSenders: number;
-  /** For the `replicator` role; stored only as a SCRAM verifier and never logged. */
-  replicationPassword: string;
-  /**
-   * TLS for every TCP connection (clients, PgBouncer, replication), plain text refused as RDS's
-   * rds.force_ssl does: each node's certificate and key, and the CA replicas verify the primary by.
-   */
-  tls?: { caFile: string; nodeCert: (node: string) => { cert: string; key: string } };
-  /**
-   * The name replicas reach the primary by (primary_conninfo), as RDS replicas follow the
-   * primary's endpoint: a failover that moves the name is followed without reconfiguring them.
-   * @default primaryAddress
-   */
-  primaryHost?: string;
-  /**
-   * Commits wait for one replica's flush (`ANY 1 (replica1, …)`), as a Multi-AZ primary waits
-   * for its standby: a crashed primary loses no acknowledged commit to the replica promoted.
-   * @default false
-   */
-  synchronousReplicas?: boolean;
-  extraSettings?: Record<string, string>;
-}
-
-export interface PgNode {
-  name: string;
-  role: "primary" | "replica";
-  address: string;
-  port: number;
-  dataDir: string;
-  socketDir: string;
-  logFile: string;
-}
-
-/** OS user that owns and runs the servers; Postgres refuses to run as root. */
-const PG_USER = "postgres";
-const START_TIMEOUT_S = "60";
 const STREAM_TIMEOUT_MS = 60_000;
 const FINGERPRINT = "cluster.json";
-
-const nodeDir = (n: PgNode) => path.dirname(n.dataDir);
-export const readyMarker = (n: PgNode) => path.join(nodeDir(n), "ready");
-const pgBin = (tool: string) => path.join(findPostgresBinDir(), tool);
-
-export function clusterNodes(opts: PgClusterOptions): PgNode[] {
-  const node = (name: string, role: PgNode["role"], address: string): PgNode => {
-    const dir = (f: string) => path.join(opts.stateDir, name, f);
-    const { port } = opts;
-    return {
-      name,
-      role,
-      address,
-      port,
-      dataDir: dir("data"),
-      socketDir: dir("socket"),
-      logFile: dir("postgres.log"),
-    };
-  };
-  return [
-    node(PRIMARY_NODE, "primary", opts.primaryAddress),
-    ...opts.replicaAddresses.map((a, i) => node(replicaNodeName(i), "replica", a)),
-  ];
-}
 
 /** Fail before touching anything, with messages that point at the bad option. */
 function validate(opts: PgClusterOptions, nodes: PgNode[]): void {
@@ -128,93 +58,16 @@ function validate(opts: PgClusterOptions, nodes: PgNode[]): void {
     throw new Error(`invalid Postgres cluster options:\n- ${problems.join("\n- ")}`);
 }
 
-/** Fresh node folder owned by postgres, with a private socket folder. */
-async function makeNodeDir(n: PgNode): Promise<void> {
-  await rm(nodeDir(n), { recursive: true, force: true });
-  await mkdir(n.socketDir, { recursive: true, mode: 0o700 });
-  await chmod(nodeDir(n), 0o755);
-  await chownToUser(nodeDir(n), PG_USER);
-}
-
-/** PID of the node's live postmaster, or undefined; guards against PIDs reused after reboot. */
-/** The node's postmaster pid while it runs (the harness samples its memory). */
-export const nodePid = (node: PgNode) => runningPid(node.dataDir);
-
-async function runningPid(dataDir: string): Promise<number | undefined> {
-  const pidFile = await readFile(path.join(dataDir, "postmaster.pid"), "utf8").catch(() => "");
-  const pid = Number(pidFile.split("\n")[0]);
-  if (!pidFile || !(await processAlive(pid))) return undefined;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => undefined);
-  return cmdline === undefined || cmdline.split("\0").includes(dataDir) ? pid : undefined;
-}
-
-/** Run SQL as the superuser over the node's unix socket (trusted, no password involved). */
-async function psql(n: PgNode, args: string[], input?: string): Promise<string> {
-  const conn = ["-h", n.socketDir, "-p", String(n.port), "-U", "postgres", "-d", "postgres"];
-  const flags = ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1"];
-  const env = { PGCONNECT_TIMEOUT: "5" };
-  const { stdout } = await run(pgBin("psql"), [...flags, ...conn, ...args], {
-    input,
-    env,
-    inRoot: true,
-  });
-  return stdout.trim();
-}
-
-export function superuserQuery(node: PgNode, sql: string): Promise<string> {
-  return psql(node, ["-c", sql]);
-}
-
-/**
- * Run a psql script (statements and meta-commands such as \gexec) fed through stdin, so what it
- * carries (password verifiers) never shows in argv. Stops at the first error.
- */
-export function superuserScript(node: PgNode, script: string): Promise<string> {
-  return psql(node, [], script);
-}
-
-export async function startNode(n: PgNode): Promise<void> {
-  if (!(await isPortFree(n.address, n.port)))
-    throw new Error(
-      `${n.address}:${n.port} is already in use — another server is listening; ` +
-        `stop it or change database.port in Pulumi.local.yaml`,
-    );
-  const args = ["start", "-D", n.dataDir, "-l", n.logFile, "-w", "-t", START_TIMEOUT_S, "-s"];
-  try {
-    await run(pgBin("pg_ctl"), args, { asUser: PG_USER, inRoot: true });
-  } catch (e) {
-    const log = tail(await readFile(n.logFile, "utf8").catch(() => "(no log)"));
-    throw new Error(
-      `${n.name} failed to start: ${(e as Error).message}\n--- ${n.logFile} ---\n${log}`,
-    );
-  }
-}
-
-/** pg_ctl stop -m fast; falls back to signals, then waits until the postmaster is really gone. */
-export async function stopDataDir(label: string, dataDir: string): Promise<void> {
-  const pid = await runningPid(dataDir);
-  if (pid === undefined) return;
-  const args = ["stop", "-D", dataDir, "-m", "fast", "-w", "-t", "60", "-s"];
-  await run(pgBin("pg_ctl"), args, { asUser: PG_USER, inRoot: true }).catch(() => {
-    try {
-      process.kill(pid, "SIGQUIT"); // immediate shutdown
-    } catch {
-      // already gone
-    }
-  });
-  await waitFor(`${label} (pid ${pid}) to exit`, async () => !(await processAlive(pid)), 30_000);
-}
-
 async function initPrimary(opts: PgClusterOptions, p: PgNode): Promise<void> {
   await makeNodeDir(p);
   // pg_hba.conf is replaced below, so initdb's auth defaults don't matter.
   const args = ["-D", p.dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"];
-  await run(pgBin("initdb"), args, { asUser: PG_USER, inRoot: true }).catch((e: Error) => {
+  await run(pgBin("initdb"), args, { asUser: SERVICE_USER, inRoot: true }).catch((e: Error) => {
     throw new Error(`initdb of the primary at ${p.dataDir} failed: ${e.message}`);
   });
   await appendFile(path.join(p.dataDir, "postgresql.conf"), sharedConf(opts));
-  await writePrivateFile(path.join(p.dataDir, "node.conf"), nodeConf(opts, p), PG_USER);
-  await writePrivateFile(path.join(p.dataDir, "pg_hba.conf"), hba(opts), PG_USER);
+  await writePrivateFile(path.join(p.dataDir, "node.conf"), nodeConf(opts, p), SERVICE_USER);
+  await writePrivateFile(path.join(p.dataDir, "pg_hba.conf"), hba(opts), SERVICE_USER);
 }
 
 /**
@@ -254,12 +107,12 @@ export async function buildReplica(opts: PgClusterOptions, p: PgNode, r: PgNode)
   const conn = [...verify, "-h", host, "-p", String(p.port), "-U", "replicator", "-w"];
   const args = ["-D", r.dataDir, ...conn, "-R", "-X", "stream", "-S", r.name, "-c", "fast"];
   await run(pgBin("pg_basebackup"), args, {
-    asUser: PG_USER,
+    asUser: SERVICE_USER,
     inRoot: true,
     env: { PGPASSWORD: opts.replicationPassword },
     timeoutMs: 300_000,
   });
-  await writePrivateFile(path.join(r.dataDir, "node.conf"), nodeConf(opts, r), PG_USER);
+  await writePrivateFile(path.join(r.dataDir, "node.conf"), nodeConf(opts, r), SERVICE_USER);
 }
 
 export async function isStreaming(p: PgNode, r: PgNode): Promise<boolean> {
@@ -299,7 +152,7 @@ export async function clusterUp(opts: PgClusterOptions): Promise<PgNode[]> {
   validate(opts, nodes);
   const [primary, ...replicas] = nodes as [PgNode, ...PgNode[]];
   const primaryReady = existsSync(readyMarker(primary));
-  if (!primaryReady) await ensureServiceDir(opts.stateDir, PG_USER);
+  if (!primaryReady) await ensureServiceDir(opts.stateDir, SERVICE_USER);
   await checkFingerprint(opts, !primaryReady);
   const started: PgNode[] = [];
   try {

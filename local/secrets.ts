@@ -5,7 +5,7 @@ import type { Plan } from "../platform/plan.js";
 import { MONITORING_ROLE } from "../platform/roles.js";
 import { pgbouncerAccounts } from "../pgbouncer/render.js";
 import { generatePassword, scramVerifier } from "../pgbouncer/scram.js";
-import { STATE_DIR } from "./topology.js";
+import { stateDir } from "./state-dir.js";
 
 /**
  * The local stack's secret store: a 0600 file in the gitignored state folder. Passwords are
@@ -17,11 +17,12 @@ export interface LocalSecrets {
   accounts: Record<string, { password: string; verifier: string }>;
 }
 
-export const SECRETS_FILE = join(STATE_DIR, "secrets.json");
+/** The stack's passwords and verifiers, readable by its owner only. */
+export const secretsFile = () => join(stateDir(), "secrets.json");
 
 export async function loadOrCreateSecrets(plan: Plan): Promise<LocalSecrets> {
-  const existing: LocalSecrets | undefined = existsSync(SECRETS_FILE)
-    ? JSON.parse(await readFile(SECRETS_FILE, "utf8"))
+  const existing: LocalSecrets | undefined = existsSync(secretsFile())
+    ? JSON.parse(await readFile(secretsFile(), "utf8"))
     : undefined;
   const secrets: LocalSecrets = existing ?? {
     replicationPassword: generatePassword(),
@@ -36,18 +37,18 @@ export async function loadOrCreateSecrets(plan: Plan): Promise<LocalSecrets> {
     changed = true;
   }
   if (changed) {
-    await mkdir(dirname(SECRETS_FILE), { recursive: true });
-    await writeFile(SECRETS_FILE, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
-    await chmod(SECRETS_FILE, 0o600);
+    await mkdir(dirname(secretsFile()), { recursive: true });
+    await writeFile(secretsFile(), JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
+    await chmod(secretsFile(), 0o600);
   }
   return secrets;
 }
 
 /** For clients (tests, demo): the secrets of a running stack, or a clear error when it is down. */
 export async function readSecrets(): Promise<LocalSecrets> {
-  if (!existsSync(SECRETS_FILE))
+  if (!existsSync(secretsFile()))
     throw new Error("the local stack is not up: run `npm run local -- up`");
-  return JSON.parse(await readFile(SECRETS_FILE, "utf8")) as LocalSecrets;
+  return JSON.parse(await readFile(secretsFile(), "utf8")) as LocalSecrets;
 }
 
 export function verifierMap(secrets: LocalSecrets): Map<string, string> {

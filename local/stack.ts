@@ -1,11 +1,10 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { adminQuery, type PoolRow } from "./connect.js";
 import { DEFAULT_LINE, LOCAL_LINES, lineFile, selectedLine, selectedPgbouncer } from "./lines.js";
 import { rootPackages, shareWithRoot, unshareFromRoot } from "./runtime.js";
-import { isPortFree } from "./exec.js";
+import { isPortFree } from "./daemons.js";
 import {
   installedVersion,
   pgbouncerPid,
@@ -15,29 +14,17 @@ import {
   upHost,
   type HostAction,
 } from "./pgbouncer.js";
-import {
-  clusterDown,
-  clusterNodes,
-  clusterStatus,
-  clusterUp,
-  superuserQuery,
-  superuserScript,
-  type PgClusterOptions,
-  type PgNode,
-} from "./postgres.js";
+import { clusterDown, clusterStatus, clusterUp } from "./postgres.js";
+import { superuserQuery, superuserScript } from "./postgres-server.js";
+import { clusterNodes } from "./postgres-nodes.js";
+import { clusterOptions } from "./cluster.js";
 import { monitoringSql, serviceRolesSql } from "./roles.js";
-import { loadOrCreateSecrets, readSecrets, SECRETS_FILE, type LocalSecrets } from "./secrets.js";
+import { loadOrCreateSecrets, readSecrets, secretsFile } from "./secrets.js";
 import { haproxyDown, haproxyRunning, haproxyUp } from "./haproxy.js";
-import { caFile, ensureLocalTls, nodeCert } from "./tls.js";
+import { caFile, ensureLocalTls } from "./tls.js";
 import { removeNodeNames, writeNodeNames } from "./node-names.js";
-import { PRIMARY_NODE } from "../platform/nodes.js";
-import {
-  localLayout,
-  nodeHostName,
-  PRIMARY_ADDRESS,
-  replicaAddress,
-  STATE_DIR,
-} from "./topology.js";
+import { localLayout } from "./topology.js";
+import { stateDir } from "./state-dir.js";
 import {
   exportersRunning,
   monitoringDown,
@@ -51,29 +38,6 @@ import {
  * PgBouncer hosts running the rendered files. `up` is idempotent (a second run changes nothing, a
  * changed config is reloaded), `down` leaves no process, port or file behind.
  */
-export function clusterOptions(plan: Plan, replicationPassword: string): PgClusterOptions {
-  const db = plan.config.database;
-  return {
-    stateDir: join(STATE_DIR, "postgres"),
-    port: db.port,
-    primaryAddress: PRIMARY_ADDRESS,
-    replicaAddresses: Array.from({ length: db.replicas }, (_, i) => replicaAddress(i)),
-    maxConnections: plan.maxConnections,
-    superuserReservedConnections: db.superuserReservedConnections,
-    maxWalSenders: db.replicas + 2,
-    replicationPassword,
-    tls: { caFile: caFile(), nodeCert },
-    primaryHost: nodeHostName(PRIMARY_NODE),
-    synchronousReplicas: db.multiAz,
-  };
-}
-
-/** The running cluster's primary node. */
-export const primaryNode = (plan: Plan, secrets: LocalSecrets): PgNode =>
-  clusterNodes(clusterOptions(plan, secrets.replicationPassword)).find(
-    (n) => n.role === "primary",
-  )!;
-
 export async function stackUp(plan: Plan, log: (line: string) => void = () => {}): Promise<void> {
   // Refuse before starting anything: a taken port or a missing binary leaves nothing half-done.
   const problems: string[] = [];
@@ -83,7 +47,7 @@ export async function stackUp(plan: Plan, log: (line: string) => void = () => {}
     if (problem) problems.push(`${host.name}: ${problem}`);
   }
   if (problems.length > 0) throw new Error(problems.join("\n"));
-  await shareWithRoot(STATE_DIR);
+  await shareWithRoot(stateDir());
   const secrets = await loadOrCreateSecrets(plan);
   await writeFile(lineFile(), plan.pgbouncerVersion.slice(0, 2).join(".") + "\n");
   const options = clusterOptions(plan, secrets.replicationPassword);
@@ -119,9 +83,9 @@ export async function stackDown(plan: Plan): Promise<void> {
   await haproxyDown();
   await monitoringDown(plan);
   for (const host of plan.hosts) await stopHost(host);
-  const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
+  const secrets = existsSync(secretsFile()) ? await readSecrets() : undefined;
   await clusterDown(clusterOptions(plan, secrets?.replicationPassword ?? ""));
-  await unshareFromRoot(STATE_DIR);
+  await unshareFromRoot(stateDir());
   await removeNodeNames();
   const taken = [];
   for (const host of plan.hosts) {
@@ -140,7 +104,7 @@ export interface HostStatus {
 }
 
 export async function stackStatus(plan: Plan) {
-  const secrets = existsSync(SECRETS_FILE) ? await readSecrets() : undefined;
+  const secrets = existsSync(secretsFile()) ? await readSecrets() : undefined;
   const nodes = await clusterStatus(clusterOptions(plan, secrets?.replicationPassword ?? ""));
   const hosts: HostStatus[] = [];
   for (const host of plan.hosts) {

@@ -3,7 +3,7 @@ import { DEFAULTS } from "../platform/defaults.js";
 import type { Plan } from "../platform/plan.js";
 import { ADMIN_USER } from "../pgbouncer/layout.js";
 import { connect, queryOnce, processTarget } from "./connect.js";
-import { waitFor } from "./exec.js";
+import { waitFor } from "./daemons.js";
 import {
   crashNode,
   ensureSlots,
@@ -17,18 +17,13 @@ import { moveNodeName, writeNodeNames } from "./node-names.js";
 import { processIds } from "./pgbouncer.js";
 import {
   buildReplica,
-  clusterNodes,
   clusterStatus,
   clusterUp,
   isStreaming,
   makeSynchronous,
-  readyMarker,
-  startNode,
-  stopDataDir,
-  superuserQuery,
-  type PgClusterOptions,
-  type PgNode,
 } from "./postgres.js";
+import { startNode, stopDataDir, superuserQuery } from "./postgres-server.js";
+import { clusterNodes, readyMarker, type PgClusterOptions, type PgNode } from "./postgres-nodes.js";
 import type { LocalSecrets } from "./secrets.js";
 import { PRIMARY_NODE } from "../platform/nodes.js";
 

@@ -4,8 +4,10 @@ import { join } from "node:path";
 import type { Plan } from "../platform/plan.js";
 import { clientProfiles, type ClientProfile } from "../platform/profiles.js";
 import { serverCertificateNames } from "../pgbouncer/server-certificate.js";
-import { chownToUser, run } from "./exec.js";
-import { NODE_DOMAIN, nodeHostName, pgbouncerAddress, SERVICE_USER, tlsDir } from "./topology.js";
+import { run } from "./exec.js";
+import { chownToUser } from "./service-files.js";
+import { NODE_DOMAIN, nodeHostName, pgbouncerAddress, tlsDir } from "./topology.js";
+import { SERVICE_USER } from "./state-dir.js";
 
 /**
  * TLS on both hops of the local stack, as in production: `up` makes a CA of its own (the root's

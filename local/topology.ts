@@ -1,20 +1,15 @@
-import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { REPO_ROOT } from "../platform/config.js";
 import { PRIMARY_NODE, replicaNodeName } from "../platform/nodes.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import type { HostLayout, Upstreams } from "../pgbouncer/layout.js";
 import { selectedBinary, selectedPgbouncer } from "./lines.js";
+import { SERVICE_USER, stateDir } from "./state-dir.js";
 
 /**
  * Where the local stack puts things. Loopback only: Postgres nodes share one port on their own
  * addresses (PgBouncer 1.18 takes several hosts per entry but one port), and each PgBouncer host
  * gets its own address too, so the local fleet is addressed like the real one.
  */
-/** The OS user the local servers run as when we are root (they refuse root). */
-export const SERVICE_USER = "postgres";
-export const STATE_DIR = chooseStateDir();
 /**
  * Each node its own address, none of them 127.0.0.1: the root's resolver (c-ares) merges hosts-file
  * entries that share an address or a name, so a node named at localhost's address would also
@@ -25,25 +20,21 @@ export const replicaAddress = (i: number) => `127.0.0.${3 + i}`;
 export const pgbouncerAddress = (i: number) => `127.0.0.${11 + i}`;
 
 /**
- * The gitignored `.stack` folder of the checkout, unless the servers' user cannot reach it (a
- * checkout under /root, mode 0700): then a folder of this checkout's own under /var/tmp, because
- * Postgres and PgBouncer must open their files by path. PG_POOLING_STATE_DIR overrides both.
- */
-function chooseStateDir(): string {
-  if (process.env.PG_POOLING_STATE_DIR) return process.env.PG_POOLING_STATE_DIR;
-  const inCheckout = join(REPO_ROOT, ".stack");
-  if (process.getuid?.() !== 0) return inCheckout;
-  const reachable =
-    spawnSync("runuser", ["-u", SERVICE_USER, "--", "test", "-x", REPO_ROOT]).status === 0;
-  if (reachable) return inCheckout;
-  return `/var/tmp/pg-pooling-${createHash("sha256").update(REPO_ROOT).digest("hex").slice(0, 12)}`;
-}
-
-/**
  * Every Postgres node has a DNS name, as each RDS node has an endpoint name: `primary.db.test`,
  * `replica1.db.test`, … (`.test` is reserved for testing, RFC 6761), in the production-line
  * root's own /etc/hosts (local/node-names.ts), so a failover can move a name as RDS moves its.
  */
+/** Every Postgres node of the local stack by name, with its loopback address: primary first. */
+export function localNodeAddresses(plan: Plan): { name: string; address: string }[] {
+  return [
+    { name: PRIMARY_NODE, address: PRIMARY_ADDRESS },
+    ...Array.from({ length: plan.config.database.replicas }, (_, i) => ({
+      name: replicaNodeName(i),
+      address: replicaAddress(i),
+    })),
+  ];
+}
+
 export const NODE_DOMAIN = "db.test";
 export const nodeHostName = (node: string) => `${node}.${NODE_DOMAIN}`;
 /** The nodes' names are the plan's (platform/nodes.ts); re-exported for the local stack's users. */
@@ -67,20 +58,20 @@ export function localUpstreams(plan: Plan): Upstreams {
 }
 
 /** The local stack's CA and certificates (local/tls.ts makes them). */
-export const tlsDir = (stateDir = STATE_DIR) => join(stateDir, "tls");
+export const tlsDir = (state = stateDir()) => join(state, "tls");
 
-export function hostDir(host: HostPlan, stateDir = STATE_DIR): string {
-  return join(stateDir, host.name);
+export function hostDir(host: HostPlan, state = stateDir()): string {
+  return join(state, host.name);
 }
 
 /**
  * Files of PgBouncer process `process` (1-based) on a host. Process 1 keeps the plain names, so a
  * one-process host looks as it always did; others get a `-<n>` suffix and their own socket folder
- * (their sockets share the port number). `stateDir` is a parameter so golden files can render
+ * (their sockets share the port number). The state folder is a parameter so golden files can render
  * with a path that is the same everywhere.
  */
-export function localLayout(host: HostPlan, stateDir = STATE_DIR, process = 1): HostLayout {
-  const dir = hostDir(host, stateDir);
+export function localLayout(host: HostPlan, state = stateDir(), process = 1): HostLayout {
+  const dir = hostDir(host, state);
   const suffix = process === 1 ? "" : `-${process}`;
   return {
     listenAddr: pgbouncerAddress(host.index),
@@ -92,7 +83,7 @@ export function localLayout(host: HostPlan, stateDir = STATE_DIR, process = 1): 
     unixSocketDir: join(dir, `socket${suffix}`),
     user: SERVICE_USER,
     binary: selectedBinary(),
-    certDir: tlsDir(stateDir),
+    certDir: tlsDir(state),
   };
 }
 

@@ -1,6 +1,7 @@
 import { PGBOUNCER_METRICS } from "./pgbouncer-columns.js";
 import { EXPORTERS } from "../platform/exporters.js";
-import type { Plan, PoolEntry, ServicePlan } from "../platform/plan.js";
+import type { Plan, ServicePlan } from "../platform/plan.js";
+import type { PoolEntry } from "../platform/pool-entry.js";
 import { replicaTolerance } from "../replicas/tolerance.js";
 import { BREAKER_STATE_VALUE, METRIC_NAMES } from "../resilience/metrics.js";
 import {

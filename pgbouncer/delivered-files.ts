@@ -1,4 +1,5 @@
 import type { Plan } from "../platform/plan.js";
+import type { FileTarget } from "./file-target.js";
 import {
   iniName,
   PRODUCTION_LAYOUT,
@@ -18,13 +19,6 @@ import { tlsFileTargets } from "./tls-files.js";
  * first boot (cloud-init.ts, secret-files.ts), the apply script (agent.ts), the rollout's
  * Parameter Store copies (components/config-rollout.ts) and the policies all read.
  */
-
-/** Where a delivered file goes, and who may read it. */
-export interface FileTarget {
-  path: string;
-  mode: string;
-  owner: string;
-}
 
 /**
  * Every file a host runs, where it goes, and who may read it: installed at first boot (written by

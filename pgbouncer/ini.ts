@@ -1,5 +1,6 @@
 import { DEFAULTS } from "../platform/defaults.js";
-import type { HostPlan, Plan, PoolEntry } from "../platform/plan.js";
+import type { HostPlan, Plan } from "../platform/plan.js";
+import type { PoolEntry } from "../platform/pool-entry.js";
 import { capability, databaseReserveKey, knows, type ForcedKey } from "../platform/capabilities.js";
 import { generatedHeader } from "./header.js";
 import { ADMIN_USER, STATS_USER, upstreamHost, type HostLayout, type Upstreams } from "./layout.js";

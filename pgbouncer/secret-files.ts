@@ -1,4 +1,4 @@
-import type { FileTarget } from "./delivered-files.js";
+import type { FileTarget } from "./file-target.js";
 
 /**
  * The files a host never gets through user-data, since any process on the host can read its

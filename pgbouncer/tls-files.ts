@@ -1,5 +1,5 @@
 import type { Plan } from "../platform/plan.js";
-import type { FileTarget } from "./delivered-files.js";
+import type { FileTarget } from "./file-target.js";
 import { forcedSettings } from "./ini.js";
 import { PRODUCTION_LAYOUT } from "./layout.js";
 import { absolutePath } from "./sanitize.js";

@@ -1,6 +1,6 @@
 import type { Problem } from "./errors.js";
 import { PRIMARY_NODE, replicaNodeNames } from "./nodes.js";
-import type { PoolEntry } from "./plan.js";
+import type { PoolEntry } from "./pool-entry.js";
 import type { StackConfig } from "./schema.js";
 
 /**

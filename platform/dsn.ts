@@ -1,4 +1,3 @@
-import type { ClientEndpoint, ClientTls } from "./profiles.js";
 import type { StackConfig } from "./schema.js";
 
 /**
@@ -11,6 +10,27 @@ export type ClientSslMode = "disable" | "verify-full";
 
 export function clientSslMode(pgbouncerClientTls: StackConfig["pgbouncer"]["tls"]["client"]) {
   return (pgbouncerClientTls === "disable" ? "disable" : "verify-full") satisfies ClientSslMode;
+}
+
+/** One PgBouncer entry a service instance connects to, and its own pool for it. */
+export interface ClientEndpoint {
+  host: string;
+  port: number;
+  /** The PgBouncer entry, e.g. `orders` or `orders_ro_replica1`. */
+  database: string;
+  user: string;
+  /** This instance's pool for this endpoint. */
+  poolMax: number;
+}
+
+/**
+ * How a client reaches PgBouncer over the network: TLS with PgBouncer's certificate verified
+ * against the fleet's CA and the endpoint's name (verify-full), whenever PgBouncer offers TLS.
+ */
+export interface ClientTls {
+  sslmode: ClientSslMode;
+  /** The CA certificate (PEM file) that vouches for PgBouncer; absent when sslmode is disable. */
+  caFile?: string;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { DEFAULTS } from "./defaults.js";
-import { clientSslMode, type ClientSslMode } from "./dsn.js";
-import type { Plan, PoolEntry } from "./plan.js";
+import { clientSslMode, type ClientEndpoint, type ClientTls } from "./dsn.js";
+import type { Plan } from "./plan.js";
+import type { PoolEntry } from "./pool-entry.js";
 
 /**
  * What each service's code is configured with (resilience/ reads it): where to connect, how big its
@@ -8,26 +9,6 @@ import type { Plan, PoolEntry } from "./plan.js";
  * answers for it and never keeps a connection PgBouncer has already closed. No passwords here:
  * they come from the secret store (Pulumi secrets, or the local stack's state).
  */
-export interface ClientEndpoint {
-  host: string;
-  port: number;
-  /** The PgBouncer entry, e.g. `orders` or `orders_ro_replica1`. */
-  database: string;
-  user: string;
-  /** This instance's pool for this endpoint. */
-  poolMax: number;
-}
-
-/**
- * How a client reaches PgBouncer over the network: TLS with PgBouncer's certificate verified
- * against the fleet's CA and the endpoint's name (verify-full), whenever PgBouncer offers TLS.
- */
-export interface ClientTls {
-  sslmode: ClientSslMode;
-  /** The CA certificate (PEM file) that vouches for PgBouncer; absent when sslmode is disable. */
-  caFile?: string;
-}
-
 export interface ClientProfile {
   service: string;
   tls: ClientTls;

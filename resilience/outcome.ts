@@ -3,10 +3,10 @@ import { BaseQuery, type QueryInternals, type WireConnection } from "./pg-query.
 
 /**
  * Outcome-unknown writes, resolved. When a connection dies while a write or its COMMIT is in
- * flight, the caller used to get "outcome unknown". Now the library knows the write's transaction
- * id (pg_current_xact_id(), read inside the transaction before the work) and, on a new connection
+ * flight, the outcome is unknown to the caller, but the library knows the write's transaction id
+ * (pg_current_xact_id(), read inside the transaction before the work) and, on a new connection
  * to the primary, asks pg_xact_status(): committed → the call succeeded; aborted → it never
- * happened and may run again; anything else → still unknown, as before.
+ * happened and may run again; anything else → still unknown.
  *
  * A single statement gets its xid in one more round trip, not two: `SELECT pg_current_xact_id()`
  * and the statement go as two Executes before one Sync, which the server runs as one implicit

@@ -7,7 +7,7 @@ import {
 } from "cockatiel";
 import pg from "pg";
 import type { Gauge } from "prom-client";
-import type { ClientEndpoint } from "../platform/profiles.js";
+import type { ClientEndpoint } from "../platform/dsn.js";
 import { targetBreaker } from "./breaker.js";
 import { classifyError, isTlsFailure } from "./classify.js";
 import { PoolExhaustedError, QueryTimeoutError, TlsError } from "./errors.js";

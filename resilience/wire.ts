@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { ClientEndpoint } from "../platform/profiles.js";
+import type { ClientEndpoint } from "../platform/dsn.js";
 import type { Phase } from "./classify.js";
 import { tagUnsent, tagXid, XidStatement } from "./outcome.js";
 

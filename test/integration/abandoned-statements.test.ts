@@ -1,8 +1,9 @@
 import { expect, test } from "vitest";
 import { connect, endpointTarget } from "../../local/connect.js";
-import { waitFor } from "../../local/exec.js";
-import { clusterNodes, superuserQuery } from "../../local/postgres.js";
-import { clusterOptions } from "../../local/stack.js";
+import { waitFor } from "../../local/daemons.js";
+import { superuserQuery } from "../../local/postgres-server.js";
+import { clusterNodes } from "../../local/postgres-nodes.js";
+import { clusterOptions } from "../../local/cluster.js";
 import { DEFAULTS } from "../../platform/defaults.js";
 import { plan, secrets } from "./helpers.js";
 

@@ -160,9 +160,9 @@ describe("authentication and authorisation", () => {
   });
 
   test("SCRAM verifiers: ours equals the one Postgres computes for the same password and salt", async () => {
-    const { superuserQuery, superuserScript, clusterNodes } =
-      await import("../../local/postgres.js");
-    const { clusterOptions } = await import("../../local/stack.js");
+    const { superuserQuery, superuserScript } = await import("../../local/postgres-server.js");
+    const { clusterNodes } = await import("../../local/postgres-nodes.js");
+    const { clusterOptions } = await import("../../local/cluster.js");
     const { parseVerifier, scramVerifier, generatePassword } =
       await import("../../pgbouncer/scram.js");
     const primary = clusterNodes(clusterOptions(plan, secrets.replicationPassword))[0]!;

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, expect, test } from "vitest";
 import { connect, endpointTarget } from "../../local/connect.js";
-import { waitFor } from "../../local/exec.js";
+import { waitFor } from "../../local/daemons.js";
 import { drainHost, HAPROXY, readyHost, serverStates } from "../../local/haproxy.js";
 import { processIds, startProcess, stopProcess } from "../../local/pgbouncer.js";
 import { stackStatus } from "../../local/stack.js";

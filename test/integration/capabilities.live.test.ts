@@ -28,7 +28,7 @@ import {
 } from "../../platform/capabilities.js";
 import { selectedPgbouncer } from "../../local/lines.js";
 import { productionRoot } from "../../local/runtime.js";
-import { STATE_DIR } from "../../local/topology.js";
+import { stateDir } from "../../local/state-dir.js";
 
 /**
  * The binary of the PgBouncer line this integration run uses (npm test runs each line): Debian
@@ -290,7 +290,7 @@ describe("real PgBouncer on this machine", () => {
 
   beforeAll(async () => {
     // In the local stack's state folder: the root sees it under the same path.
-    dir = mkdtempSync(join(STATE_DIR, "pgb-capabilities-"));
+    dir = mkdtempSync(join(stateDir(), "pgb-capabilities-"));
     chownSync(dir, USER!.uid, USER!.gid);
     const userlist = join(dir, "userlist.txt");
     writeFileSync(userlist, '"postgres" ""\n');

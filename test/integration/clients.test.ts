@@ -3,9 +3,10 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
 import { endpointTarget } from "../../local/connect.js";
-import { findPostgresBinDir, run } from "../../local/exec.js";
+import { run } from "../../local/exec.js";
+import { findPostgresBinDir } from "../../local/postgres-server.js";
 import { caFile, libpqConninfo } from "../../local/tls.js";
-import { STATE_DIR } from "../../local/topology.js";
+import { stateDir } from "../../local/state-dir.js";
 import { ADMIN_USER, STATS_USER } from "../../pgbouncer/layout.js";
 import { connectError, plan, secrets } from "./helpers.js";
 
@@ -21,7 +22,7 @@ const password = (user: string) => secrets.accounts[user]!.password;
 /** libpq's connection string to the endpoint, TLS verified. */
 const conninfo = (user: string, database: string, libpq: "root" | "debian12" = "root") =>
   libpqConninfo({ host: endpoint, port, user, database }, libpq);
-const scratch = join(STATE_DIR, "clients-test");
+const scratch = join(stateDir(), "clients-test");
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 /** identity is a transaction pool of one or two server connections per process: clients share them. */

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { expect, test } from "vitest";
 import { buildPlan } from "../../platform/plan.js";
-import { isPortFree } from "../../local/exec.js";
+import { isPortFree } from "../../local/daemons.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
 import { LOCAL_LINES, localPlan } from "../../local/lines.js";
 import { startProblem, upHost } from "../../local/pgbouncer.js";
@@ -12,7 +12,8 @@ import { rawStack, withField } from "../../platform/fixtures.js";
 import { validateStackConfig } from "../../platform/validate.js";
 import { readSecrets } from "../../local/secrets.js";
 import { stackDown, stackUp } from "../../local/stack.js";
-import { localLayout, PRIMARY_ADDRESS, STATE_DIR } from "../../local/topology.js";
+import { localLayout, PRIMARY_ADDRESS } from "../../local/topology.js";
+import { stateDir } from "../../local/state-dir.js";
 import { admin, as, plan, secrets } from "./helpers.js";
 
 /**
@@ -23,7 +24,7 @@ const run = promisify(execFile);
 
 async function leftovers(): Promise<string[]> {
   const { stdout } = await run("ps", ["-eo", "pid,args"]);
-  return stdout.split("\n").filter((l) => l.includes(STATE_DIR) && !l.includes(" ps "));
+  return stdout.split("\n").filter((l) => l.includes(stateDir()) && !l.includes(" ps "));
 }
 
 test("up on a running stack changes nothing", async () => {
@@ -61,7 +62,7 @@ test("a changed reloadable setting reaches the running host by RELOAD, without d
 test("down leaves no process, port or state; a taken port or a missing binary is a clear error; up again", async () => {
   await stackDown(plan);
   expect(await leftovers()).toEqual([]);
-  expect(existsSync(STATE_DIR)).toBe(false);
+  expect(existsSync(stateDir())).toBe(false);
   for (const h of plan.hosts)
     expect(await isPortFree(localLayout(h).listenAddr, plan.config.pgbouncer.port)).toBe(true);
   expect(await isPortFree(PRIMARY_ADDRESS, plan.config.database.port)).toBe(true);

@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 import { burst } from "../../loadtest/burst.js";
-import { waitFor } from "../../local/exec.js";
+import { waitFor } from "../../local/daemons.js";
 import { pgbouncerExporterAddress, promQuery, prometheusUrl } from "../../local/monitoring.js";
 import { CATALOGUE } from "../../monitoring/catalogue.js";
 import { rootPackages } from "../../local/runtime.js";

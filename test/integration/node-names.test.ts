@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "vitest";
-import { waitFor } from "../../local/exec.js";
+import { waitFor } from "../../local/daemons.js";
 import { moveNodeName, nodeNames } from "../../local/node-names.js";
 import { selectedPgbouncer } from "../../local/lines.js";
 import {

@@ -1,9 +1,10 @@
 import type pg from "pg";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { connect, endpointTarget } from "../../local/connect.js";
-import { waitFor } from "../../local/exec.js";
-import { clusterNodes, superuserQuery, superuserScript } from "../../local/postgres.js";
-import { clusterOptions } from "../../local/stack.js";
+import { waitFor } from "../../local/daemons.js";
+import { superuserQuery, superuserScript } from "../../local/postgres-server.js";
+import { clusterNodes } from "../../local/postgres-nodes.js";
+import { clusterOptions } from "../../local/cluster.js";
 import { localProfiles } from "../../local/tls.js";
 import { resolveOutcome, XID_SQL, XidStatement, type TxRef } from "../../resilience/outcome.js";
 import {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "vitest";
 import { compareVersions, databaseReserveKey, knows } from "../../platform/capabilities.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
-import { waitFor } from "../../local/exec.js";
+import { waitFor } from "../../local/daemons.js";
 import { pgbouncerPid, upHost } from "../../local/pgbouncer.js";
 import { localUpstreams, replicaAddress } from "../../local/topology.js";
 import { admin, as, plan, secrets, viaProcess } from "./helpers.js";

@@ -1,10 +1,11 @@
 import { afterAll, afterEach, expect, test } from "vitest";
 import { EXPORTERS } from "../../platform/exporters.js";
 import { connect } from "../../local/connect.js";
-import { waitFor } from "../../local/exec.js";
+import { waitFor } from "../../local/daemons.js";
 import { processTree } from "../../local/failover.js";
-import { clusterNodes, nodePid, superuserQuery } from "../../local/postgres.js";
-import { clusterOptions } from "../../local/stack.js";
+import { nodePid, superuserQuery } from "../../local/postgres-server.js";
+import { clusterNodes } from "../../local/postgres-nodes.js";
+import { clusterOptions } from "../../local/cluster.js";
 import { localProfiles, localSsl } from "../../local/tls.js";
 import { pgbouncerAddress } from "../../local/topology.js";
 import { LAG_PROBE_SQL, parseLagSeconds } from "../../replicas/lag.js";

@@ -3,10 +3,12 @@ import type { ClientProfile } from "../../platform/profiles.js";
 import { localProfiles } from "../../local/tls.js";
 import { pgbouncerPid, stopHost, upHost } from "../../local/pgbouncer.js";
 import { killNode, restartNode } from "../../local/failover.js";
-import { clusterNodes, clusterUp, superuserQuery } from "../../local/postgres.js";
-import { clusterOptions } from "../../local/stack.js";
+import { clusterUp } from "../../local/postgres.js";
+import { superuserQuery } from "../../local/postgres-server.js";
+import { clusterNodes } from "../../local/postgres-nodes.js";
+import { clusterOptions } from "../../local/cluster.js";
 import { pgbouncerAddress } from "../../local/topology.js";
-import { waitFor } from "../../local/exec.js";
+import { waitFor } from "../../local/daemons.js";
 import { createDatabase, isDatabaseCallError, type Database } from "../../resilience/index.js";
 import { adminViaProcess, plan, secrets } from "./helpers.js";
 

@@ -2,7 +2,7 @@ import type pg from "pg";
 import { describe, expect, test } from "vitest";
 import { DEFAULTS } from "../../platform/defaults.js";
 import { spreadBound } from "../../platform/sizing.js";
-import { waitFor } from "../../local/exec.js";
+import { waitFor } from "../../local/daemons.js";
 import { as, adminViaProcess, plan, viaProcess } from "./helpers.js";
 import type { PoolRow } from "../../local/connect.js";
 

@@ -4,10 +4,13 @@ import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
 import { connectionUri } from "../../platform/dsn.js";
 import { connect, pgbouncerTarget } from "../../local/connect.js";
-import { chownToUser, findPostgresBinDir, run } from "../../local/exec.js";
+import { run } from "../../local/exec.js";
+import { findPostgresBinDir } from "../../local/postgres-server.js";
+import { chownToUser } from "../../local/service-files.js";
 import { processIds, processPid } from "../../local/pgbouncer.js";
 import { altNames, caFile, issueCertificate, localProfiles, makeCa } from "../../local/tls.js";
-import { pgbouncerAddress, SERVICE_USER, STATE_DIR, tlsDir } from "../../local/topology.js";
+import { pgbouncerAddress, tlsDir } from "../../local/topology.js";
+import { SERVICE_USER, stateDir } from "../../local/state-dir.js";
 import {
   createDatabase,
   isDatabaseCallError,
@@ -23,7 +26,7 @@ import { plan, secrets } from "./helpers.js";
  */
 const orders = localProfiles(plan).find((p) => p.service === "orders")!;
 const password = secrets.accounts.orders!.password;
-const scratch = await mkdtemp(join(STATE_DIR, "tls-test-"));
+const scratch = await mkdtemp(join(stateDir(), "tls-test-"));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 /** The error of one write through a library instance made from `profile`. */

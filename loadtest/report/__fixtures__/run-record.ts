@@ -1,5 +1,6 @@
 import { loadStack } from "../../../platform/config.js";
-import { buildPlan, type PoolEntry } from "../../../platform/plan.js";
+import { buildPlan } from "../../../platform/plan.js";
+import { type PoolEntry } from "../../../platform/pool-entry.js";
 import type { ErrorCount, PoolSample, RunRecord, ThroughputSample } from "../types.js";
 
 /**

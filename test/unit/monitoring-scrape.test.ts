@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
-import { loadStack } from "../platform/config.js";
-import { buildPlan, type Plan } from "../platform/plan.js";
-import { localScrapeTargets } from "../local/monitoring.js";
-import { productionRoot, rootScratchDir } from "../local/runtime.js";
-import { renderAlertRules } from "./alerts.js";
-import { SCRAPE_JOBS, TARGET_LABELS } from "./labels.js";
+import { loadStack } from "../../platform/config.js";
+import { buildPlan, type Plan } from "../../platform/plan.js";
+import { localScrapeTargets } from "../../local/monitoring.js";
+import { productionRoot, rootScratchDir } from "../../local/runtime.js";
+import { renderAlertRules } from "../../monitoring/alerts.js";
+import { SCRAPE_JOBS, TARGET_LABELS } from "../../monitoring/labels.js";
 import {
   cloudScrapeTargets,
   NODE_JOB,
@@ -19,7 +19,7 @@ import {
   scrapeJobs,
   servicesPodMonitorSpec,
   type ScrapeTargets,
-} from "./scrape.js";
+} from "../../monitoring/scrape.js";
 
 /** promtool of the production line (Prometheus 3, the production-line root) on files in `scratch`. */
 const run = promisify(execFile);
@@ -84,7 +84,7 @@ describe("prometheus.yml", () => {
   // WHEN its prometheus.yml and rules are checked THEN promtool accepts them: a job without
   // targets is valid, and ExporterDown's `up{job="node"}` simply has no series locally.
   test("local with the local stack's own targets, node job empty: promtool accepts it", async () => {
-    const targets = localScrapeTargets(local, { replicationPassword: "unused", accounts: {} });
+    const targets = localScrapeTargets(local);
     expect(targets.node).toEqual([]);
     const node = scrapeJobs(local, targets).find((j) => j.job_name === NODE_JOB)!;
     expect(node.static_configs).toEqual([]);

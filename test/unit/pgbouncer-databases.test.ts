@@ -1,10 +1,10 @@
 import { describe, expect, test } from "vitest";
-import { loadStack } from "../platform/config.js";
-import { replicaNodeNames } from "../platform/nodes.js";
-import { buildPlan } from "../platform/plan.js";
-import { localUpstreams } from "../local/topology.js";
-import { databaseLine } from "./ini.js";
-import type { Upstreams } from "./layout.js";
+import { loadStack } from "../../platform/config.js";
+import { replicaNodeNames } from "../../platform/nodes.js";
+import { buildPlan } from "../../platform/plan.js";
+import { localUpstreams } from "../../local/topology.js";
+import { databaseLine } from "../../pgbouncer/ini.js";
+import type { Upstreams } from "../../pgbouncer/layout.js";
 
 const local = buildPlan(loadStack("local"));
 const prod = buildPlan(loadStack("prod"));

@@ -1,18 +1,18 @@
 import { describe, expect, test } from "vitest";
-import { loadStack } from "../platform/config.js";
-import { buildPlan, type Plan } from "../platform/plan.js";
-import { validateStackConfig } from "../platform/validate.js";
-import { atVersion, rawStack, withField } from "../platform/fixtures.js";
-import { localLayout, localUpstreams } from "../local/topology.js";
-import { renderLocalHost } from "../local/pgbouncer.js";
-import { knows, parseVersion } from "../platform/capabilities.js";
-import { fixtureVerifiers } from "./fixtures.js";
-import { FORCED_KEYS } from "../platform/capabilities.js";
-import { databaseLine, renderIni } from "./ini.js";
-import { PRODUCTION_LAYOUT, type Upstreams } from "./layout.js";
-import { renderHostFiles, userlistEntries, type HostFiles } from "./render.js";
-import { RenderError } from "./sanitize.js";
-import { renderUserlist } from "./userlist.js";
+import { loadStack } from "../../platform/config.js";
+import { buildPlan, type Plan } from "../../platform/plan.js";
+import { validateStackConfig } from "../../platform/validate.js";
+import { atVersion, rawStack, withField } from "../../platform/fixtures.js";
+import { localLayout, localUpstreams } from "../../local/topology.js";
+import { renderLocalHost } from "../../local/pgbouncer.js";
+import { knows, parseVersion } from "../../platform/capabilities.js";
+import { fixtureVerifiers } from "../../pgbouncer/fixtures.js";
+import { FORCED_KEYS } from "../../platform/capabilities.js";
+import { databaseLine, renderIni } from "../../pgbouncer/ini.js";
+import { PRODUCTION_LAYOUT, type Upstreams } from "../../pgbouncer/layout.js";
+import { renderHostFiles, userlistEntries, type HostFiles } from "../../pgbouncer/render.js";
+import { RenderError } from "../../pgbouncer/sanitize.js";
+import { renderUserlist } from "../../pgbouncer/userlist.js";
 
 /** Goldens render the local stack under a fixed folder, so they match on every checkout. */
 const GOLDEN_STATE = "/srv/pg-pooling/.stack";
@@ -63,11 +63,13 @@ describe("golden files", () => {
   ] as const;
   test.each(FILES)("local %s", async (name) => {
     await expect(renderLocal(local)[name]).toMatchFileSnapshot(
-      `__golden__/local/pgbouncer-1/${name}`,
+      `../../pgbouncer/__golden__/local/pgbouncer-1/${name}`,
     );
   });
   test.each(FILES)("prod %s", async (name) => {
-    await expect(renderProd(prod)[name]).toMatchFileSnapshot(`__golden__/prod/pgbouncer-1/${name}`);
+    await expect(renderProd(prod)[name]).toMatchFileSnapshot(
+      `../../pgbouncer/__golden__/prod/pgbouncer-1/${name}`,
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import type pg from "pg";
-import { connect, type Target } from "./connect.js";
-import { percentile } from "../loadtest/stats.js";
+import { connect, type Target } from "../local/connect.js";
+import { percentile } from "./stats.js";
 
 /**
  * A bounded load: open every client, let each run short transactions with think time for a fixed

@@ -1,12 +1,12 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { rootScratchDir, runInRoot } from "../local/runtime.js";
-import { loadStack } from "../platform/config.js";
-import { buildPlan, type Plan } from "../platform/plan.js";
-import { RenderError } from "../pgbouncer/sanitize.js";
-import { EXPORTER_JOBS } from "./alert-rules.js";
-import { alertCases, renderAlertTests, type AlertCase } from "./alert-tests.js";
+import { rootScratchDir, runInRoot } from "../../local/runtime.js";
+import { loadStack } from "../../platform/config.js";
+import { buildPlan, type Plan } from "../../platform/plan.js";
+import { RenderError } from "../../pgbouncer/sanitize.js";
+import { EXPORTER_JOBS } from "../../monitoring/alert-rules.js";
+import { alertCases, renderAlertTests, type AlertCase } from "../../monitoring/alert-tests.js";
 import {
   ALERT_NAMES,
   ALERT_SHARES,
@@ -14,10 +14,10 @@ import {
   alertRuleSpecs,
   renderAlertRules,
   runbookUrl,
-} from "./alerts.js";
-import { SCRAPE_JOBS } from "./labels.js";
-import { checkExpression } from "./promql.js";
-import { NODE_JOB } from "./scrape.js";
+} from "../../monitoring/alerts.js";
+import { SCRAPE_JOBS } from "../../monitoring/labels.js";
+import { checkExpression } from "../../monitoring/promql.js";
+import { NODE_JOB } from "../../monitoring/scrape.js";
 
 const plans = Object.fromEntries(
   ["local", "prod"].map((s) => [s, buildPlan(loadStack(s))]),
@@ -165,7 +165,7 @@ test("a name that could end a PromQL string is refused, naming the field", () =>
 });
 
 test("docs/runbooks.md has an entry for every alert at its runbook anchor", () => {
-  const doc = readFileSync(new URL("../docs/runbooks.md", import.meta.url), "utf8");
+  const doc = readFileSync(new URL("../../docs/runbooks.md", import.meta.url), "utf8");
   const anchors = [...doc.matchAll(/^## (\S+)$/gm)].map((m) => m[1]!.toLowerCase());
   for (const name of ALERT_NAMES) {
     expect(anchors).toContain(runbookUrl(name).split("#")[1]);
