@@ -7,7 +7,8 @@ import type { Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ReadRouter } from "./router.js";
 import { withRetries, type RetriesExhausted, type RetryLoop } from "./retry.js";
-import { GOODBYES, type Runners, type Target } from "./target.js";
+import type { Runners } from "./statements.js";
+import { GOODBYES, type Target } from "./target.js";
 import { phaseOf } from "./wire.js";
 import { classifyAny, resolvedError, resolveFailedWrite, type Resolution } from "./transactions.js";
 

@@ -8,7 +8,8 @@ import { TypedEvents } from "./events.js";
 import { createMetrics } from "./metrics.js";
 import { resolveOptions, type ResilienceOptions } from "./options.js";
 import { ReadRouter } from "./router.js";
-import { Target, type Runners, type StatementRunner } from "./target.js";
+import type { Runners, StatementRunner } from "./statements.js";
+import { Target } from "./target.js";
 import { inTransaction, inWriteTransaction } from "./transactions.js";
 
 export type Isolation = "read committed" | "repeatable read" | "serializable";
