@@ -1,6 +1,7 @@
 import { DEFAULTS } from "../platform/defaults.js";
 import type { HostPlan, Plan, PoolEntry } from "../platform/plan.js";
-import { capability, databaseReserveKey, knows, type ForcedKey } from "../platform/capabilities.js";
+import { capability, databaseReserveKey, knows } from "../platform/capabilities.js";
+import type { ForcedKey } from "../platform/forced-keys.js";
 import { generatedHeader } from "./header.js";
 import { ADMIN_USER, STATS_USER, upstreamHost, type HostLayout, type Upstreams } from "./layout.js";
 import { absolutePath, connstringValue, iniKey, iniValue } from "./sanitize.js";

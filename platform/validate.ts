@@ -6,12 +6,12 @@ import { isIpv4Address, parseCidr } from "./network.js";
 import { stackConfigSchema, type StackConfig } from "./schema.js";
 import {
   compareVersions,
-  FORCED_KEYS,
   knows,
   MULTI_HOST_VERIFY_SINCE,
   parseVersion,
   SUPPORTED_VERSIONS,
 } from "./capabilities.js";
+import { FORCED_KEYS } from "./forced-keys.js";
 
 /**
  * Config → validated StackConfig, or one ConfigError with every problem. Shape errors come from the
