@@ -47,6 +47,41 @@ export function factsFromPlan(
         layout: PRODUCTION_LAYOUT,
         users: userlistEntries(plan, "redacted"),
       }));
+  const hosts = hostConfigs(plan, stack, render);
+
+  const parameterGroup = plannedParameterGroup(plan);
+  const node = (name: string, role: PostgresNode["role"], address: string): PostgresNode => ({
+    ref: { type: "node", name },
+    node: name,
+    role,
+    address,
+    parameterGroup,
+    ...(local ? {} : { deletionProtection: c.database.deletionProtection }),
+  });
+  return {
+    label,
+    scope: "artifacts",
+    hosts,
+    nodes: [
+      node(PRIMARY_NODE, "primary", upstreams.primary),
+      ...upstreams.replicas.map((a, i) => node(replicaNodeName(i), "replica", a)),
+    ],
+    ingress: [],
+    exposures: [],
+    roles: [],
+    resources: [],
+    decoded: [],
+    unknowns: [],
+  };
+}
+
+/** Each host's files as rendered, and (in the cloud) as its cloud-init user-data writes them. */
+function hostConfigs(
+  plan: Plan,
+  stack: string,
+  render: (host: HostPlan) => HostFiles,
+): HostConfig[] {
+  const local = plan.environment === "local";
   const hosts: HostConfig[] = [];
   for (const host of plan.hosts) {
     const files = deliveredFiles(plan, render(host));
@@ -76,8 +111,14 @@ export function factsFromPlan(
     }
     hosts.push(boot);
   }
+  return hosts;
+}
 
-  const parameterGroup: ParameterGroup = local
+/** The Postgres settings the plan gives every node: the local stack's, or the RDS parameter group. */
+function plannedParameterGroup(plan: Plan): ParameterGroup {
+  const c = plan.config;
+  const local = plan.environment === "local";
+  return local
     ? {
         ref: { type: "plan", name: "local Postgres settings" },
         parameters: {
@@ -99,27 +140,4 @@ export function factsFromPlan(
         ),
         rds: true,
       };
-  const node = (name: string, role: PostgresNode["role"], address: string): PostgresNode => ({
-    ref: { type: "node", name },
-    node: name,
-    role,
-    address,
-    parameterGroup,
-    ...(local ? {} : { deletionProtection: c.database.deletionProtection }),
-  });
-  return {
-    label,
-    scope: "artifacts",
-    hosts,
-    nodes: [
-      node(PRIMARY_NODE, "primary", upstreams.primary),
-      ...upstreams.replicas.map((a, i) => node(replicaNodeName(i), "replica", a)),
-    ],
-    ingress: [],
-    exposures: [],
-    roles: [],
-    resources: [],
-    decoded: [],
-    unknowns: [],
-  };
 }
