@@ -113,6 +113,7 @@ export function createDatabase(profile: ClientProfile, options: ResilienceOption
     metrics: db.metrics.registry,
     ready: () => db.router.ready(),
     ...queries(db),
+    currentLsn: () => currentLsn(db),
     health: () => health(db),
     warm: () => warm(db),
     close: () => close(db),
@@ -138,7 +139,7 @@ function wire(profile: ClientProfile, options: ResilienceOptions): Wiring {
 }
 
 /** The calls that run SQL. */
-function queries(db: Wiring): Pick<Database, "read" | "write" | "transaction" | "currentLsn"> {
+function queries(db: Wiring): Pick<Database, "read" | "write" | "transaction"> {
   const { primary, router } = db;
   return {
     read<R extends pg.QueryResultRow = pg.QueryResultRow>(
@@ -197,18 +198,18 @@ function queries(db: Wiring): Pick<Database, "read" | "write" | "transaction" | 
         opts.fallback,
       );
     },
-
-    async currentLsn(): Promise<string> {
-      const r = await call(
-        db,
-        "lsn",
-        { idempotent: true, transaction: false },
-        () => primary,
-        ({ run }) => run<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"),
-      );
-      return r.rows[0]!.lsn;
-    },
   };
+}
+
+async function currentLsn(db: Wiring): Promise<string> {
+  const r = await call(
+    db,
+    "lsn",
+    { idempotent: true, transaction: false },
+    () => db.primary,
+    ({ run }) => run<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"),
+  );
+  return r.rows[0]!.lsn;
 }
 
 /**
