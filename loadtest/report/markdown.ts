@@ -32,6 +32,20 @@ const MODE_WORDS: Record<RunMode, string> = {
  * every number through format.ts, every verdict as PASS/FAIL, charts linked relatively.
  */
 export function renderMarkdown(record: RunRecord, chartFiles: readonly ChartLink[]): string {
+  const out = [
+    ...summarySection(record),
+    ...(record.drill ? drillSection(record.drill) : []),
+    ...servicesSection(record.services),
+    ...(record.comparisons.length > 0 ? comparisonsSection(record.comparisons) : []),
+    ...errorsSection(record.errors),
+    ...(chartFiles.length > 0 ? chartsSection(chartFiles) : []),
+    ...(record.notes.length > 0 ? notesSection(record.notes) : []),
+  ];
+  return out.join("\n").trimEnd() + "\n";
+}
+
+/** The title, what ran where, and the verdict. */
+function summarySection(record: RunRecord): string[] {
   const { meta, drill } = record;
   const out: string[] = [];
   const title = drill ? `${drill.name} drill` : `${meta.mode} run`;
@@ -52,31 +66,36 @@ export function renderMarkdown(record: RunRecord, chartFiles: readonly ChartLink
   );
   out.push(`- **Services:** ${meta.services.map(inline).join(", ")}`);
   out.push("", `**Verdict: ${verdict(record)}**`, "");
+  return out;
+}
 
-  if (drill) {
-    out.push(`## Drill: ${inline(drill.name)} — ${passFail(drill.pass)}`, "");
-    if (drill.description.trim() !== "") out.push(inline(drill.description), "");
-    const healed =
-      drill.healedAt === undefined
-        ? "not healed during the run"
-        : `healed at ${formatQuantity(drill.healedAt, "s")}`;
-    out.push(`Fault injected at ${formatQuantity(drill.faultAt, "s")}, ${healed}.`, "");
-    out.push(
-      table(
-        ["SLO", "measured", "bound", "result"],
-        drill.slos.map((slo) => [
-          slo.name,
-          formatQuantity(slo.measured, slo.unit),
-          bound(slo),
-          passFail(slo.pass),
-        ]),
-      ),
-      "",
-    );
-  }
+function drillSection(drill: NonNullable<RunRecord["drill"]>): string[] {
+  const out: string[] = [];
+  out.push(`## Drill: ${inline(drill.name)} — ${passFail(drill.pass)}`, "");
+  if (drill.description.trim() !== "") out.push(inline(drill.description), "");
+  const healed =
+    drill.healedAt === undefined
+      ? "not healed during the run"
+      : `healed at ${formatQuantity(drill.healedAt, "s")}`;
+  out.push(`Fault injected at ${formatQuantity(drill.faultAt, "s")}, ${healed}.`, "");
+  out.push(
+    table(
+      ["SLO", "measured", "bound", "result"],
+      drill.slos.map((slo) => [
+        slo.name,
+        formatQuantity(slo.measured, slo.unit),
+        bound(slo),
+        passFail(slo.pass),
+      ]),
+    ),
+    "",
+  );
+  return out;
+}
 
+function servicesSection(services: RunRecord["services"]): string[] {
+  const out: string[] = [];
   out.push("## Services", "");
-  const services = record.services;
   const sum = (pick: (s: (typeof services)[number]) => number) =>
     services.reduce((total, s) => total + pick(s), 0);
   out.push(
@@ -121,28 +140,35 @@ export function renderMarkdown(record: RunRecord, chartFiles: readonly ChartLink
     "",
   );
 
-  if (record.comparisons.length > 0) {
-    out.push("## Comparisons", "");
-    out.push(
-      table(
-        ["comparison", "numerator", "denominator", "ratio", "goal", "result"],
-        record.comparisons.map((c) => [
-          c.name,
-          `${c.numerator.label}: ${formatNumber(c.numerator.value)}`,
-          `${c.denominator.label}: ${formatNumber(c.denominator.value)}`,
-          withUnit(formatMeasure(c.ratio), c.unit),
-          c.goal === undefined ? NONE : `≥ ${withUnit(formatMeasure(c.goal), c.unit)}`,
-          comparisonResult(c) ?? NONE,
-        ]),
-      ),
-      "",
-    );
-  }
+  return out;
+}
 
+function comparisonsSection(comparisons: RunRecord["comparisons"]): string[] {
+  const out: string[] = [];
+  out.push("## Comparisons", "");
+  out.push(
+    table(
+      ["comparison", "numerator", "denominator", "ratio", "goal", "result"],
+      comparisons.map((c) => [
+        c.name,
+        `${c.numerator.label}: ${formatNumber(c.numerator.value)}`,
+        `${c.denominator.label}: ${formatNumber(c.denominator.value)}`,
+        withUnit(formatMeasure(c.ratio), c.unit),
+        c.goal === undefined ? NONE : `≥ ${withUnit(formatMeasure(c.goal), c.unit)}`,
+        comparisonResult(c) ?? NONE,
+      ]),
+    ),
+    "",
+  );
+  return out;
+}
+
+function errorsSection(recorded: RunRecord["errors"]): string[] {
+  const out: string[] = [];
   out.push("## Errors", "");
-  if (record.errors.length === 0) out.push("No caller-visible errors.", "");
+  if (recorded.length === 0) out.push("No caller-visible errors.", "");
   else {
-    const errors = [...record.errors].sort(
+    const errors = [...recorded].sort(
       (a, b) =>
         b.count - a.count || compareText(a.service, b.service) || compareText(a.code, b.code),
     );
@@ -161,23 +187,28 @@ export function renderMarkdown(record: RunRecord, chartFiles: readonly ChartLink
     );
   }
 
-  if (chartFiles.length > 0) {
-    out.push("## Charts", "");
-    for (const chart of chartFiles)
-      out.push(
-        `### ${inline(chart.title)}`,
-        "",
-        `![${inline(chart.title)}](${encodeURI(chart.file)})`,
-        "",
-      );
-  }
+  return out;
+}
 
-  if (record.notes.length > 0) {
-    out.push("## Notes", "");
-    for (const note of record.notes) out.push(`- ${inline(note)}`);
-    out.push("");
-  }
-  return out.join("\n").trimEnd() + "\n";
+function chartsSection(chartFiles: readonly ChartLink[]): string[] {
+  const out: string[] = [];
+  out.push("## Charts", "");
+  for (const chart of chartFiles)
+    out.push(
+      `### ${inline(chart.title)}`,
+      "",
+      `![${inline(chart.title)}](${encodeURI(chart.file)})`,
+      "",
+    );
+  return out;
+}
+
+function notesSection(notes: RunRecord["notes"]): string[] {
+  const out: string[] = [];
+  out.push("## Notes", "");
+  for (const note of notes) out.push(`- ${inline(note)}`);
+  out.push("");
+  return out;
 }
 
 /** PASS when the ratio meets its goal; undefined for a comparison that only informs. */
