@@ -1,23 +1,17 @@
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { exporterHostFiles, exporterPgpassParameter } from "../monitoring/exporter-units.js";
-import { scrapeIngress } from "../monitoring/scrape.js";
-import { hostAz, hostPrivateIps } from "../platform/network.js";
+import { hostPrivateIps } from "../platform/network.js";
 import type { Plan } from "../platform/plan.js";
-import { hostParameterPath } from "../pgbouncer/agent.js";
-import { encodeUserData, renderCloudInit } from "../pgbouncer/cloud-init.js";
 import type { Upstreams } from "../pgbouncer/layout.js";
 import { userlistEntries } from "../pgbouncer/render.js";
 import { fleetCaName, serverCertificateNames } from "../pgbouncer/server-certificate.js";
 import { tlsFileTargets } from "../pgbouncer/tls-files.js";
 import { renderUserlist } from "../pgbouncer/userlist.js";
 import { ConfigRollout } from "./config-rollout.js";
-import { hostAccessRules } from "./host-access.js";
 import { bootFiles, storedFiles } from "./host-files.js";
 import { HostRole } from "./host-role.js";
 import { hostLaunchTemplate } from "./host-template.js";
-import { LoadBalancer } from "./load-balancer.js";
 import { PgBouncerTls } from "./pgbouncer-tls.js";
+import { exportersPgpass, fleetNetwork, hostInstance, type Parent } from "./pgbouncer-hosts.js";
 
 /** The PgBouncer hosts, their load balancer, and the delivery of config revisions to them. */
 export interface PgBouncerFleetArgs {
@@ -98,42 +92,7 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
         `subnetIds must hold one private subnet per network.azs (${azs}), got ${args.subnetIds.length}`,
       );
     }
-    const hostsSg = new aws.ec2.SecurityGroup(
-      `${name}-hosts`,
-      {
-        vpcId: args.vpcId,
-        // Left as first written although the exporter ports are open to Prometheus, and the
-        // PgBouncer port to the other hosts: AWS replaces a security group whose description
-        // changes.
-        description: "pg-pooling PgBouncer hosts: PgBouncer port from the load balancer only",
-        tags: tags("hosts"),
-      },
-      parent,
-    );
-    const lb = new LoadBalancer(
-      `${name}-lb`,
-      {
-        port: plan.config.pgbouncer.port,
-        vpcId: args.vpcId,
-        subnetIds: args.subnetIds,
-        clientSecurityGroupId: args.clientSecurityGroupId,
-        targetSecurityGroupId: hostsSg.id,
-        dns: args.dns,
-        tags: args.tags,
-      },
-      parent,
-    );
-    hostAccessRules(
-      name,
-      {
-        hostsSg: hostsSg.id,
-        database: args.database,
-        // Hosts without exporters open no exporter port.
-        scrape: args.exporterPgpass === undefined ? [] : scrapeIngress(plan),
-        ...(plan.hosts.length > 1 ? { peerPort: plan.config.pgbouncer.port } : {}),
-      },
-      parent,
-    );
+    const { hostsSg, lb } = fleetNetwork(name, args, tags, parent);
     const role = new HostRole(
       `${name}-host`,
       {
@@ -162,115 +121,34 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
         )
       : undefined;
 
-    const { port } = args.database;
-    const upstreams = pulumi
-      .all([args.database.primary, pulumi.all(args.database.replicas)])
-      .apply(([primary, replicas]): Upstreams => ({ primary, replicas, port }));
-    const userlist = pulumi.secret(
-      pulumi
-        .all(args.verifiers)
-        .apply((v) => renderUserlist(userlistEntries(plan, new Map(Object.entries(v))))),
-    );
+    const { upstreams, userlist } = upstreamsAndUserlist(args);
     const files = bootFiles(plan, upstreams);
-    const stored = storedFiles(files, serverTls?.certificatePem);
-    // The association targets the instances, and the instances boot only once their files are
-    // stored (the first boot fetches the userlist and the TLS pair): the ids reach the rollout
-    // once declared.
-    const [instanceIds, resolveInstanceIds] = pulumi.deferredOutput<string[]>();
-    const config = new ConfigRollout(
-      `${name}-config`,
-      {
-        plan,
-        stack: args.stack,
-        files: stored,
-        secretFiles: {
-          "userlist.txt": userlist,
-          ...(serverTls ? { "pgbouncer.key": serverTls.privateKeyPem } : {}),
-        },
-        instanceIds,
-        readyAfter: [role.policy],
-        tags: args.tags,
-      },
+    const { config, resolveInstanceIds } = configRollout(name, args, {
+      files,
+      userlist,
+      serverTls,
+      readyAfter: role.policy,
       parent,
-    );
+    });
 
-    // Read by the hosts' exporter setup at boot: it must exist before the first host does.
-    const pgpass =
-      args.exporterPgpass === undefined
-        ? undefined
-        : new aws.ssm.Parameter(
-            `${name}-exporters-pgpass`,
-            {
-              name: exporterPgpassParameter(args.stack),
-              description: "pg-pooling exporters' pgpass (stats-only user, monitoring role)",
-              type: "SecureString",
-              value: pulumi.secret(args.exporterPgpass),
-              tags: args.tags,
-            },
-            parent,
-          );
+    const pgpass = exportersPgpass(name, args, parent);
 
     // The addresses [peers] names are the ones the instances get (platform/network.ts).
     const addresses = hostPrivateIps(plan.config.network, plan.hosts.length);
-    const instances = plan.hosts.map((host) => {
-      // Nothing secret goes in: user-data is readable through IMDS by any process on the host,
-      // so the userlist and the TLS pair come from Parameter Store at first boot. Nor is it
-      // marked secret: a secret output among these inputs would make Pulumi mark it, and the
-      // fleet's tests would see it.
-      const userData = pulumi
-        .all([files, lb.targetGroupArn, upstreams])
-        .apply(([f, targetGroupArn, addresses]) =>
-          encodeUserData(
-            host.name,
-            renderCloudInit({
-              plan,
-              host,
-              files: f[host.name]!,
-              agent: {
-                host: host.name,
-                region: args.region,
-                parameterPath: hostParameterPath(args.stack, host.name),
-                targetGroupArn,
-              },
-              ...(pgpass
-                ? { exporters: exporterHostFiles(plan, host, addresses, args.stack) }
-                : {}),
-            }),
-          ),
-        );
-      const instance = new aws.ec2.Instance(
-        `${name}-${host.name}`,
-        {
-          launchTemplate: { id: template.id, version: template.latestVersion.apply(String) },
-          subnetId: args.subnetIds[hostAz(host.index, azs)]!,
-          privateIp: addresses[host.index]!,
-          userDataBase64: userData,
-          userDataReplaceOnChange: false,
-          tags: { ...tags(host.name), "pg-pooling:host": host.name },
-        },
-        // Later user-data and template versions are for hosts created later: changing them on a
-        // running instance would stop it (user-data) or replace it (template). A replaced host
-        // goes first, since its successor takes the same fixed address. The first boot reads
-        // Parameter Store (the userlist, the TLS pair, the exporters' pgpass), with the role's
-        // policy.
-        {
-          parent: this,
-          ignoreChanges: ["userData", "userDataBase64", "launchTemplate"],
-          deleteBeforeReplace: true,
-          dependsOn: [
-            ...(pgpass ? [pgpass] : []),
-            role.policy,
-            ...config.parametersByHost[host.name]!,
-          ],
-        },
-      );
-      new aws.lb.TargetGroupAttachment(
-        `${name}-${host.name}`,
-        { targetGroupArn: lb.targetGroupArn, targetId: instance.id },
+    const instances = plan.hosts.map((host) =>
+      hostInstance(name, host, {
+        args,
+        files,
+        upstreams,
+        targetGroupArn: lb.targetGroupArn,
+        template,
+        addresses,
+        pgpass,
+        dependsOn: [role.policy, ...config.parametersByHost[host.name]!],
+        tags,
         parent,
-      );
-      return instance;
-    });
+      }),
+    );
     resolveInstanceIds(pulumi.all(instances.map((i) => i.id)));
 
     this.instanceIds = instances.map((i) => i.id);
@@ -287,4 +165,56 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       caCertificate: this.caCertificate,
     });
   }
+}
+
+/** Where the pools point (the Postgres nodes) and the userlist of SCRAM verifiers, secret. */
+function upstreamsAndUserlist(args: PgBouncerFleetArgs) {
+  const { plan } = args;
+  const { port } = args.database;
+  const upstreams = pulumi
+    .all([args.database.primary, pulumi.all(args.database.replicas)])
+    .apply(([primary, replicas]): Upstreams => ({ primary, replicas, port }));
+  const userlist = pulumi.secret(
+    pulumi
+      .all(args.verifiers)
+      .apply((v) => renderUserlist(userlistEntries(plan, new Map(Object.entries(v))))),
+  );
+  return { upstreams, userlist };
+}
+
+/** The files stored for the hosts and the rollout that brings each revision to them. */
+function configRollout(
+  name: string,
+  args: PgBouncerFleetArgs,
+  inputs: {
+    files: ReturnType<typeof bootFiles>;
+    userlist: pulumi.Output<string>;
+    serverTls: PgBouncerTls | undefined;
+    readyAfter: pulumi.Resource;
+    parent: Parent;
+  },
+) {
+  const { files, userlist, serverTls, parent } = inputs;
+  const stored = storedFiles(files, serverTls?.certificatePem);
+  // The association targets the instances, and the instances boot only once their files are
+  // stored (the first boot fetches the userlist and the TLS pair): the ids reach the rollout
+  // once declared.
+  const [instanceIds, resolveInstanceIds] = pulumi.deferredOutput<string[]>();
+  const config = new ConfigRollout(
+    `${name}-config`,
+    {
+      plan: args.plan,
+      stack: args.stack,
+      files: stored,
+      secretFiles: {
+        "userlist.txt": userlist,
+        ...(serverTls ? { "pgbouncer.key": serverTls.privateKeyPem } : {}),
+      },
+      instanceIds,
+      readyAfter: [inputs.readyAfter],
+      tags: args.tags,
+    },
+    parent,
+  );
+  return { config, resolveInstanceIds };
 }

@@ -4,10 +4,9 @@ import type { Plan } from "../platform/plan.js";
 import { superuserQuery, superuserScript } from "../local/postgres-server.js";
 import { primaryNode } from "../local/cluster.js";
 import type { LocalSecrets } from "../local/secrets.js";
-import { SERVICE_METRICS } from "../local/monitoring.js";
 import { PRIMARY_ADDRESS, replicaAddress } from "../local/topology.js";
-import { fleet, partition, type Endpoints } from "./fleet.js";
-import type { CallError, FromWorker, WorkerInit } from "./protocol.js";
+import { startWorkers, WorkerReports } from "./threads.js";
+import { fleet, partition, type Endpoints, type InstanceSpec } from "./fleet.js";
 import type { RunRecord, ThroughputSample } from "./report/types.js";
 import { memorySamples, PoolSampler } from "./samplers.js";
 import { countErrors, exactPerSecond, summarise } from "./summary.js";
@@ -90,11 +89,7 @@ function endpoints(o: HarnessOptions): Endpoints {
 }
 
 export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
-  if (!(Number.isInteger(o.clients) && o.clients >= 1))
-    throw new Error(`--clients must be a whole number ≥ 1, got ${o.clients}`);
-  if (!(o.rate > 0 && o.rate <= 10)) throw new Error(`--rate must be in (0, 10], got ${o.rate}`);
-  if (!(Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= 16))
-    throw new Error(`--workers must be a whole number from 1 to 16, got ${o.workers}`);
+  checkOptions(o);
   const runId = `r${Date.now().toString(36)}`;
   const say = o.progress ?? (() => {});
   const specs = fleet(
@@ -103,97 +98,65 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
     endpoints(o),
   );
   const postgresVersion = await prepare(o);
-  const passwords = Object.fromEntries(
-    Object.entries(o.secrets.accounts).map(([k, v]) => [k, v.password]),
-  );
   const parts = partition(specs, o.workers);
   say(
     `${specs.reduce((n, s) => n + s.clients, 0)} clients in ${specs.length} service instances over ${parts.length} worker threads: connecting…`,
   );
-  const workers = parts.map(
-    (instances, i) =>
-      new Worker(new URL("./worker.ts", import.meta.url), {
-        execArgv: ["--import", "tsx"],
-        workerData: {
-          runId,
-          worker: i + 1,
-          instances,
-          passwords,
-          warm: true,
-          saturate: o.saturate ?? false,
-          ...(i < SERVICE_METRICS.slots
-            ? {
-                metricsPort: {
-                  address: SERVICE_METRICS.address,
-                  port: SERVICE_METRICS.firstPort + i,
-                },
-              }
-            : {}),
-        } satisfies WorkerInit,
-      }),
-  );
-  const sampler = o.direct ? undefined : new PoolSampler(o.plan, o.secrets);
-  const acked: AckedWrite[] = [];
-  const completions: number[] = [];
-  const readCompletions: number[] = [];
-  const completionLatencies: number[] = [];
-  const errors: CallError[] = [];
-  const latencies: Record<string, number[]> = {};
-  const perService: Record<string, { reads: number; writes: number; errors: number }> = {};
-  let tick = { lat: [] as number[], errors: 0 };
-  const connections = new Map<number, number>();
-  const connectionsLost = new Map<number, number>();
-  let notificationsReceived = 0;
-  let failure: string | undefined;
-  const ready = new Set<number>();
-  const done = new Set<number>();
-  const settled = new Promise<void>((resolve) => {
-    for (const w of workers) {
-      w.on("error", (e) => {
-        failure ??= `worker thread failed: ${e.message}`;
-        resolve();
-      });
-      w.on("message", (m: FromWorker) => {
-        if (m.kind === "ready") ready.add(m.worker);
-        else if (m.kind === "failed") {
-          failure ??= `worker ${m.worker} failed: ${m.error}`;
-          resolve();
-        } else if (m.kind === "done") {
-          acked.push(...m.acked);
-          notificationsReceived += m.notificationsReceived;
-          done.add(m.worker);
-          if (done.size === workers.length) resolve();
-        } else if (m.kind === "tick") {
-          connections.set(m.worker, m.connections);
-          connectionsLost.set(m.worker, m.connectionsLost);
-          completions.push(...m.completions);
-          readCompletions.push(...m.readCompletions);
-          completionLatencies.push(...m.completionLatencies);
-          errors.push(...m.errors);
-          tick.errors += m.errors.length;
-          for (const [service, t] of Object.entries(m.services)) {
-            (latencies[service] ??= []).push(...t.latencies);
-            tick.lat.push(...t.latencies);
-            const s = (perService[service] ??= { reads: 0, writes: 0, errors: 0 });
-            s.reads += t.reads;
-            s.writes += t.writes;
-            s.errors += t.errors;
-          }
-        }
-      });
-    }
-  });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const waitUntil = async (what: string, ok: () => boolean, ms: number) => {
-    const deadline = Date.now() + ms;
-    while (!ok()) {
-      if (failure) throw new Error(failure);
-      if (Date.now() > deadline)
-        throw new Error(`timed out after ${ms / 1000}s waiting for ${what}`);
-      await sleep(50);
-    }
+  const workers = startWorkers(o, runId, parts);
+  const run: Run = {
+    o,
+    workers,
+    sampler: o.direct ? undefined : new PoolSampler(o.plan, o.secrets),
+    reports: new WorkerReports(workers),
+    record: emptyRecord(o, specs, postgresVersion),
+    hookTimes: {},
+    say,
   };
-  const record: RunRecord = {
+  try {
+    await measure(run);
+  } finally {
+    for (const w of workers) w.postMessage({ kind: "stop" });
+    await Promise.race([run.reports.settled, sleep(30_000)]);
+    await Promise.all(workers.map((w) => w.terminate()));
+    await run.sampler?.close();
+  }
+  if (run.reports.failure) throw new Error(run.reports.failure);
+  return result(run, runId, specs);
+}
+
+/** One run in progress: its options, workers, what they report and the record being written. */
+interface Run {
+  o: HarnessOptions;
+  workers: Worker[];
+  sampler: PoolSampler | undefined;
+  reports: WorkerReports;
+  record: RunRecord;
+  hookTimes: HarnessResult["hookTimes"];
+  say: (line: string) => void;
+}
+
+function checkOptions(o: HarnessOptions): void {
+  if (!(Number.isInteger(o.clients) && o.clients >= 1))
+    throw new Error(`--clients must be a whole number ≥ 1, got ${o.clients}`);
+  if (!(o.rate > 0 && o.rate <= 10)) throw new Error(`--rate must be in (0, 10], got ${o.rate}`);
+  if (!(Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= 16))
+    throw new Error(`--workers must be a whole number from 1 to 16, got ${o.workers}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(reports: WorkerReports, what: string, ok: () => boolean, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (reports.failure) throw new Error(reports.failure);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** The record's meta as the run starts; the samples and summaries are filled in as it goes. */
+function emptyRecord(o: HarnessOptions, specs: InstanceSpec[], postgresVersion: string): RunRecord {
+  return {
     meta: {
       command: o.command,
       startedAt: new Date().toISOString(),
@@ -218,80 +181,104 @@ export async function runHarness(o: HarnessOptions): Promise<HarnessResult> {
     comparisons: [],
     notes: [],
   };
-  const hookTimes: HarnessResult["hookTimes"] = {};
-  try {
-    await waitUntil("every worker to open its pools", () => ready.size === workers.length, 120_000);
-    const startedAt = Date.now();
-    for (const w of workers) w.postMessage({ kind: "go", startedAt });
-    const hooks = (o.hooks ?? []).map((h) =>
-      sleep(h.atMs)
-        .then(async () => {
-          const start = Date.now() - startedAt;
-          say(`  ${(start / 1000).toFixed(1)}s ${h.label}`);
-          await h.run();
-          hookTimes[h.label] = { start, end: Date.now() - startedAt };
-          say(`  ${(hookTimes[h.label]!.end / 1000).toFixed(1)}s ${h.label}: done`);
-        })
-        .catch((e: Error) => {
-          failure ??= `${h.label} failed: ${e.message}`;
-        }),
-    );
-    let second = 0;
-    let previous = startedAt;
-    while ((second + 1) * 1000 <= o.durationMs) {
-      second++;
-      await sleep(startedAt + second * 1000 - Date.now());
-      if (failure) throw new Error(failure);
-      const current = tick;
-      tick = { lat: [], errors: 0 };
-      // A busy event loop can tick late: rates are per second of time actually elapsed.
-      const elapsed = Math.max(0.001, (Date.now() - previous) / 1000);
-      previous = Date.now();
-      current.lat.sort((a, b) => a - b);
-      const pools = sampler ? await sampler.sample(second) : [];
-      record.pools.push(...pools);
-      // Every 5 s: reading /proc for a few thousand backends is not free.
-      if (o.memory && second % MEMORY_EVERY_S === 1)
-        record.memory.push(...(await memorySamples(o.plan, o.secrets, second)));
-      const sample: ThroughputSample = {
-        t: second,
-        tps: Math.round(current.lat.length / elapsed),
-        p50Ms: round(percentile(current.lat, 50)),
-        p95Ms: round(percentile(current.lat, 95)),
-        p99Ms: round(percentile(current.lat, 99)),
-        errors: current.errors,
-        clientsWaiting: pools.reduce((n, p) => n + p.clWaiting, 0),
-        clientsConnected: [...connections.values()].reduce((a, b) => a + b, 0),
-        connectionsLost: [...connectionsLost.values()].reduce((a, b) => a + b, 0),
-      };
-      record.throughput.push(sample);
-      say(
-        `  ${String(second).padStart(4)}s ${String(sample.tps).padStart(6)} tx/s  p50 ${sample.p50Ms.toFixed(1)} ms  p99 ${sample.p99Ms.toFixed(1)} ms  errors ${sample.errors}  waiting ${sample.clientsWaiting}  clients ${sample.clientsConnected}`,
-      );
-    }
-    await Promise.all(hooks);
-  } finally {
-    for (const w of workers) w.postMessage({ kind: "stop" });
-    await Promise.race([settled, sleep(30_000)]);
-    await Promise.all(workers.map((w) => w.terminate()));
-    await sampler?.close();
+}
+
+/** The measured phase: the workers go, the hooks fire on time, a sample every second. */
+async function measure(run: Run): Promise<void> {
+  const { o, workers, reports } = run;
+  await waitUntil(
+    reports,
+    "every worker to open its pools",
+    () => reports.ready.size === workers.length,
+    120_000,
+  );
+  const startedAt = Date.now();
+  for (const w of workers) w.postMessage({ kind: "go", startedAt });
+  const hooks = (o.hooks ?? []).map((h) => runHook(run, h, startedAt));
+  let second = 0;
+  let previous = startedAt;
+  while ((second + 1) * 1000 <= o.durationMs) {
+    second++;
+    await sleep(startedAt + second * 1000 - Date.now());
+    if (reports.failure) throw new Error(reports.failure);
+    const current = reports.tick;
+    reports.tick = { lat: [], errors: 0 };
+    // A busy event loop can tick late: rates are per second of time actually elapsed.
+    const elapsed = Math.max(0.001, (Date.now() - previous) / 1000);
+    previous = Date.now();
+    await sample(run, second, current, elapsed);
   }
-  if (failure) throw new Error(failure);
-  record.services = summarise(specs, latencies, perService, o.durationMs);
+  await Promise.all(hooks);
+}
+
+/** A drill's hook, at its time; its failure stops the run. */
+function runHook(run: Run, h: NonNullable<HarnessOptions["hooks"]>[number], startedAt: number) {
+  const { hookTimes, say } = run;
+  return sleep(h.atMs)
+    .then(async () => {
+      const start = Date.now() - startedAt;
+      say(`  ${(start / 1000).toFixed(1)}s ${h.label}`);
+      await h.run();
+      hookTimes[h.label] = { start, end: Date.now() - startedAt };
+      say(`  ${(hookTimes[h.label]!.end / 1000).toFixed(1)}s ${h.label}: done`);
+    })
+    .catch((e: Error) => {
+      run.reports.failure ??= `${h.label} failed: ${e.message}`;
+    });
+}
+
+/** One second's sample: throughput and latency, SHOW POOLS, memory now and then; the live line. */
+async function sample(
+  { o, sampler, reports, record, say }: Run,
+  second: number,
+  current: WorkerReports["tick"],
+  elapsed: number,
+): Promise<void> {
+  current.lat.sort((a, b) => a - b);
+  const pools = sampler ? await sampler.sample(second) : [];
+  record.pools.push(...pools);
+  // Every 5 s: reading /proc for a few thousand backends is not free.
+  if (o.memory && second % MEMORY_EVERY_S === 1)
+    record.memory.push(...(await memorySamples(o.plan, o.secrets, second)));
+  const sample: ThroughputSample = {
+    t: second,
+    tps: Math.round(current.lat.length / elapsed),
+    p50Ms: round(percentile(current.lat, 50)),
+    p95Ms: round(percentile(current.lat, 95)),
+    p99Ms: round(percentile(current.lat, 99)),
+    errors: current.errors,
+    clientsWaiting: pools.reduce((n, p) => n + p.clWaiting, 0),
+    clientsConnected: [...reports.connections.values()].reduce((a, b) => a + b, 0),
+    connectionsLost: [...reports.connectionsLost.values()].reduce((a, b) => a + b, 0),
+  };
+  record.throughput.push(sample);
+  say(
+    `  ${String(second).padStart(4)}s ${String(sample.tps).padStart(6)} tx/s  p50 ${sample.p50Ms.toFixed(1)} ms  p99 ${sample.p99Ms.toFixed(1)} ms  errors ${sample.errors}  waiting ${sample.clientsWaiting}  clients ${sample.clientsConnected}`,
+  );
+}
+
+/** The record completed from everything the workers reported, and the result a drill checks. */
+function result(
+  { o, record, reports, hookTimes }: Run,
+  runId: string,
+  specs: InstanceSpec[],
+): HarnessResult {
+  const { errors, completions, readCompletions } = reports;
+  record.services = summarise(specs, reports.latencies, reports.perService, o.durationMs);
   record.errors = countErrors(errors);
   // The live line counted calls by when their tick reached this thread; the record counts them by
   // when they completed, so a worker's late message cannot make a second look empty.
-  exactPerSecond(record.throughput, completions, completionLatencies, errors);
+  exactPerSecond(record.throughput, completions, reports.completionLatencies, errors);
   completions.sort((a, b) => a - b);
   readCompletions.sort((a, b) => a - b);
   const failedCallStarts = errors.map((e) => e.calledAt).sort((a, b) => a - b);
   return {
     runId,
     record,
-    acked,
+    acked: reports.acked,
     completions,
     readCompletions,
-    notificationsReceived,
+    notificationsReceived: reports.notificationsReceived,
     hookTimes,
     failedCallStarts,
   };

@@ -1,4 +1,5 @@
-import { restoreStack, slo, type Drill, type DrillContext } from "./drills.js";
+import { slo, type Drill, type DrillContext } from "./drill.js";
+import { restoreStack } from "./drills.js";
 import { runHarness, type HarnessOptions } from "./harness.js";
 import type { RunRecord } from "./report/types.js";
 import { round } from "./stats.js";

@@ -1,7 +1,8 @@
 import { DEFAULTS } from "../platform/defaults.js";
 import type { HostPlan, Plan } from "../platform/plan.js";
 import type { PoolEntry } from "../platform/pool-entry.js";
-import { capability, databaseReserveKey, knows, type ForcedKey } from "../platform/capabilities.js";
+import { capability, databaseReserveKey, knows } from "../platform/capabilities.js";
+import type { ForcedKey } from "../platform/forced-keys.js";
 import { generatedHeader } from "./header.js";
 import { ADMIN_USER, STATS_USER, upstreamHost, type HostLayout, type Upstreams } from "./layout.js";
 import { absolutePath, connstringValue, iniKey, iniValue } from "./sanitize.js";

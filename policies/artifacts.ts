@@ -46,32 +46,60 @@ export function factsFromReview(
   review: readonly ReviewHost[],
   upstreams: Upstreams,
 ): Facts {
+  const parameterGroup = plannedParameterGroup(plan);
+  const local = plan.environment === "local";
+  const node = (name: string, role: PostgresNode["role"], address: string): PostgresNode => ({
+    ref: { type: "node", name },
+    node: name,
+    role,
+    address,
+    parameterGroup,
+    ...(local ? {} : { deletionProtection: plan.config.database.deletionProtection }),
+  });
+  return {
+    label,
+    scope: "artifacts",
+    hosts: review.flatMap((h) => hostConfigs(plan, h)),
+    nodes: [
+      node(PRIMARY_NODE, "primary", upstreams.primary),
+      ...upstreams.replicas.map((a, i) => node(replicaNodeName(i), "replica", a)),
+    ],
+    ingress: [],
+    exposures: [],
+    roles: [],
+    resources: [],
+    decoded: [],
+    unknowns: [],
+  };
+}
+
+/** A host's files as rendered, and (in the cloud) as its cloud-init user-data writes them. */
+function hostConfigs(plan: Plan, { host, files, userData }: ReviewHost): HostConfig[] {
+  const rendered: HostConfig = { host, source: "rendered", files: {} };
+  for (const name of Object.keys(deliveredFileTargets(plan))) {
+    rendered.files[name] = {
+      ref: { type: "rendered", name: `${host}/${name}` },
+      field: "",
+      text: files[name]!,
+    };
+  }
+  if (userData === undefined) return [rendered];
+  const boot: HostConfig = { host, source: "user-data", files: {} };
+  for (const [name, f] of Object.entries(filesFromCloudConfig(userData))) {
+    boot.files[name] = {
+      ref: { type: "rendered", name: `${host}/user-data.yaml` },
+      field: `write_files ${f.path}`,
+      text: f.text,
+    };
+  }
+  return [rendered, boot];
+}
+
+/** The Postgres settings the plan gives every node: the local stack's, or the RDS parameter group. */
+function plannedParameterGroup(plan: Plan): ParameterGroup {
   const c = plan.config;
   const local = plan.environment === "local";
-  const hosts: HostConfig[] = [];
-  for (const { host, files, userData } of review) {
-    const rendered: HostConfig = { host, source: "rendered", files: {} };
-    for (const name of Object.keys(deliveredFileTargets(plan))) {
-      rendered.files[name] = {
-        ref: { type: "rendered", name: `${host}/${name}` },
-        field: "",
-        text: files[name]!,
-      };
-    }
-    hosts.push(rendered);
-    if (userData === undefined) continue;
-    const boot: HostConfig = { host, source: "user-data", files: {} };
-    for (const [name, f] of Object.entries(filesFromCloudConfig(userData))) {
-      boot.files[name] = {
-        ref: { type: "rendered", name: `${host}/user-data.yaml` },
-        field: `write_files ${f.path}`,
-        text: f.text,
-      };
-    }
-    hosts.push(boot);
-  }
-
-  const parameterGroup: ParameterGroup = local
+  return local
     ? {
         ref: { type: "plan", name: "local Postgres settings" },
         parameters: {
@@ -93,27 +121,4 @@ export function factsFromReview(
         ),
         rds: true,
       };
-  const node = (name: string, role: PostgresNode["role"], address: string): PostgresNode => ({
-    ref: { type: "node", name },
-    node: name,
-    role,
-    address,
-    parameterGroup,
-    ...(local ? {} : { deletionProtection: c.database.deletionProtection }),
-  });
-  return {
-    label,
-    scope: "artifacts",
-    hosts,
-    nodes: [
-      node(PRIMARY_NODE, "primary", upstreams.primary),
-      ...upstreams.replicas.map((a, i) => node(replicaNodeName(i), "replica", a)),
-    ],
-    ingress: [],
-    exposures: [],
-    roles: [],
-    resources: [],
-    decoded: [],
-    unknowns: [],
-  };
 }

@@ -33,12 +33,35 @@ export function assessBudget(
   const copies = iniCopies(facts);
   const hosts = hostNames(facts);
   const addresses = new Set(facts.nodes.flatMap((n) => (n.address ? [n.address] : [])));
+  const { perProcess, targets } = processCounts(facts, plan, addresses, copies, findings);
+  const { caps, pools } = hostTotals(plan, copies, perProcess);
+  const counted: Counted = { plan, hosts, addresses, targets, caps };
+  for (const node of facts.nodes) {
+    const budget = budgetOf(node, counted, findings);
+    if (budget) budgets.push({ node, budget });
+  }
+  findings.push(...hostLossFindings(plan, hosts, pools, copies));
+  return { budgets, findings };
+}
 
+type PerProcess = Map<string, { cap: Map<string, number>; pool: Map<string, number> }>;
+
+/**
+ * The counts per host process (see below) and the hosts each entry names. Each entry's own
+ * findings are added to `findings` as it is read.
+ */
+function processCounts(
+  facts: Facts,
+  plan: Plan,
+  addresses: ReadonlySet<string>,
+  copies: IniCopy[],
+  findings: Finding[],
+): { perProcess: PerProcess; targets: Map<string, string[]> } {
   // Per host, process and entry: the largest cap over the process's copies (user-data, Parameter
   // Store) and the smallest pool_size. A host's figure is the sum over its processes (each runs
   // its own ini's pools); a process the plan runs whose ini is missing counts as its host's
   // largest cap and smallest pool, so a file not found never lowers the count.
-  const perProcess = new Map<string, { cap: Map<string, number>; pool: Map<string, number> }>();
+  const perProcess: PerProcess = new Map();
   const targets = new Map<string, string[]>();
   for (const c of copies) {
     const key = `${c.host}\u0000${c.process}`;
@@ -54,68 +77,90 @@ export function assessBudget(
       findings.push(...entryFindings(facts, plan, addresses, c, e));
     }
   }
-  const { caps, pools } = hostTotals(plan, copies, perProcess);
+  return { perProcess, targets };
+}
 
+/** What a node's budget is computed from: the hosts, the entries' targets, each host's caps. */
+interface Counted {
+  plan: Plan;
+  hosts: string[];
+  addresses: ReadonlySet<string>;
+  targets: Map<string, string[]>;
+  caps: Map<string, Map<string, number>>;
+}
+
+/** One node's budget, or undefined when its parameter group gives none (a finding says why). */
+function budgetOf(
+  node: PostgresNode,
+  { plan, hosts, addresses, targets, caps }: Counted,
+  findings: Finding[],
+): NodeBudget | undefined {
   const r = plan.config.database.reservedConnections;
-  for (const node of facts.nodes) {
-    const group = node.parameterGroup;
-    if (!group) {
-      findings.push({
-        ref: node.ref,
-        message: `${refText(node.ref)}: parameterGroupName must name the stack's parameter group (max_connections ${plan.maxConnections}), got RDS's default group`,
-      });
-      continue;
-    }
-    const maxConnections = Number(group.parameters.max_connections);
-    if (!Number.isFinite(maxConnections)) {
-      findings.push({
-        ref: group.ref,
-        message: `${refText(group.ref)}: parameters.max_connections must be set (the budget is computed on it), got ${group.parameters.max_connections ?? "nothing"}`,
-      });
-      continue;
-    }
-    const superuser = Number(
-      group.parameters.superuser_reserved_connections ?? DEFAULTS.superuserReservedConnections,
-    );
-    const reaches = (entry: string) => {
-      const list = targets.get(entry) ?? [];
-      if (node.address && addresses.size > 0) return list.includes(node.address);
-      // Addresses unknown: the plan says which one node the entry goes to (an entry the plan
-      // does not know is counted on the primary, the node a stray entry most likely names).
-      const planned = plan.entries.find((e) => e.name === entry);
-      return planned ? planned.node === node.node : node.role === "primary";
-    };
-    const shares: BudgetShare[] = [...targets.keys()]
-      .filter(reaches)
-      .sort()
-      .map((entry) =>
-        budgetShare(
-          entry,
-          hosts.map((h) => caps.get(h)?.get(entry) ?? 0),
-        ),
-      );
-    const b = nodeBudget(
-      node.node,
-      node.role,
-      maxConnections,
-      {
-        superuserReserved: superuser,
-        replication: r.replication,
-        exporters: r.exporters,
-        admin: r.admin,
-      },
-      shares,
-    );
-    budgets.push({ node, budget: b });
-    if (b.free < 0) {
-      findings.push({
-        ref: node.ref,
-        message: `${refText(node.ref)}: max_connections = ${maxConnections} (${refText(group.ref)}) ${overBudgetText(b)}`,
-      });
-    }
+  const group = node.parameterGroup;
+  if (!group) {
+    findings.push({
+      ref: node.ref,
+      message: `${refText(node.ref)}: parameterGroupName must name the stack's parameter group (max_connections ${plan.maxConnections}), got RDS's default group`,
+    });
+    return undefined;
   }
+  const maxConnections = Number(group.parameters.max_connections);
+  if (!Number.isFinite(maxConnections)) {
+    findings.push({
+      ref: group.ref,
+      message: `${refText(group.ref)}: parameters.max_connections must be set (the budget is computed on it), got ${group.parameters.max_connections ?? "nothing"}`,
+    });
+    return undefined;
+  }
+  const superuser = Number(
+    group.parameters.superuser_reserved_connections ?? DEFAULTS.superuserReservedConnections,
+  );
+  const reaches = (entry: string) => {
+    const list = targets.get(entry) ?? [];
+    if (node.address && addresses.size > 0) return list.includes(node.address);
+    // Addresses unknown: the plan says which one node the entry goes to (an entry the plan
+    // does not know is counted on the primary, the node a stray entry most likely names).
+    const planned = plan.entries.find((e) => e.name === entry);
+    return planned ? planned.node === node.node : node.role === "primary";
+  };
+  const shares: BudgetShare[] = [...targets.keys()]
+    .filter(reaches)
+    .sort()
+    .map((entry) =>
+      budgetShare(
+        entry,
+        hosts.map((h) => caps.get(h)?.get(entry) ?? 0),
+      ),
+    );
+  const b = nodeBudget(
+    node.node,
+    node.role,
+    maxConnections,
+    {
+      superuserReserved: superuser,
+      replication: r.replication,
+      exporters: r.exporters,
+      admin: r.admin,
+    },
+    shares,
+  );
+  if (b.free < 0) {
+    findings.push({
+      ref: node.ref,
+      message: `${refText(node.ref)}: max_connections = ${maxConnections} (${refText(group.ref)}) ${overBudgetText(b)}`,
+    });
+  }
+  return b;
+}
 
-  // One host lost: the host with the largest pool goes, the others must hold the peak.
+/** One host lost: the host with the largest pool goes, the others must hold the peak. */
+function hostLossFindings(
+  plan: Plan,
+  hosts: string[],
+  pools: Map<string, Map<string, number>>,
+  copies: IniCopy[],
+): Finding[] {
+  const findings: Finding[] = [];
   if (hosts.length > 0) {
     for (const e of plan.entries) {
       const sizes = hosts.map((h) => pools.get(h)?.get(e.name) ?? 0);
@@ -135,7 +180,7 @@ export function assessBudget(
       }
     }
   }
-  return { budgets, findings };
+  return findings;
 }
 
 /**

@@ -3,7 +3,8 @@ import { createRequire } from "node:module";
 import { gzipSync } from "node:zlib";
 import { describe, expect, test } from "vitest";
 import { editResource, fixtureFacts, fixtureResources } from "./fixtures.js";
-import { factsFromResources, stackFromUrn, UNKNOWN_SENTINELS } from "./resources.js";
+import { UNKNOWN_SENTINELS } from "./resource-values.js";
+import { factsFromResources, stackFromUrn } from "./resources.js";
 import type { PlainResource } from "./types.js";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

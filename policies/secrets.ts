@@ -1,4 +1,4 @@
-import { isUnknown } from "./resources.js";
+import { isUnknown } from "./resource-values.js";
 import { refText, type Facts, type Finding, type PlainResource } from "./types.js";
 import { writeFilesOf } from "./user-data.js";
 

@@ -2,6 +2,7 @@
 export {
   createDatabase,
   type Database,
+  type DatabaseHealth,
   type Isolation,
   type ReadOptions,
   type TransactionOptions,

@@ -14,27 +14,8 @@ import { PoolExhaustedError, QueryTimeoutError, TlsError } from "./errors.js";
 import type { TypedEvents } from "./events.js";
 import { BREAKER_STATE_VALUE, type HotCount, type Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
-import { sendBehind } from "./pg-query.js";
-import { phaseOf, sendCancel, sendWithXid, tag } from "./wire.js";
-
-/** Runs one statement with a timeout; used inside an attempt. */
-export type StatementRunner = <R extends pg.QueryResultRow = pg.QueryResultRow>(
-  sql: string,
-  params?: unknown[],
-) => Promise<pg.QueryResult<R>>;
-
-/** The runners an attempt gets: statements, and a statement that commits with a known xid. */
-export interface Runners {
-  run: StatementRunner;
-  /** One autocommit statement whose transaction id is learnt first (resilience/outcome.ts). */
-  runWithXid: StatementRunner;
-  /** A statement sent behind `prefix` in one round trip; every result, the prefix's first. */
-  runBehind: (
-    prefix: readonly string[],
-    sql: string,
-    params?: unknown[],
-  ) => Promise<pg.QueryResult[]>;
-}
+import { Statements, type Runners } from "./statements.js";
+import { phaseOf, tag } from "./wire.js";
 
 /**
  * The smallest default bulkhead queue: a pool of one to three must still hold the callers that
@@ -43,21 +24,6 @@ export interface Runners {
  * busy instance's calls. 16 overflowed once in four rolling restarts (catalog's rw pool of 3).
  */
 const MIN_QUEUE = 64;
-
-/** How long a cancelled statement may take to stop before its connection is dropped. */
-const CANCEL_GRACE_MS = 1000;
-
-/** What a target keeps per pooled connection (see Target.clients). */
-interface ClientState {
-  flight: Flight;
-  runners: Runners;
-}
-
-/** A statement's deadline (Infinity: none in flight) and whether the sweeper cancelled it. */
-interface Flight {
-  deadline: number;
-  timedOut: boolean;
-}
 
 /**
  * A PgBouncer process that is stopping turns calls away before they reach a server: the target is
@@ -87,19 +53,13 @@ export class Target {
   private readonly queueSize: number;
   private lastQueued = 0;
   private lostConnections = 0;
-  /**
-   * Per pooled connection, made once when it opens: its statement's deadline (Infinity when none
-   * runs) and the runners an attempt on it gets. Nothing is allocated per statement.
-   */
-  private readonly clients = new Map<pg.PoolClient, ClientState>();
-  /** Statements queued behind another on the same connection (a caller's Promise.all): rare. */
-  private readonly queuedFlights = new Map<Flight, pg.PoolClient>();
-  private readonly sweeper: NodeJS.Timeout;
   private readonly counters: {
     ok: HotCount;
     reads: HotCount;
     queued: ReturnType<Gauge["labels"]>;
   };
+  /** Its connections' statements, with their timeouts. */
+  private readonly statements: Statements;
 
   constructor(
     readonly name: string,
@@ -128,9 +88,9 @@ export class Target {
     // next statement on it fails anyway.
     this.pool.on("connect", (client) => {
       client.on("error", () => void this.lostConnections++);
-      this.clients.set(client, this.clientState(client));
+      this.statements.add(client);
     });
-    this.pool.on("remove", (client) => this.clients.delete(client));
+    this.pool.on("remove", (client) => this.statements.remove(client));
     this.queueSize = options.queuePerTarget ?? Math.max(endpoint.poolMax * 4, MIN_QUEUE);
     this.bulkhead = bulkhead(endpoint.poolMax, this.queueSize);
     this.breaker = targetBreaker(options, (e) => this.tripsBreaker(e));
@@ -140,11 +100,7 @@ export class Target {
       reads: metrics.reads.hot(labels),
       queued: metrics.bulkheadQueued.labels(labels),
     };
-    this.sweeper = setInterval(
-      () => this.sweep(),
-      Math.min(100, Math.max(10, options.statementTimeoutMs / 5)),
-    );
-    this.sweeper.unref();
+    this.statements = new Statements(`${service}/${name}`, endpoint, options.statementTimeoutMs);
     metrics.breakerState.set(labels, 0);
     // Series that exist at 0 before anything happens: a dashboard shows "none yet", not "no data".
     metrics.bulkheadRejections.inc(labels, 0);
@@ -230,7 +186,7 @@ export class Target {
     }
     let broken: Error | undefined;
     try {
-      const { runners } = this.stateOf(client);
+      const { runners } = this.statements.stateOf(client);
       return await work(runners, client);
     } catch (e) {
       if (phaseOf(e) === "connect" || classifyError(e, "query").class !== "permanent") {
@@ -253,7 +209,7 @@ export class Target {
       const client = await this.pool.connect();
       let broken: Error | undefined;
       try {
-        return await this.statement<R>(client, sql, undefined, timeoutMs);
+        return await this.statements.statement<R>(client, sql, undefined, timeoutMs);
       } catch (e) {
         broken = e as Error;
         throw e;
@@ -261,100 +217,6 @@ export class Target {
         client.release(broken);
       }
     });
-  }
-
-  /**
-   * A statement with a timeout that cancels it on the server (through PgBouncer) when it expires.
-   * One sweep timer per target checks the deadlines of statements in flight: a timer per
-   * statement costs more than the statement itself on a fast path.
-   */
-  private statement<R extends pg.QueryResultRow, T = pg.QueryResult<R>>(
-    client: pg.PoolClient,
-    sql: string,
-    params?: unknown[],
-    timeoutMs = this.options.statementTimeoutMs,
-    send?: () => Promise<T>,
-  ): Promise<T> {
-    // The connection's own flight, unless a statement is already in flight on it (pg queues a
-    // second one behind it): that one gets a flight of its own, so each keeps its deadline.
-    const own = this.stateOf(client).flight;
-    const flight = own.deadline === Infinity ? own : { deadline: 0, timedOut: false };
-    if (flight !== own) this.queuedFlights.set(flight, client);
-    flight.deadline = performance.now() + timeoutMs;
-    flight.timedOut = false;
-    const landed = () => {
-      flight.deadline = Infinity;
-      if (flight !== own) this.queuedFlights.delete(flight);
-    };
-    const failed = (e: unknown) => {
-      landed();
-      return flight.timedOut
-        ? new QueryTimeoutError(`${this.service}/${this.name}`, timeoutMs, e)
-        : tag(e, "query");
-    };
-    if (send) {
-      return send().then(
-        (result) => {
-          landed();
-          return result;
-        },
-        (e: unknown) => {
-          throw failed(e);
-        },
-      );
-    }
-    // pg's callback form: one promise per statement (its promise form adds another).
-    return new Promise((resolve, reject) =>
-      client.query<R>(sql, params as unknown[], (err, result) => {
-        if (err) return reject(failed(err));
-        landed();
-        resolve(result as T);
-      }),
-    );
-  }
-
-  /** A connection's state, made on first use if the pool's connect event has not run yet. */
-  private stateOf(client: pg.PoolClient): ClientState {
-    let state = this.clients.get(client);
-    if (!state) this.clients.set(client, (state = this.clientState(client)));
-    return state;
-  }
-
-  private clientState(client: pg.PoolClient): ClientState {
-    return {
-      flight: { deadline: Infinity, timedOut: false },
-      runners: {
-        run: (sql, params) => this.statement(client, sql, params),
-        runWithXid: (sql, params) =>
-          this.statement(client, sql, params, undefined, () => sendWithXid(client, sql, params)),
-        runBehind: (prefix, sql, params) =>
-          this.statement(client, sql, params, undefined, () =>
-            sendBehind(client, prefix, sql, params),
-          ),
-      },
-    };
-  }
-
-  private sweep(): void {
-    const now = performance.now();
-    for (const [client, { flight }] of this.clients) this.check(client, flight, now);
-    for (const [flight, client] of this.queuedFlights) this.check(client, flight, now);
-  }
-
-  /** A statement past its deadline is cancelled; one still running a grace later, cut. */
-  private check(client: pg.PoolClient, flight: Flight, now: number): void {
-    if (!flight.timedOut && flight.deadline <= now) {
-      flight.timedOut = true;
-      sendCancel(client, this.endpoint);
-    } else if (flight.timedOut && flight.deadline + CANCEL_GRACE_MS <= now) {
-      // The cancel did not land: PgBouncer (1.18, 1.24) may send it to the other host of a
-      // multi-host entry. Drop the connection; PgBouncer then closes the server connection,
-      // which ends the query, and the caller gets its timeout now.
-      (
-        client as unknown as { connection: { stream: { destroy(): void } } }
-      ).connection.stream.destroy();
-      flight.deadline = Infinity;
-    }
   }
 
   /** Metrics of the hot path, label sets bound once. */
@@ -383,7 +245,7 @@ export class Target {
   }
 
   close(): Promise<void> {
-    clearInterval(this.sweeper);
+    this.statements.stop();
     return this.pool.end();
   }
 }

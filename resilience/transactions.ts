@@ -19,7 +19,7 @@ import {
   type Outcome,
   type TxRef,
 } from "./outcome.js";
-import type { Runners, StatementRunner } from "./target.js";
+import type { Runners, StatementRunner } from "./statements.js";
 import { phaseOf } from "./wire.js";
 
 /**

@@ -45,6 +45,21 @@ export function renderMarkdown(
   chartFiles: readonly ChartLink[],
   dashboards?: DashboardsLink,
 ): string {
+  const out = [
+    ...summarySection(record),
+    ...(record.drill ? drillSection(record.drill) : []),
+    ...servicesSection(record.services),
+    ...(record.comparisons.length > 0 ? comparisonsSection(record.comparisons) : []),
+    ...errorsSection(record.errors),
+    ...(chartFiles.length > 0 ? chartsSection(chartFiles) : []),
+    ...(dashboards ? dashboardsSection(dashboards) : []),
+    ...(record.notes.length > 0 ? notesSection(record.notes) : []),
+  ];
+  return out.join("\n").trimEnd() + "\n";
+}
+
+/** The title, what ran where, and the verdict. */
+function summarySection(record: RunRecord): string[] {
   const { meta, drill } = record;
   const out: string[] = [];
   const title = drill ? `${drill.name} drill` : `${meta.mode} run`;
@@ -65,31 +80,36 @@ export function renderMarkdown(
   );
   out.push(`- **Services:** ${meta.services.map(inline).join(", ")}`);
   out.push("", `**Verdict: ${verdict(record)}**`, "");
+  return out;
+}
 
-  if (drill) {
-    out.push(`## Drill: ${inline(drill.name)} — ${passFail(drill.pass)}`, "");
-    if (drill.description.trim() !== "") out.push(inline(drill.description), "");
-    const healed =
-      drill.healedAt === undefined
-        ? "not healed during the run"
-        : `healed at ${formatQuantity(drill.healedAt, "s")}`;
-    out.push(`Fault injected at ${formatQuantity(drill.faultAt, "s")}, ${healed}.`, "");
-    out.push(
-      table(
-        ["SLO", "measured", "bound", "result"],
-        drill.slos.map((slo) => [
-          slo.name,
-          formatQuantity(slo.measured, slo.unit),
-          bound(slo),
-          passFail(slo.pass),
-        ]),
-      ),
-      "",
-    );
-  }
+function drillSection(drill: NonNullable<RunRecord["drill"]>): string[] {
+  const out: string[] = [];
+  out.push(`## Drill: ${inline(drill.name)} — ${passFail(drill.pass)}`, "");
+  if (drill.description.trim() !== "") out.push(inline(drill.description), "");
+  const healed =
+    drill.healedAt === undefined
+      ? "not healed during the run"
+      : `healed at ${formatQuantity(drill.healedAt, "s")}`;
+  out.push(`Fault injected at ${formatQuantity(drill.faultAt, "s")}, ${healed}.`, "");
+  out.push(
+    table(
+      ["SLO", "measured", "bound", "result"],
+      drill.slos.map((slo) => [
+        slo.name,
+        formatQuantity(slo.measured, slo.unit),
+        bound(slo),
+        passFail(slo.pass),
+      ]),
+    ),
+    "",
+  );
+  return out;
+}
 
+function servicesSection(services: RunRecord["services"]): string[] {
+  const out: string[] = [];
   out.push("## Services", "");
-  const services = record.services;
   const sum = (pick: (s: (typeof services)[number]) => number) =>
     services.reduce((total, s) => total + pick(s), 0);
   out.push(
@@ -134,28 +154,35 @@ export function renderMarkdown(
     "",
   );
 
-  if (record.comparisons.length > 0) {
-    out.push("## Comparisons", "");
-    out.push(
-      table(
-        ["comparison", "numerator", "denominator", "ratio", "goal", "result"],
-        record.comparisons.map((c) => [
-          c.name,
-          `${c.numerator.label}: ${formatNumber(c.numerator.value)}`,
-          `${c.denominator.label}: ${formatNumber(c.denominator.value)}`,
-          withUnit(formatMeasure(c.ratio), c.unit),
-          c.goal === undefined ? NONE : `≥ ${withUnit(formatMeasure(c.goal), c.unit)}`,
-          comparisonResult(c) ?? NONE,
-        ]),
-      ),
-      "",
-    );
-  }
+  return out;
+}
 
+function comparisonsSection(comparisons: RunRecord["comparisons"]): string[] {
+  const out: string[] = [];
+  out.push("## Comparisons", "");
+  out.push(
+    table(
+      ["comparison", "numerator", "denominator", "ratio", "goal", "result"],
+      comparisons.map((c) => [
+        c.name,
+        `${c.numerator.label}: ${formatNumber(c.numerator.value)}`,
+        `${c.denominator.label}: ${formatNumber(c.denominator.value)}`,
+        withUnit(formatMeasure(c.ratio), c.unit),
+        c.goal === undefined ? NONE : `≥ ${withUnit(formatMeasure(c.goal), c.unit)}`,
+        comparisonResult(c) ?? NONE,
+      ]),
+    ),
+    "",
+  );
+  return out;
+}
+
+function errorsSection(recorded: RunRecord["errors"]): string[] {
+  const out: string[] = [];
   out.push("## Errors", "");
-  if (record.errors.length === 0) out.push("No caller-visible errors.", "");
+  if (recorded.length === 0) out.push("No caller-visible errors.", "");
   else {
-    const errors = [...record.errors].sort(
+    const errors = [...recorded].sort(
       (a, b) =>
         b.count - a.count || compareText(a.service, b.service) || compareText(a.code, b.code),
     );
@@ -174,25 +201,28 @@ export function renderMarkdown(
     );
   }
 
-  if (chartFiles.length > 0) {
-    out.push("## Charts", "");
-    for (const chart of chartFiles)
-      out.push(
-        `### ${inline(chart.title)}`,
-        "",
-        `![${inline(chart.title)}](${encodeURI(chart.file)})`,
-        "",
-      );
-  }
+  return out;
+}
 
-  if (dashboards) out.push(...dashboardsSection(dashboards));
+function chartsSection(chartFiles: readonly ChartLink[]): string[] {
+  const out: string[] = [];
+  out.push("## Charts", "");
+  for (const chart of chartFiles)
+    out.push(
+      `### ${inline(chart.title)}`,
+      "",
+      `![${inline(chart.title)}](${encodeURI(chart.file)})`,
+      "",
+    );
+  return out;
+}
 
-  if (record.notes.length > 0) {
-    out.push("## Notes", "");
-    for (const note of record.notes) out.push(`- ${inline(note)}`);
-    out.push("");
-  }
-  return out.join("\n").trimEnd() + "\n";
+function notesSection(notes: RunRecord["notes"]): string[] {
+  const out: string[] = [];
+  out.push("## Notes", "");
+  for (const note of notes) out.push(`- ${inline(note)}`);
+  out.push("");
+  return out;
 }
 
 function dashboardsSection(d: DashboardsLink): string[] {

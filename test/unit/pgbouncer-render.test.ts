@@ -7,7 +7,7 @@ import { localLayout, localUpstreams } from "../../local/topology.js";
 import { renderLocalHost } from "../../local/pgbouncer.js";
 import { knows, parseVersion } from "../../platform/capabilities.js";
 import { fixtureVerifiers } from "../../pgbouncer/fixtures.js";
-import { FORCED_KEYS } from "../../platform/capabilities.js";
+import { FORCED_KEYS } from "../../platform/forced-keys.js";
 import { databaseLine, renderIni } from "../../pgbouncer/ini.js";
 import { PRODUCTION_LAYOUT, type Upstreams } from "../../pgbouncer/layout.js";
 import { renderHostFiles, userlistEntries, type HostFiles } from "../../pgbouncer/render.js";

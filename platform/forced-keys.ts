@@ -1,0 +1,43 @@
+/**
+ * [pgbouncer] keys pg-pooling owns: the plan derives them (pgbouncer/ini.ts renders them), and an
+ * override of one of these is a config error (validate.ts).
+ */
+export const FORCED_KEYS = [
+  "admin_users",
+  "auth_file",
+  "auth_hba_file",
+  "auth_type",
+  "client_idle_timeout",
+  "client_login_timeout",
+  "client_tls_cert_file",
+  "client_tls_key_file",
+  "client_tls_sslmode",
+  "default_pool_size",
+  "dns_max_ttl",
+  "idle_transaction_timeout",
+  "listen_addr",
+  "listen_port",
+  "logfile",
+  "max_client_conn",
+  "peer_id",
+  "max_prepared_statements",
+  "pidfile",
+  "pool_mode",
+  "query_timeout",
+  "query_wait_timeout",
+  "server_connect_timeout",
+  "server_idle_timeout",
+  "server_lifetime",
+  "server_login_retry",
+  "server_tls_ca_file",
+  "server_tls_sslmode",
+  "so_reuseport",
+  "stats_users",
+  "tcp_keepalive",
+  "tcp_keepcnt",
+  "tcp_keepidle",
+  "tcp_keepintvl",
+  "tcp_user_timeout",
+  "unix_socket_dir",
+] as const;
+export type ForcedKey = (typeof FORCED_KEYS)[number];
