@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hostPrivateIps } from "../platform/network.js";
-import type { Plan } from "../platform/plan.js";
 import type { Upstreams } from "../pgbouncer/layout.js";
 import { userlistEntries } from "../pgbouncer/render.js";
 import { fleetCaName, serverCertificateNames } from "../pgbouncer/server-certificate.js";
@@ -11,57 +10,10 @@ import { bootFiles, storedFiles } from "./host-files.js";
 import { HostRole } from "./host-role.js";
 import { hostLaunchTemplate } from "./host-template.js";
 import { PgBouncerTls } from "./pgbouncer-tls.js";
+import type { PgBouncerFleetArgs } from "./pgbouncer-fleet-args.js";
 import { exportersPgpass, fleetNetwork, hostInstance, type Parent } from "./pgbouncer-hosts.js";
 
-/** The PgBouncer hosts, their load balancer, and the delivery of config revisions to them. */
-export interface PgBouncerFleetArgs {
-  /**
-   * The plan: hosts, pools, port, PgBouncer version, TLS and the ranges Prometheus scrapes from
-   * (`monitoring.scrapeFrom`) all come from it. @default none: required
-   */
-  plan: Plan;
-  /** Stack name, for Parameter Store paths. @default none: required */
-  stack: string;
-  /** AWS region (the hosts fetch their files and the RDS CA bundle there). @default none: required */
-  region: string;
-  /**
-   * EC2 instance type (`pgbouncer.instanceType`); Graviton types get the arm64 image.
-   * @default none: required
-   */
-  instanceType: string;
-  /** The VPC of the hosts and their security group. @default none: required */
-  vpcId: pulumi.Input<string>;
-  /**
-   * Private subnets in AZ order, one per `network.azs`, as Network made them (each with the hosts'
-   * reserved block): host i goes to subnet i mod n, at its fixed address. @default none: required
-   */
-  subnetIds: pulumi.Input<string>[];
-  /** The services' security group: the only source the load balancer admits. @default none: required */
-  clientSecurityGroupId: pulumi.Input<string>;
-  /**
-   * The Postgres nodes the pools point at (addresses, port) and their security group.
-   * @default none: required
-   */
-  database: {
-    primary: pulumi.Input<string>;
-    replicas: pulumi.Input<string>[];
-    port: number;
-    securityGroupId: pulumi.Input<string>;
-  };
-  /** SCRAM verifier per PgBouncer account (services, admin, stats), secret. @default none: required */
-  verifiers: Record<string, pulumi.Input<string>>;
-  /**
-   * The exporters' pgpass file (stats-only user and monitoring role), secret. Given, every host
-   * runs the exporters (monitoring/exporter-units.ts), reads this from a SecureString at boot,
-   * and the hosts' security group admits `monitoring.scrapeFrom` to the exporters' ports.
-   * @default none: hosts without exporters
-   */
-  exporterPgpass?: pulumi.Input<string>;
-  /** Private DNS record for the endpoint, pointing at the load balancer. @default none */
-  dns?: { zone: string; record: string };
-  /** Tags on every resource; `Name` is added per resource. @default {} */
-  tags?: Record<string, string>;
-}
+export type { PgBouncerFleetArgs };
 
 /**
  * N hosts over the AZs, each booting from a launch template with its own cloud-init user-data,

@@ -11,7 +11,7 @@ import { hostAccessRules } from "./host-access.js";
 import type { bootFiles } from "./host-files.js";
 import type { hostLaunchTemplate } from "./host-template.js";
 import { LoadBalancer } from "./load-balancer.js";
-import type { PgBouncerFleetArgs } from "./pgbouncer-fleet.js";
+import type { PgBouncerFleetArgs } from "./pgbouncer-fleet-args.js";
 
 /** The pieces of a PgBouncerFleet: its network, the exporters' secret, each host's instance. */
 

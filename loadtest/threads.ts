@@ -1,13 +1,13 @@
 import { Worker } from "node:worker_threads";
 import { SERVICE_METRICS } from "../local/monitoring.js";
 import type { InstanceSpec } from "./fleet.js";
-import type { HarnessOptions } from "./harness.js";
+import type { LocalSecrets } from "../local/secrets.js";
 import type { CallError, FromWorker, WorkerInit } from "./protocol.js";
 import type { AckedWrite } from "./workloads.js";
 
 /** One worker thread per part of the fleet; the first few serve their metrics for Prometheus. */
 export function startWorkers(
-  o: Pick<HarnessOptions, "secrets" | "saturate">,
+  o: { secrets: LocalSecrets; saturate?: boolean },
   runId: string,
   parts: InstanceSpec[][],
 ): Worker[] {
