@@ -14,7 +14,7 @@ export async function printStatus(plan: Plan): Promise<boolean> {
   const v = status.versions;
   console.log(
     `Running here: PostgreSQL ${v.postgres ?? "(not running)"}, PgBouncer ${v.pgbouncer ?? "(not installed)"}; ` +
-      `the plan targets PgBouncer ${plan.config.pgbouncer.version}, RDS PostgreSQL ${plan.config.database.engineVersion}`,
+      `the plan targets PgBouncer ${plan.pgbouncerVersion.join(".")}, RDS PostgreSQL ${plan.config.database.engineVersion}`,
   );
   console.log(
     `Production-line root: ${v.root}\n  ${Object.entries(v.packages)

@@ -17,8 +17,9 @@ export function checkClientCapacity(facts: Facts, plan: Plan): Finding[] {
   const hosts = hostNames(facts).length;
   if (hosts === 0) return findings;
   const survivors = survivingHosts(hosts);
+  const instancesOf = (service: string) => plan.services.find((s) => s.name === service)!.instances;
   const shares = clientProfiles(plan).map((p) => {
-    const instances = plan.config.services[p.service]!.instances;
+    const instances = instancesOf(p.service);
     // One slot per connection the instance may hold: its rw pool and its full pool to each replica.
     const perInstance = p.rw.poolMax + p.replicas.reduce((sum, r) => sum + r.poolMax, 0);
     return {
@@ -32,7 +33,7 @@ export function checkClientCapacity(facts: Facts, plan: Plan): Finding[] {
   // average, up to the binomial bound of all of them.
   const all = clientProfiles(plan).reduce((sum, p) => {
     const perInstance = p.rw.poolMax + p.replicas.reduce((n, r) => n + r.poolMax, 0);
-    return sum + perInstance * plan.config.services[p.service]!.instances;
+    return sum + perInstance * instancesOf(p.service);
   }, 0);
   const busiest = spreadBound(all, survivors, DEFAULTS.sessionSpreadTail);
   const need =
