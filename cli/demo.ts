@@ -93,15 +93,19 @@ function column(r: LoadResult): string[] {
   ];
 }
 
+/** Prints one line of the demo's narration (an empty line when given none). */
+type Say = (line?: string) => void;
+
+/** One load run's result, with the Postgres backends counted halfway through it. */
+interface Measured {
+  result: LoadResult;
+  backends: string;
+}
+
 await main(async () => {
   const plan = localPlan();
   const say = (line = "") => console.log(line);
-  say(
-    `pg-pooling demo: ${plan.services.length} services, ${plan.totalPeakClients} clients at peak (Pulumi.local.yaml)`,
-  );
-  say(
-    `\n== 1. Bring up the local stack: Postgres primary + ${plan.config.database.replicas} streaming replicas, ${plan.hosts.length} PgBouncer hosts`,
-  );
+  announce(plan, say);
   try {
     await stackUp(plan, (l) => say(`   ${l}`));
     const secrets = await readSecrets();
@@ -113,72 +117,121 @@ await main(async () => {
 
     // Without a pooler first: PgBouncer has opened no server connection yet, so the backend
     // counts of each run are that run's own.
-    say(
-      `\n== 2. ${clients} clients straight to Postgres, no pooler (max_connections ${plan.maxConnections})`,
-    );
-    let directBackends = "";
-    const direct = await runLoad({
-      targets: clientTargets(plan, secrets, "postgres"),
-      durationMs: DURATION_MS,
-      thinkMs: THINK_MS,
-      midRun: async () => {
-        directBackends = await backends(plan, secrets);
-      },
-    });
-
-    say(`\n== 3. The same ${clients} clients through PgBouncer`);
-    let pooledBackends = "";
-    const pooled = await runLoad({
-      targets: clientTargets(plan, secrets, "pgbouncer"),
-      durationMs: DURATION_MS,
-      thinkMs: THINK_MS,
-      midRun: async () => {
-        say("   halfway, live from each host's SHOW POOLS:");
-        await printStatus(plan);
-        pooledBackends = await backends(plan, secrets);
-      },
-    });
-
-    say("\n== 4. Side by side");
-    const labels = [
-      "clients attempted",
-      "clients connected",
-      "clients refused",
-      "transactions",
-      "failed transactions",
-      "throughput",
-      "latency p50 / p99",
-    ];
-    const a = column(pooled);
-    const b = column(direct);
-    say(
-      table(
-        ["", "through PgBouncer", "straight to Postgres"],
-        [
-          ...labels.map((l, i) => [l, a[i]!, b[i]!]),
-          ["Postgres backends (mid-run)", pooledBackends, directBackends],
-        ],
-      ),
-    );
-    say(
-      `\n   Through the pooler every client got in, served by ${pooledBackends
-        .replace(/\D+/g, " ")
-        .trim()
-        .split(" ")
-        .map(Number)
-        .reduce((x, y) => x + y, 0)} server connections in all.`,
-    );
-    if (direct.connected < direct.attempted) {
-      say(
-        `   Straight to Postgres only ${direct.connected} of ${direct.attempted} got in: every client costs a backend process, so the`,
-      );
-      say(
-        `   role connection limits and max_connections the plan budgets for the pools turn the rest away.`,
-      );
-    }
+    const direct = await loadDirect(plan, secrets, clients, say);
+    const pooled = await loadPooled(plan, secrets, clients, say);
+    printSideBySide(pooled, direct, say);
+    printConclusion(pooled, direct.result, say);
   } finally {
     say("\n== 5. Take the local stack down");
     await stackDown(plan);
     say("   done: no process, port or state left");
   }
 });
+
+/** Step 1's heading: what the demo drives, and the stack it is about to bring up. */
+function announce(plan: Plan, say: Say): void {
+  say(
+    `pg-pooling demo: ${plan.services.length} services, ${plan.totalPeakClients} clients at peak (Pulumi.local.yaml)`,
+  );
+  say(
+    `\n== 1. Bring up the local stack: Postgres primary + ${plan.config.database.replicas} streaming replicas, ${plan.hosts.length} PgBouncer hosts`,
+  );
+}
+
+/**
+ * Step 2: every client straight to Postgres, no pooler, with the backends counted halfway; the
+ * role limits and max_connections turn some away.
+ */
+async function loadDirect(
+  plan: Plan,
+  secrets: LocalSecrets,
+  clients: number,
+  say: Say,
+): Promise<Measured> {
+  say(
+    `\n== 2. ${clients} clients straight to Postgres, no pooler (max_connections ${plan.maxConnections})`,
+  );
+  let backendsMidRun = "";
+  const result = await runLoad({
+    targets: clientTargets(plan, secrets, "postgres"),
+    durationMs: DURATION_MS,
+    thinkMs: THINK_MS,
+    midRun: async () => {
+      backendsMidRun = await backends(plan, secrets);
+    },
+  });
+  return { result, backends: backendsMidRun };
+}
+
+/**
+ * Step 3: the same clients through PgBouncer; halfway, each host's pools are printed live and
+ * the backends counted, to show the few server connections the pooler keeps.
+ */
+async function loadPooled(
+  plan: Plan,
+  secrets: LocalSecrets,
+  clients: number,
+  say: Say,
+): Promise<Measured> {
+  say(`\n== 3. The same ${clients} clients through PgBouncer`);
+  let backendsMidRun = "";
+  const result = await runLoad({
+    targets: clientTargets(plan, secrets, "pgbouncer"),
+    durationMs: DURATION_MS,
+    thinkMs: THINK_MS,
+    midRun: async () => {
+      say("   halfway, live from each host's SHOW POOLS:");
+      await printStatus(plan);
+      backendsMidRun = await backends(plan, secrets);
+    },
+  });
+  return { result, backends: backendsMidRun };
+}
+
+/** Step 4: the two runs as two columns of one table, the mid-run backend counts in the last row. */
+function printSideBySide(pooled: Measured, direct: Measured, say: Say): void {
+  say("\n== 4. Side by side");
+  const labels = [
+    "clients attempted",
+    "clients connected",
+    "clients refused",
+    "transactions",
+    "failed transactions",
+    "throughput",
+    "latency p50 / p99",
+  ];
+  const a = column(pooled.result);
+  const b = column(direct.result);
+  say(
+    table(
+      ["", "through PgBouncer", "straight to Postgres"],
+      [
+        ...labels.map((l, i) => [l, a[i]!, b[i]!]),
+        ["Postgres backends (mid-run)", pooled.backends, direct.backends],
+      ],
+    ),
+  );
+}
+
+/**
+ * What the table shows, in words: the server connections the pooled run needed in all, and, when
+ * Postgres refused clients, why.
+ */
+function printConclusion(pooled: Measured, direct: LoadResult, say: Say): void {
+  say(
+    `\n   Through the pooler every client got in, served by ${pooled.backends
+      .replace(/\D+/g, " ")
+      .trim()
+      .split(" ")
+      .map(Number)
+      .reduce((x, y) => x + y, 0)} server connections in all.`,
+  );
+  if (direct.connected < direct.attempted) {
+    say(
+      `   Straight to Postgres only ${direct.connected} of ${direct.attempted} got in: every client costs a backend process, so the`,
+    );
+    say(
+      `   role connection limits and max_connections the plan budgets for the pools turn the rest away.`,
+    );
+  }
+}

@@ -11,6 +11,21 @@ import { isLocalLine, LOCAL_LINES, localPlan } from "../local/lines.js";
  */
 export async function printStatus(plan: Plan): Promise<boolean> {
   const status = await stackStatus(plan);
+  printVersions(plan, status);
+  printNodes(status);
+  printHosts(plan, status);
+  printEndpoints(status);
+  return status.up;
+}
+
+/** What stackStatus reports: versions, TLS, exporters, nodes, hosts, balancer and Prometheus. */
+type StackStatus = Awaited<ReturnType<typeof stackStatus>>;
+
+/**
+ * What runs here against what the plan targets, the production line the binaries come from,
+ * and whether TLS and the exporters are in place.
+ */
+function printVersions(plan: Plan, status: StackStatus): void {
   const v = status.versions;
   console.log(
     `Running here: PostgreSQL ${v.postgres ?? "(not running)"}, PgBouncer ${v.pgbouncer ?? "(not installed)"}; ` +
@@ -30,6 +45,10 @@ export async function printStatus(plan: Plan): Promise<boolean> {
     `Exporters: pgbouncer_exporter ${exporters.pgbouncer.join(" of ")} processes, ` +
       `postgres_exporter ${exporters.postgres.join(" of ")} nodes`,
   );
+}
+
+/** Each Postgres node: where it listens, whether it runs, and as primary or replica. */
+function printNodes(status: StackStatus): void {
   console.log("\nPostgres nodes");
   console.log(
     table(
@@ -42,33 +61,43 @@ export async function printStatus(plan: Plan): Promise<boolean> {
       ]),
     ),
   );
+}
+
+/** Each PgBouncer host, and for a running one its pools live beside the plan's pool_size. */
+function printHosts(plan: Plan, status: StackStatus): void {
   console.log("\nPgBouncer hosts (live from SHOW POOLS; pool_size from the plan)");
   for (const h of status.hosts) {
     console.log(
       `  ${h.host} ${h.address}:${plan.config.pgbouncer.port} ${h.pid ? `pid ${h.pid}` : "not running"}`,
     );
-    if (!h.pid) continue;
-    console.log(
-      table(
-        ["entry", "mode", "pool_size", "cl_active", "cl_waiting", "sv_active", "sv_idle"],
-        plan.entries.map((e) => {
-          // One row per process that has the entry: the host's figure is their sum.
-          const rows = h.pools.filter((p) => p.database === e.name);
-          const sum = (k: "cl_active" | "cl_waiting" | "sv_active" | "sv_idle") =>
-            rows.reduce((n, r) => n + Number(r[k]), 0);
-          return [
-            e.name,
-            e.poolMode,
-            e.poolSize,
-            sum("cl_active"),
-            sum("cl_waiting"),
-            sum("sv_active"),
-            sum("sv_idle"),
-          ];
-        }),
-      ),
-    );
+    if (h.pid) console.log(hostPools(plan, h));
   }
+}
+
+/** One host's pools, one row per entry of the plan, each figure summed over the host's processes. */
+function hostPools(plan: Plan, h: StackStatus["hosts"][number]): string {
+  return table(
+    ["entry", "mode", "pool_size", "cl_active", "cl_waiting", "sv_active", "sv_idle"],
+    plan.entries.map((e) => {
+      // One row per process that has the entry: the host's figure is their sum.
+      const rows = h.pools.filter((p) => p.database === e.name);
+      const sum = (k: "cl_active" | "cl_waiting" | "sv_active" | "sv_idle") =>
+        rows.reduce((n, r) => n + Number(r[k]), 0);
+      return [
+        e.name,
+        e.poolMode,
+        e.poolSize,
+        sum("cl_active"),
+        sum("cl_waiting"),
+        sum("sv_active"),
+        sum("sv_idle"),
+      ];
+    }),
+  );
+}
+
+/** The endpoints an operator opens next: the balancer every client goes through, and Prometheus. */
+function printEndpoints(status: StackStatus): void {
   console.log(
     status.balancer
       ? `\nLoad balancer: HAProxy on ${status.balancer}, the endpoint every client uses (pgbouncer.endpoint)`
@@ -79,7 +108,6 @@ export async function printStatus(plan: Plan): Promise<boolean> {
       ? `\nPrometheus: ${status.prometheus} (alerts: ${status.prometheus}/alerts, targets: ${status.prometheus}/targets)`
       : "\nPrometheus: not running",
   );
-  return status.up;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,4 +1,4 @@
-import type { Plan } from "../platform/plan.js";
+import type { Plan, ServicePlan } from "../platform/plan.js";
 import type { ClientProfile } from "../platform/profiles.js";
 import { localProfiles } from "../local/tls.js";
 
@@ -45,15 +45,8 @@ export const listens = (service: string) => service === "notifications";
 const callers = (p: ClientProfile) => p.rw.poolMax + (p.replicas[0]?.poolMax ?? 0);
 
 export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): InstanceSpec[] {
-  const chosen = plan.services.filter(
-    (s) => !options.services?.length || options.services.includes(s.name),
-  );
-  const unknown = (options.services ?? []).filter((n) => !plan.services.some((s) => s.name === n));
-  if (unknown.length > 0)
-    throw new Error(
-      `--service must name services of the plan (${plan.services.map((s) => s.name).join(", ")}), got ${unknown.join(", ")}`,
-    );
-  const perInstance = (s: (typeof chosen)[number]) => s.app.rwPoolMax + s.app.roPoolMax;
+  const chosen = chosenServices(plan, options);
+  const perInstance = (s: ServicePlan) => s.app.rwPoolMax + s.app.roPoolMax;
   const planned = chosen.reduce((sum, s) => sum + perInstance(s) * s.instances, 0);
   const scale = options.clients / planned;
   const profiles = new Map(localProfiles(plan).map((p) => [p.service, p]));
@@ -77,17 +70,7 @@ export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): 
         const host = endpoints.pgbouncerHosts[spread++ % endpoints.pgbouncerHosts.length]!;
         profile.rw.host = host;
         for (const r of profile.replicas) r.host = host;
-      } else if (endpoints.postgres) {
-        const pg = endpoints.postgres;
-        profile.rw = { ...profile.rw, host: pg.primary, port: pg.port, database: s.name };
-        // Replica i's endpoint goes straight to replica i, as its PgBouncer entry would.
-        profile.replicas = profile.replicas.map((r, k) => ({
-          ...r,
-          host: pg.replicas[k % pg.replicas.length]!,
-          port: pg.port,
-          database: s.name,
-        }));
-      }
+      } else if (endpoints.postgres) pointAtPostgres(profile, s.name, endpoints.postgres);
       // A busy service keeps its pool open for the whole run (the plan's idle timeout would
       // close connections the closed loop happens not to need this second).
       profile.idleTimeoutMs = 0;
@@ -105,6 +88,38 @@ export function fleet(plan: Plan, options: FleetOptions, endpoints: Endpoints): 
     }
   }
   return specs;
+}
+
+/** The plan's services the run drives: all, or those --service names; an unknown name is refused. */
+function chosenServices(plan: Plan, options: FleetOptions): ServicePlan[] {
+  const chosen = plan.services.filter(
+    (s) => !options.services?.length || options.services.includes(s.name),
+  );
+  const unknown = (options.services ?? []).filter((n) => !plan.services.some((s) => s.name === n));
+  if (unknown.length > 0)
+    throw new Error(
+      `--service must name services of the plan (${plan.services.map((s) => s.name).join(", ")}), got ${unknown.join(", ")}`,
+    );
+  return chosen;
+}
+
+/**
+ * A direct run: the instance's rw pool straight to the primary and each ro pool to a replica, on
+ * the service's own database, as the PgBouncer entries would route them.
+ */
+function pointAtPostgres(
+  profile: ClientProfile,
+  service: string,
+  pg: NonNullable<Endpoints["postgres"]>,
+): void {
+  profile.rw = { ...profile.rw, host: pg.primary, port: pg.port, database: service };
+  // Replica i's endpoint goes straight to replica i, as its PgBouncer entry would.
+  profile.replicas = profile.replicas.map((r, k) => ({
+    ...r,
+    host: pg.replicas[k % pg.replicas.length]!,
+    port: pg.port,
+    database: service,
+  }));
 }
 
 /** Connections an instance reads through (one replica's pool, or rw when it has none). */

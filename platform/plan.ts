@@ -172,10 +172,38 @@ export interface PlanOptions {
 /** StackConfig → Plan, or a ConfigError listing each node's overrun with every service's share. */
 export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan {
   const version = parseVersion(config.pgbouncer.version);
-  const hosts = config.pgbouncer.hosts;
-  const processes = config.pgbouncer.processesPerHost;
+  const services = servicePlans(config, version);
+  const entries = services.flatMap((s) => s.entries).sort((a, b) => a.name.localeCompare(b.name));
+  const hosts = hostPlans(config, entries);
+  const maxConnections =
+    config.database.maxConnections ?? defaultMaxConnections(config.database.instanceClass)!;
+  const budget = nodeBudgets(config, maxConnections, entries);
+  const cpu = cpuPlan(config);
+  refuseOverruns(config, options, budget, maxConnections, cpu);
+  return {
+    environment: config.environment,
+    config,
+    pgbouncerVersion: version,
+    maxConnections,
+    services,
+    entries,
+    hosts,
+    budget,
+    totalPeakClients: Object.values(config.services).reduce((sum, s) => sum + s.peakClients, 0),
+    cpu,
+    notes: planNotes(config),
+  };
+}
+
+/**
+ * Each service's plan, sorted by name: its app pools, its entries (whether PgBouncer tracks
+ * prepared statements decides the pool mode some need), and its role's connection limit over
+ * every PgBouncer process.
+ */
+function servicePlans(config: StackConfig, version: Version): ServicePlan[] {
+  const allProcesses = config.pgbouncer.hosts * config.pgbouncer.processesPerHost;
   const tracksPrepared = knows(version, "pgbouncer", "max_prepared_statements");
-  const services = Object.keys(config.services)
+  return Object.keys(config.services)
     .sort()
     .map((name): ServicePlan => {
       const s = config.services[name]!;
@@ -190,10 +218,17 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
         instances: s.instances,
         maxReplicaLagSeconds: s.maxReplicaLagSeconds,
         entries,
-        roleConnectionLimit: roleConnectionLimit(entries, hosts * processes),
+        roleConnectionLimit: roleConnectionLimit(entries, allProcesses),
       };
     });
-  const entries = services.flatMap((s) => s.entries).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The PgBouncer hosts, all alike: sized for the clients the busiest one holds with one host
+ * lost, the server connections every entry may open, and the file descriptors both take.
+ */
+function hostPlans(config: StackConfig, entries: readonly PoolEntry[]): HostPlan[] {
+  const hosts = config.pgbouncer.hosts;
   // The balancer's hash spreads connections, not each host's share: with one host lost, the
   // busiest survivor holds up to the binomial bound of all the clients, not the average.
   const clientsAtPeak = spreadBound(
@@ -203,10 +238,10 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
   );
   const maxClientConn = clientsAtPeak + DEFAULTS.adminClientConnections;
   const maxServerConnections = entries.reduce((sum, e) => sum + e.maxDbConnections, 0);
-  const hostPlans = Array.from({ length: hosts }, (_, i) => ({
+  return Array.from({ length: hosts }, (_, i) => ({
     name: `pgbouncer-${i + 1}`,
     index: i,
-    processes,
+    processes: config.pgbouncer.processesPerHost,
     clientsAtPeak,
     maxClientConn,
     maxServerConnections,
@@ -215,34 +250,34 @@ export function buildPlan(config: StackConfig, options: PlanOptions = {}): Plan 
     openFilesLimit:
       Math.ceil((maxClientConn + maxServerConnections + DEFAULTS.openFilesSlack) / 1024) * 1024,
   }));
-  const maxConnections =
-    config.database.maxConnections ?? defaultMaxConnections(config.database.instanceClass)!;
-  const budget = nodeBudgets(config, maxConnections, entries);
-  const cpu = cpuPlan(config);
+}
+
+/**
+ * Throws one ConfigError for every node whose pools overrun its connection budget (unless the
+ * caller reports overruns itself) and for PgBouncer processes short of CPU, all at once.
+ */
+function refuseOverruns(
+  config: StackConfig,
+  options: PlanOptions,
+  budget: NodeBudget[],
+  maxConnections: number,
+  cpu: CpuPlan,
+): void {
   const problems = [
     ...(options.enforceBudget === false ? [] : budgetProblems(budget, maxConnections)),
     ...cpuProblems(config, cpu, ec2Vcpus(config.pgbouncer.instanceType)),
   ];
   if (problems.length > 0) throw new ConfigError(problems, "plan");
+}
 
+/** What the plan allows but the reader should know: a single host or replica has no spare. */
+function planNotes(config: StackConfig): string[] {
   const notes: string[] = [];
-  if (hosts === 1)
+  if (config.pgbouncer.hosts === 1)
     notes.push("one PgBouncer host: losing it stops every service (no host-loss margin)");
   if (config.database.replicas === 1)
     notes.push(
       "one replica: losing it leaves the reads no other replica to move to until it is back",
     );
-  return {
-    environment: config.environment,
-    config,
-    pgbouncerVersion: version,
-    maxConnections,
-    services,
-    entries,
-    hosts: hostPlans,
-    budget,
-    totalPeakClients: Object.values(config.services).reduce((sum, s) => sum + s.peakClients, 0),
-    cpu,
-    notes,
-  };
+  return notes;
 }

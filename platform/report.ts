@@ -4,27 +4,51 @@ import type { Plan } from "./plan.js";
 
 /** The Plan as text for people: budget per node, pools per service, pool modes and why. */
 export function formatPlan(plan: Plan, label: string): string {
+  const out = [
+    planHeadline(plan, label),
+    "",
+    ...budgetSection(plan),
+    "",
+    ...poolsSection(plan),
+    "",
+    ...poolModesSection(plan),
+    "",
+    ...hostsSection(plan),
+    ...notesSection(plan),
+  ];
+  return out.join("\n") + "\n";
+}
+
+/** The first line: which stack, PgBouncer version and hosts, Postgres nodes, clients at peak. */
+function planHeadline(plan: Plan, label: string): string {
   const c = plan.config;
-  const out: string[] = [];
   const hosts = plan.hosts.length;
-  out.push(
+  return (
     `Plan for ${label} (${plan.environment}): PgBouncer ${plan.pgbouncerVersion.join(".")} on ${hosts} host${hosts > 1 ? "s" : ""}, ` +
-      `Postgres ${c.database.engineVersion} primary + ${c.database.replicas} replica${c.database.replicas === 1 ? "" : "s"}, ` +
-      `${plan.totalPeakClients} clients at peak`,
+    `Postgres ${c.database.engineVersion} primary + ${c.database.replicas} replica${c.database.replicas === 1 ? "" : "s"}, ` +
+    `${plan.totalPeakClients} clients at peak`
   );
-  out.push("");
-  out.push(
+}
+
+/** Each Postgres node's connection budget: what is reserved, what is usable, what the pools take. */
+function budgetSection(plan: Plan): string[] {
+  return [
     "Connection budget per Postgres node (max_connections − reserved = usable; pools need hosts × Σ max_db_connections)",
-  );
-  out.push(table(BUDGET_HEAD, plan.budget.map(budgetRow)));
-  out.push("");
+    table(BUDGET_HEAD, plan.budget.map(budgetRow)),
+  ];
+}
+
+/**
+ * Every entry's pool, the same on each host, with the host-loss margin it is sized for said
+ * first: the reader needs it to see why pool_size exceeds what the clients alone would need.
+ */
+function poolsSection(plan: Plan): string[] {
+  const hosts = plan.hosts.length;
   const survivors = plan.entries[0]?.survivingHosts ?? 1;
-  out.push(
+  return [
     hosts > 1
       ? `Pools per service, identical on each host; sized so that ${survivors} of ${hosts} hosts carry the peak (one host lost)`
       : "Pools per service on the single host, which carries the whole peak (no host-loss margin)",
-  );
-  out.push(
     table(
       [
         "entry",
@@ -49,9 +73,12 @@ export function formatPlan(plan: Plan, label: string): string {
         e.maxDbConnections,
       ]),
     ),
-  );
-  out.push("");
-  out.push("Pool modes");
+  ];
+}
+
+/** Each service's pool mode and the reason for it; its ro entries' too when theirs differs. */
+function poolModesSection(plan: Plan): string[] {
+  const out = ["Pool modes"];
   for (const s of plan.services) {
     out.push(`  ${s.name.padEnd(14)} ${s.poolMode.padEnd(12)} ${s.poolModeReason}`);
     // ro entries share one mode; shown when a primary-only need keeps it from the rw entry's
@@ -59,9 +86,18 @@ export function formatPlan(plan: Plan, label: string): string {
     if (ro && ro.poolMode !== s.poolMode)
       out.push(`  ${`${s.name} ro`.padEnd(14)} ${ro.poolMode.padEnd(12)} ${ro.poolModeReason}`);
   }
-  out.push("");
-  out.push("Per PgBouncer host");
-  out.push(
+  return out;
+}
+
+/**
+ * Each PgBouncer host's client and server connections and file limit, then the CPU check: one
+ * PgBouncer process runs on one thread, so its statements per second are bounded by one core.
+ */
+function hostsSection(plan: Plan): string[] {
+  const cpu = plan.cpu;
+  const processes = plan.hosts[0]?.processes ?? 1;
+  return [
+    "Per PgBouncer host",
     table(
       ["host", "clients at peak", "max_client_conn", "server conns", "LimitNOFILE"],
       plan.hosts.map((h) => [
@@ -72,20 +108,16 @@ export function formatPlan(plan: Plan, label: string): string {
         h.openFilesLimit,
       ]),
     ),
-  );
-  const cpu = plan.cpu;
-  const processes = plan.hosts[0]?.processes ?? 1;
-  out.push(
     `  CPU: the busiest process carries ${cpu.peakPerProcess} statements/s at peak with one host lost, ` +
       `of the ${cpu.capacityPerProcess} one process may (one thread, ${DEFAULTS.pgbouncer.peakCoreShare * 100}% ` +
       `of one core's ${DEFAULTS.pgbouncer.statementsPerCoreSecond}); ${processes} process${processes === 1 ? "" : "es"} ` +
       `per host, ${cpu.processesNeeded} needed`,
-  );
-  if (plan.notes.length > 0) {
-    out.push("");
-    for (const n of plan.notes) out.push(`note: ${n}`);
-  }
-  return out.join("\n") + "\n";
+  ];
+}
+
+/** The plan's notes, after a blank line; nothing at all when there are none. */
+function notesSection(plan: Plan): string[] {
+  return plan.notes.length > 0 ? ["", ...plan.notes.map((n) => `note: ${n}`)] : [];
 }
 
 /** The budget table's columns and one row per node: `plan`, `check` and its Markdown share them. */

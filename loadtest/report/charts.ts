@@ -66,31 +66,48 @@ export interface TimePanel {
   yScale?: "linear" | "log";
 }
 
+/** Draws one panel on the run's shared time axis, with the drill's fault and heal marked. */
+type Panel = (p: TimePanel) => PanelSpec;
+
 /** The charts a record has data for, in the order the Markdown shows them. */
 export function chartSpecs(record: RunRecord): ChartSpec[] {
   const xDomain: [number, number] = [0, timeExtent(record)];
   const markers = drillMarkers(record);
-  const panel = (p: TimePanel) => timePanel(p, xDomain, markers);
-  const charts: ChartSpec[] = [];
-  const add = (file: string, title: string, panels: PanelSpec[]) =>
-    charts.push({ file, title, spec: topLevel(title, panels) });
+  const panel: Panel = (p) => timePanel(p, xDomain, markers);
+  return [
+    throughputChart(record, panel),
+    latencyChart(record, panel),
+    ...(record.pools.length > 0 ? [poolsChart(record, panel)] : []),
+    errorsChart(record, panel),
+    ...(record.memory.length > 0 ? [memoryChart(record, panel)] : []),
+  ];
+}
 
-  const ticks = record.throughput;
-  add("throughput.svg", "Throughput", [
+/** One chart: its file, and its panels stacked under its title. */
+function chart(file: string, title: string, panels: PanelSpec[]): ChartSpec {
+  return { file, title, spec: topLevel(title, panels) };
+}
+
+/** Transactions per second over the run, one line. */
+function throughputChart(record: RunRecord, panel: Panel): ChartSpec {
+  return chart("throughput.svg", "Throughput", [
     panel({
       title: "Transactions per second",
       yTitle: AXIS_TITLES.tps,
-      rows: ticks.map((s) => ({ t: s.t, series: "tps", value: s.tps })),
+      rows: record.throughput.map((s) => ({ t: s.t, series: "tps", value: s.tps })),
       mark: "line",
     }),
   ]);
+}
 
-  add("latency.svg", "Latency percentiles", [
+/** p50, p95 and p99 per tick on a log axis. */
+function latencyChart(record: RunRecord, panel: Panel): ChartSpec {
+  return chart("latency.svg", "Latency percentiles", [
     panel({
       title: "p50 / p95 / p99 per tick",
       yTitle: AXIS_TITLES.latency,
       rows: (["p50", "p95", "p99"] as const).flatMap((p) =>
-        ticks.map((s) => ({ t: s.t, series: p, value: s[`${p}Ms`] })),
+        record.throughput.map((s) => ({ t: s.t, series: p, value: s[`${p}Ms`] })),
       ),
       seriesTitle: "percentile",
       mark: "line",
@@ -98,49 +115,54 @@ export function chartSpecs(record: RunRecord): ChartSpec[] {
       yScale: "log",
     }),
   ]);
+}
 
-  if (record.pools.length > 0) {
-    const { clWaiting, svActive } = poolSeries(record);
-    add("pools.svg", "PgBouncer pools (SHOW POOLS)", [
-      panel({
-        title: "cl_waiting per pool",
-        yTitle: AXIS_TITLES.clWaiting,
-        rows: clWaiting,
-        seriesTitle: "pool",
-        mark: "line",
-      }),
-      panel({
-        title: "sv_active per pool",
-        yTitle: AXIS_TITLES.svActive,
-        rows: svActive,
-        seriesTitle: "pool",
-        mark: "line",
-      }),
-    ]);
-  }
+/** From SHOW POOLS: clients waiting and server connections active, one line per pool. */
+function poolsChart(record: RunRecord, panel: Panel): ChartSpec {
+  const { clWaiting, svActive } = poolSeries(record);
+  return chart("pools.svg", "PgBouncer pools (SHOW POOLS)", [
+    panel({
+      title: "cl_waiting per pool",
+      yTitle: AXIS_TITLES.clWaiting,
+      rows: clWaiting,
+      seriesTitle: "pool",
+      mark: "line",
+    }),
+    panel({
+      title: "sv_active per pool",
+      yTitle: AXIS_TITLES.svActive,
+      rows: svActive,
+      seriesTitle: "pool",
+      mark: "line",
+    }),
+  ]);
+}
 
+/** Errors per tick as bars, always drawn (a flat zero says so); by code too when there were any. */
+function errorsChart(record: RunRecord, panel: Panel): ChartSpec {
   const errorPanels: PanelSpec[] = [
     panel({
       title: "Errors per tick",
       yTitle: AXIS_TITLES.errorsPerTick,
-      rows: ticks.map((s) => ({ t: s.t, series: "errors", value: s.errors })),
+      rows: record.throughput.map((s) => ({ t: s.t, series: "errors", value: s.errors })),
       mark: "bar",
     }),
   ];
   if (record.errors.length > 0) errorPanels.push(errorsByCodePanel(record));
-  add("errors.svg", "Errors", errorPanels);
+  return chart("errors.svg", "Errors", errorPanels);
+}
 
-  if (record.memory.length > 0)
-    add("memory.svg", "Memory per process", [
-      panel({
-        title: "Resident set size",
-        yTitle: AXIS_TITLES.rss,
-        rows: record.memory.map((m) => ({ t: m.t, series: m.process, value: m.rssMiB })),
-        seriesTitle: "process",
-        mark: "line",
-      }),
-    ]);
-  return charts;
+/** Each sampled process's resident set size: whether any of them grows over the run. */
+function memoryChart(record: RunRecord, panel: Panel): ChartSpec {
+  return chart("memory.svg", "Memory per process", [
+    panel({
+      title: "Resident set size",
+      yTitle: AXIS_TITLES.rss,
+      rows: record.memory.map((m) => ({ t: m.t, series: m.process, value: m.rssMiB })),
+      seriesTitle: "process",
+      mark: "line",
+    }),
+  ]);
 }
 
 /** vega-lite → vega → SVG, headless. The view is finalized so no timers outlive the render. */
