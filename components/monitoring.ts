@@ -9,6 +9,7 @@ import {
   servicesPodMonitorSpec,
 } from "../monitoring/scrape.js";
 import type { Plan } from "../platform/plan.js";
+import type { Parent } from "./steps.js";
 
 /** The monitoring of a cloud stack in the cluster that runs the Prometheus operator and Grafana. */
 export interface MonitoringArgs {
@@ -44,62 +45,11 @@ export class Monitoring extends pulumi.ComponentResource {
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pooling:monitoring:Monitoring", name, {}, opts);
     const parent = { parent: this };
-    const { plan } = args;
-    const m = plan.config.monitoring;
-    const metadata = (role: string, labels: Record<string, string> = {}) => ({
-      // Fixed names: the chart's values name the Secret, operators look for the rest.
-      name: `pg-pooling-${plan.environment}-${role}`,
-      namespace: m.namespace,
-      labels: { ...m.selectorLabels, "app.kubernetes.io/part-of": "pg-pooling", ...labels },
-    });
+    const metadata = metadataOf(args.plan);
 
-    const scrapeConfigs = pulumi
-      .all(args.hostAddresses)
-      .apply((ips) => renderScrapeConfigs(scrapeJobs(plan, cloudScrapeTargets(plan, ips))));
-    const secret = new k8s.core.v1.Secret(
-      `${name}-scrape-configs`,
-      {
-        metadata: metadata("scrape-configs"),
-        type: "Opaque",
-        stringData: { [SCRAPE_CONFIGS_KEY]: scrapeConfigs },
-      },
-      parent,
-    );
-
-    new k8s.apiextensions.CustomResource(
-      `${name}-services`,
-      {
-        apiVersion: "monitoring.coreos.com/v1",
-        kind: "PodMonitor",
-        metadata: metadata("services"),
-        spec: servicesPodMonitorSpec(plan),
-      },
-      parent,
-    );
-
-    const rule = new k8s.apiextensions.CustomResource(
-      `${name}-rules`,
-      {
-        apiVersion: "monitoring.coreos.com/v1",
-        kind: "PrometheusRule",
-        metadata: metadata("rules"),
-        spec: { groups: alertRuleGroups(plan) },
-      },
-      parent,
-    );
-
-    this.dashboardConfigMaps = dashboards(plan).map((d) => {
-      // A Kubernetes name: lowercase letters, digits and dashes, whatever Grafana's uid allows.
-      const id = d.uid.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
-      return new k8s.core.v1.ConfigMap(
-        `${name}-dashboard-${id}`,
-        {
-          metadata: metadata(`dashboard-${id}`, { [m.dashboardLabel]: "1" }),
-          data: { [`${id}.json`]: JSON.stringify(d.json, null, 2) + "\n" },
-        },
-        parent,
-      ).metadata.name;
-    });
+    const secret = scrapeConfigsSecret(name, args, metadata, parent);
+    const rule = podMonitorAndRules(name, args.plan, metadata, parent);
+    this.dashboardConfigMaps = dashboardConfigMaps(name, args.plan, metadata, parent);
 
     this.scrapeConfigsSecret = { name: secret.metadata.name, key: SCRAPE_CONFIGS_KEY };
     this.ruleName = rule.metadata.name;
@@ -109,4 +59,85 @@ export class Monitoring extends pulumi.ComponentResource {
       dashboardConfigMaps: this.dashboardConfigMaps,
     });
   }
+}
+
+type Metadata = ReturnType<typeof metadataOf>;
+
+/** The metadata of every object: a fixed name, the namespace, the selector labels. */
+function metadataOf(plan: Plan) {
+  const m = plan.config.monitoring;
+  return (role: string, labels: Record<string, string> = {}) => ({
+    // Fixed names: the chart's values name the Secret, operators look for the rest.
+    name: `pg-pooling-${plan.environment}-${role}`,
+    namespace: m.namespace,
+    labels: { ...m.selectorLabels, "app.kubernetes.io/part-of": "pg-pooling", ...labels },
+  });
+}
+
+/** The Secret holding the scrape configs of the hosts' exporters, at their private addresses. */
+function scrapeConfigsSecret(
+  name: string,
+  args: MonitoringArgs,
+  metadata: Metadata,
+  parent: Parent,
+): k8s.core.v1.Secret {
+  const { plan } = args;
+  const scrapeConfigs = pulumi
+    .all(args.hostAddresses)
+    .apply((ips) => renderScrapeConfigs(scrapeJobs(plan, cloudScrapeTargets(plan, ips))));
+  return new k8s.core.v1.Secret(
+    `${name}-scrape-configs`,
+    {
+      metadata: metadata("scrape-configs"),
+      type: "Opaque",
+      stringData: { [SCRAPE_CONFIGS_KEY]: scrapeConfigs },
+    },
+    parent,
+  );
+}
+
+/** The services' PodMonitor and the PrometheusRule with the plan's alert groups (returned). */
+function podMonitorAndRules(name: string, plan: Plan, metadata: Metadata, parent: Parent) {
+  new k8s.apiextensions.CustomResource(
+    `${name}-services`,
+    {
+      apiVersion: "monitoring.coreos.com/v1",
+      kind: "PodMonitor",
+      metadata: metadata("services"),
+      spec: servicesPodMonitorSpec(plan),
+    },
+    parent,
+  );
+  return new k8s.apiextensions.CustomResource(
+    `${name}-rules`,
+    {
+      apiVersion: "monitoring.coreos.com/v1",
+      kind: "PrometheusRule",
+      metadata: metadata("rules"),
+      spec: { groups: alertRuleGroups(plan) },
+    },
+    parent,
+  );
+}
+
+/** One ConfigMap per dashboard, labelled for Grafana's sidecar; returns their names. */
+function dashboardConfigMaps(
+  name: string,
+  plan: Plan,
+  metadata: Metadata,
+  parent: Parent,
+): pulumi.Output<string>[] {
+  const m = plan.config.monitoring;
+  return dashboards(plan).map((d) => {
+    // A Kubernetes name: lowercase letters, digits and dashes, whatever Grafana's uid allows.
+    const id = d.uid.toLowerCase().replace(/[^a-z0-9-]+/g, "-");
+    return new k8s.core.v1.ConfigMap(
+      `${name}-dashboard-${id}`,
+      {
+        metadata: metadata(`dashboard-${id}`, { [m.dashboardLabel]: "1" }),
+        data: { [`${id}.json`]: JSON.stringify(d.json, null, 2) + "\n" },
+      },
+      parent,
+    ).metadata.name;
+  });
 }

@@ -1,3 +1,4 @@
+import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { hostPrivateIps } from "../platform/network.js";
 import type { Upstreams } from "../pgbouncer/layout.js";
@@ -11,7 +12,9 @@ import { HostRole } from "./host-role.js";
 import { hostLaunchTemplate } from "./host-template.js";
 import { PgBouncerTls } from "./pgbouncer-tls.js";
 import type { PgBouncerFleetArgs } from "./pgbouncer-fleet-args.js";
-import { exportersPgpass, fleetNetwork, hostInstance, type Parent } from "./pgbouncer-hosts.js";
+import type { LoadBalancer } from "./load-balancer.js";
+import { exportersPgpass, fleetNetwork, hostInstance } from "./pgbouncer-hosts.js";
+import { namedTags, type Parent, type Tags } from "./steps.js";
 
 export type { PgBouncerFleetArgs };
 
@@ -35,46 +38,21 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
 
   constructor(name: string, args: PgBouncerFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pooling:pgbouncer:PgBouncerFleet", name, {}, opts);
-    const { plan } = args;
     const parent = { parent: this };
-    const tags = (role: string) => ({ ...args.tags, Name: `${name}-${role}` });
-    const azs = plan.config.network.azs;
-    if (args.subnetIds.length !== azs) {
-      throw new Error(
-        `subnetIds must hold one private subnet per network.azs (${azs}), got ${args.subnetIds.length}`,
-      );
-    }
+    const tags = namedTags(name, args.tags);
+    checkSubnets(args);
     const { hostsSg, lb } = fleetNetwork(name, args, tags, parent);
-    const role = new HostRole(
-      `${name}-host`,
-      {
-        region: args.region,
-        stack: args.stack,
-        targetGroupArn: lb.targetGroupArn,
-        tags: args.tags,
-      },
-      parent,
-    );
-    const template = hostLaunchTemplate(
-      `${name}-template`,
-      {
-        instanceType: args.instanceType,
-        instanceProfileName: role.instanceProfileName,
-        securityGroupId: hostsSg.id,
-        tags,
-      },
-      parent,
-    );
-    const serverTls = tlsFileTargets(plan)
+    const { role, template } = roleAndTemplate(name, args, { hostsSg, lb, tags, parent });
+    const serverTls = tlsFileTargets(args.plan)
       ? new PgBouncerTls(
           `${name}-tls`,
-          { caName: fleetCaName(args.stack), names: serverCertificateNames(plan) },
+          { caName: fleetCaName(args.stack), names: serverCertificateNames(args.plan) },
           parent,
         )
       : undefined;
 
     const { upstreams, userlist } = upstreamsAndUserlist(args);
-    const files = bootFiles(plan, upstreams);
+    const files = bootFiles(args.plan, upstreams);
     const { config, resolveInstanceIds } = configRollout(name, args, {
       files,
       userlist,
@@ -82,25 +60,17 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       readyAfter: role.policy,
       parent,
     });
-
     const pgpass = exportersPgpass(name, args, parent);
-
-    // The addresses [peers] names are the ones the instances get (platform/network.ts).
-    const addresses = hostPrivateIps(plan.config.network, plan.hosts.length);
-    const instances = plan.hosts.map((host) =>
-      hostInstance(name, host, {
-        args,
-        files,
-        upstreams,
-        targetGroupArn: lb.targetGroupArn,
-        template,
-        addresses,
-        pgpass,
-        dependsOn: [role.policy, ...config.parametersByHost[host.name]!],
-        tags,
-        parent,
-      }),
-    );
+    const instances = fleetInstances(name, args, {
+      files,
+      upstreams,
+      targetGroupArn: lb.targetGroupArn,
+      template,
+      pgpass,
+      dependsOn: (host) => [role.policy, ...config.parametersByHost[host]!],
+      tags,
+      parent,
+    });
     resolveInstanceIds(pulumi.all(instances.map((i) => i.id)));
 
     this.instanceIds = instances.map((i) => i.id);
@@ -117,6 +87,81 @@ export class PgBouncerFleet extends pulumi.ComponentResource {
       caCertificate: this.caCertificate,
     });
   }
+}
+
+/** One private subnet per AZ of the plan: the hosts' placement and addresses depend on it. */
+function checkSubnets(args: PgBouncerFleetArgs): void {
+  const azs = args.plan.config.network.azs;
+  if (args.subnetIds.length !== azs) {
+    throw new Error(
+      `subnetIds must hold one private subnet per network.azs (${azs}), got ${args.subnetIds.length}`,
+    );
+  }
+}
+
+/**
+ * The hosts' instance role (SSM, their own parameters, their target group) and the launch
+ * template every host boots from, with that role's profile and the hosts' security group.
+ */
+function roleAndTemplate(
+  name: string,
+  args: PgBouncerFleetArgs,
+  inputs: { hostsSg: aws.ec2.SecurityGroup; lb: LoadBalancer; tags: Tags; parent: Parent },
+) {
+  const { tags, parent } = inputs;
+  const role = new HostRole(
+    `${name}-host`,
+    {
+      region: args.region,
+      stack: args.stack,
+      targetGroupArn: inputs.lb.targetGroupArn,
+      tags: args.tags,
+    },
+    parent,
+  );
+  const template = hostLaunchTemplate(
+    `${name}-template`,
+    {
+      instanceType: args.instanceType,
+      instanceProfileName: role.instanceProfileName,
+      securityGroupId: inputs.hostsSg.id,
+      tags,
+    },
+    parent,
+  );
+  return { role, template };
+}
+
+type HostInputs = Parameters<typeof hostInstance>[2];
+
+/**
+ * One instance per host of the plan, at the address its peers name (platform/network.ts), each
+ * waiting for what its first boot reads.
+ */
+function fleetInstances(
+  name: string,
+  args: PgBouncerFleetArgs,
+  inputs: Omit<HostInputs, "args" | "addresses" | "dependsOn"> & {
+    dependsOn: (host: string) => pulumi.Resource[];
+  },
+) {
+  const { plan } = args;
+  // The addresses [peers] names are the ones the instances get (platform/network.ts).
+  const addresses = hostPrivateIps(plan.config.network, plan.hosts.length);
+  return plan.hosts.map((host) =>
+    hostInstance(name, host, {
+      args,
+      files: inputs.files,
+      upstreams: inputs.upstreams,
+      targetGroupArn: inputs.targetGroupArn,
+      template: inputs.template,
+      addresses,
+      pgpass: inputs.pgpass,
+      dependsOn: inputs.dependsOn(host.name),
+      tags: inputs.tags,
+      parent: inputs.parent,
+    }),
+  );
 }
 
 /** Where the pools point (the Postgres nodes) and the userlist of SCRAM verifiers, secret. */

@@ -12,11 +12,11 @@ import type { bootFiles } from "./host-files.js";
 import type { hostLaunchTemplate } from "./host-template.js";
 import { LoadBalancer } from "./load-balancer.js";
 import type { PgBouncerFleetArgs } from "./pgbouncer-fleet-args.js";
+import type { Parent, Tags } from "./steps.js";
 
 /** The pieces of a PgBouncerFleet: its network, the exporters' secret, each host's instance. */
 
-export type Tags = (role: string) => Record<string, string>;
-export type Parent = { parent: pulumi.Resource };
+export type { Parent, Tags } from "./steps.js";
 
 /** The hosts' security group, the load balancer in front of them, and who may reach what. */
 export function fleetNetwork(

@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import { replicaAz } from "../platform/network.js";
 import { CLOUD_DEFAULTS, parameterGroupFamily } from "./defaults.js";
 import { rdsParameters } from "./rds-parameters.js";
+import { namedTags, type Parent, type Tags } from "./steps.js";
 
 /** The RDS PostgreSQL primary and its read replicas. */
 export interface PostgresClusterArgs {
@@ -73,103 +74,14 @@ export class PostgresCluster extends pulumi.ComponentResource {
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pooling:postgres:PostgresCluster", name, {}, opts);
     const parent = { parent: this };
-    const tags = (role: string) => ({ ...args.tags, Name: `${name}-${role}` });
+    const tags = namedTags(name, args.tags);
     const port = args.port ?? 5432;
-    const replicas = args.replicas ?? 0;
-    const protect = args.deletionProtection ?? false;
 
-    const params = rdsParameters({
-      maxConnections: args.maxConnections,
-      superuserReservedConnections: args.superuserReservedConnections,
-      forceSsl: args.forceSsl,
-      slowQueryMs: args.slowQueryMs,
-    });
-    const parameterGroup = new aws.rds.ParameterGroup(
-      `${name}-params`,
-      {
-        family: parameterGroupFamily(args.engineVersion),
-        description: "pg-pooling: connection budget, SCRAM, TLS and logging",
-        parameters: Object.entries(params).map(([key, [value, applyMethod]]) => ({
-          name: key,
-          value: String(value),
-          applyMethod,
-        })),
-        tags: tags("params"),
-      },
-      parent,
-    );
-    const subnets = new aws.rds.SubnetGroup(
-      `${name}-subnets`,
-      { subnetIds: args.subnetIds, tags: tags("subnets") },
-      parent,
-    );
-    const sg = new aws.ec2.SecurityGroup(
-      `${name}-sg`,
-      {
-        vpcId: args.vpcId,
-        description: `pg-pooling Postgres: ${port} only from the groups given rules`,
-        tags: tags("sg"),
-      },
-      parent,
-    );
-    // Letters and digits only: no quoting question anywhere (SQL, URLs, shells, SCRAM).
-    const password = new random.RandomPassword(
-      `${name}-master-password`,
-      { length: CLOUD_DEFAULTS.passwordLength, special: false },
-      parent,
-    );
-
-    const common = {
-      instanceClass: args.instanceClass,
-      parameterGroupName: parameterGroup.name,
-      vpcSecurityGroupIds: [sg.id],
-      port,
-      publiclyAccessible: false,
-      autoMinorVersionUpgrade: false,
-      deletionProtection: protect,
-      copyTagsToSnapshot: true,
-      enabledCloudwatchLogsExports: ["postgresql"],
-      // Protected (prod) changes wait for the maintenance window; dev applies them at once.
-      applyImmediately: !protect,
-    };
-    const primary = new aws.rds.Instance(
-      `${name}-primary`,
-      {
-        ...common,
-        engine: "postgres",
-        engineVersion: args.engineVersion,
-        dbSubnetGroupName: subnets.name,
-        availabilityZone: args.multiAz ? undefined : args.availabilityZones[0],
-        multiAz: args.multiAz ?? false,
-        allocatedStorage: args.storageGb ?? 50,
-        maxAllocatedStorage: args.maxStorageGb ?? 200,
-        storageType: "gp3",
-        storageEncrypted: true,
-        username: CLOUD_DEFAULTS.masterUser,
-        password: pulumi.secret(password.result),
-        backupRetentionPeriod: args.backupRetentionDays ?? 7,
-        skipFinalSnapshot: !(args.finalSnapshot ?? false),
-        finalSnapshotIdentifier: args.finalSnapshot ? `${name}-primary-final` : undefined,
-        tags: tags("primary"),
-      },
-      parent,
-    );
-    // Replicas inherit engine, storage encryption and subnet group from the primary.
-    const replicaNodes = Array.from({ length: replicas }, (_, i) => {
-      const az = args.availabilityZones[replicaAz(i, args.availabilityZones.length)]!;
-      return new aws.rds.Instance(
-        `${name}-replica-${i + 1}`,
-        {
-          ...common,
-          replicateSourceDb: primary.identifier,
-          availabilityZone: az,
-          maxAllocatedStorage: args.maxStorageGb ?? 200,
-          skipFinalSnapshot: true,
-          tags: tags(`replica-${i + 1}`),
-        },
-        parent,
-      );
-    });
+    const parameterGroup = sharedParameterGroup(name, args, tags, parent);
+    const { subnets, sg, password } = placementAndAccess(name, args, port, tags, parent);
+    const common = nodeSettings(args, parameterGroup, sg, port);
+    const primary = primaryNode(name, args, { common, subnets, password, tags, parent });
+    const replicaNodes = readReplicas(name, args, { common, primary, tags, parent });
 
     this.primaryAddress = primary.address;
     this.primaryIdentifier = primary.identifier;
@@ -185,4 +97,163 @@ export class PostgresCluster extends pulumi.ComponentResource {
       securityGroupId: this.securityGroupId,
     });
   }
+}
+
+/**
+ * The one parameter group of every node: the connection budget's max_connections, SCRAM, TLS
+ * and logging (rds-parameters.ts).
+ */
+function sharedParameterGroup(
+  name: string,
+  args: PostgresClusterArgs,
+  tags: Tags,
+  parent: Parent,
+): aws.rds.ParameterGroup {
+  const params = rdsParameters({
+    maxConnections: args.maxConnections,
+    superuserReservedConnections: args.superuserReservedConnections,
+    forceSsl: args.forceSsl,
+    slowQueryMs: args.slowQueryMs,
+  });
+  return new aws.rds.ParameterGroup(
+    `${name}-params`,
+    {
+      family: parameterGroupFamily(args.engineVersion),
+      description: "pg-pooling: connection budget, SCRAM, TLS and logging",
+      parameters: Object.entries(params).map(([key, [value, applyMethod]]) => ({
+        name: key,
+        value: String(value),
+        applyMethod,
+      })),
+      tags: tags("params"),
+    },
+    parent,
+  );
+}
+
+/**
+ * Where the nodes live and who may log in: the subnet group over the private subnets, the
+ * security group that admits nobody until a rule names a source, and the master password.
+ */
+function placementAndAccess(
+  name: string,
+  args: PostgresClusterArgs,
+  port: number,
+  tags: Tags,
+  parent: Parent,
+) {
+  const subnets = new aws.rds.SubnetGroup(
+    `${name}-subnets`,
+    { subnetIds: args.subnetIds, tags: tags("subnets") },
+    parent,
+  );
+  const sg = new aws.ec2.SecurityGroup(
+    `${name}-sg`,
+    {
+      vpcId: args.vpcId,
+      description: `pg-pooling Postgres: ${port} only from the groups given rules`,
+      tags: tags("sg"),
+    },
+    parent,
+  );
+  // Letters and digits only: no quoting question anywhere (SQL, URLs, shells, SCRAM).
+  const password = new random.RandomPassword(
+    `${name}-master-password`,
+    { length: CLOUD_DEFAULTS.passwordLength, special: false },
+    parent,
+  );
+  return { subnets, sg, password };
+}
+
+/** What the primary and every replica share: class, parameters, network, protection, logs. */
+function nodeSettings(
+  args: PostgresClusterArgs,
+  parameterGroup: aws.rds.ParameterGroup,
+  sg: aws.ec2.SecurityGroup,
+  port: number,
+) {
+  const protect = args.deletionProtection ?? false;
+  return {
+    instanceClass: args.instanceClass,
+    parameterGroupName: parameterGroup.name,
+    vpcSecurityGroupIds: [sg.id],
+    port,
+    publiclyAccessible: false,
+    autoMinorVersionUpgrade: false,
+    deletionProtection: protect,
+    copyTagsToSnapshot: true,
+    enabledCloudwatchLogsExports: ["postgresql"],
+    // Protected (prod) changes wait for the maintenance window; dev applies them at once.
+    applyImmediately: !protect,
+  };
+}
+
+/**
+ * The primary: engine, storage, the master user, backups and the final snapshot; Multi-AZ or
+ * pinned to the first AZ.
+ */
+function primaryNode(
+  name: string,
+  args: PostgresClusterArgs,
+  inputs: {
+    common: ReturnType<typeof nodeSettings>;
+    subnets: aws.rds.SubnetGroup;
+    password: random.RandomPassword;
+    tags: Tags;
+    parent: Parent;
+  },
+): aws.rds.Instance {
+  const { common, subnets, password, tags, parent } = inputs;
+  return new aws.rds.Instance(
+    `${name}-primary`,
+    {
+      ...common,
+      engine: "postgres",
+      engineVersion: args.engineVersion,
+      dbSubnetGroupName: subnets.name,
+      availabilityZone: args.multiAz ? undefined : args.availabilityZones[0],
+      multiAz: args.multiAz ?? false,
+      allocatedStorage: args.storageGb ?? 50,
+      maxAllocatedStorage: args.maxStorageGb ?? 200,
+      storageType: "gp3",
+      storageEncrypted: true,
+      username: CLOUD_DEFAULTS.masterUser,
+      password: pulumi.secret(password.result),
+      backupRetentionPeriod: args.backupRetentionDays ?? 7,
+      skipFinalSnapshot: !(args.finalSnapshot ?? false),
+      finalSnapshotIdentifier: args.finalSnapshot ? `${name}-primary-final` : undefined,
+      tags: tags("primary"),
+    },
+    parent,
+  );
+}
+
+/** The read replicas of the primary, in the AZs after the primary's (platform/network.ts). */
+function readReplicas(
+  name: string,
+  args: PostgresClusterArgs,
+  inputs: {
+    common: ReturnType<typeof nodeSettings>;
+    primary: aws.rds.Instance;
+    tags: Tags;
+    parent: Parent;
+  },
+): aws.rds.Instance[] {
+  const { common, primary, tags, parent } = inputs;
+  // Replicas inherit engine, storage encryption and subnet group from the primary.
+  return Array.from({ length: args.replicas ?? 0 }, (_, i) => {
+    const az = args.availabilityZones[replicaAz(i, args.availabilityZones.length)]!;
+    return new aws.rds.Instance(
+      `${name}-replica-${i + 1}`,
+      {
+        ...common,
+        replicateSourceDb: primary.identifier,
+        availabilityZone: az,
+        maxAllocatedStorage: args.maxStorageGb ?? 200,
+        skipFinalSnapshot: true,
+        tags: tags(`replica-${i + 1}`),
+      },
+      parent,
+    );
+  });
 }

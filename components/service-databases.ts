@@ -1,6 +1,9 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "../platform/defaults.js";
+import type { Parent } from "./steps.js";
+
+type Opt = pulumi.CustomResourceOptions;
 
 /** Per-service roles and databases on the primary (replicas get them by replication). */
 export interface ServiceDatabasesArgs {
@@ -56,32 +59,10 @@ export class ServiceDatabases extends pulumi.ComponentResource {
 
   constructor(name: string, args: ServiceDatabasesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pooling:postgres:ServiceDatabases", name, {}, opts);
-    const c = args.connection;
-    const provider = new postgresql.Provider(
-      `${name}-provider`,
-      {
-        host: c.host,
-        port: c.port,
-        username: c.username,
-        password: pulumi.secret(c.password),
-        database: "postgres",
-        // The RDS master is not a superuser: the provider must not assume it can read passwords.
-        superuser: false,
-        sslmode: "require",
-        connectTimeout: 15,
-        expectedVersion: c.engineVersion,
-      },
-      { parent: this },
-    );
+    const provider = primaryProvider(name, args.connection, { parent: this });
     const opt = { parent: this, provider };
-    const verifier = (account: string) => {
-      const v = args.verifiers[account];
-      if (v === undefined) throw new Error(`verifiers.${account} is missing: no password to set`);
-      return pulumi.secret(v);
-    };
+    const verifier = verifierOf(args.verifiers);
 
-    const roles: pulumi.Output<string>[] = [];
-    const databases: pulumi.Output<string>[] = [];
     const authRole = args.authQuery
       ? new postgresql.Role(
           `${name}-${args.authQuery.role}`,
@@ -89,145 +70,216 @@ export class ServiceDatabases extends pulumi.ComponentResource {
           opt,
         )
       : undefined;
-
-    for (const s of args.services) {
-      const role = new postgresql.Role(
-        `${name}-${s.name}`,
-        {
-          name: s.name,
-          login: true,
-          password: verifier(s.name),
-          connectionLimit: s.connectionLimit,
-        },
-        opt,
-      );
-      const db = new postgresql.Database(
-        `${name}-${s.name}`,
-        { name: s.name, owner: role.name },
-        opt,
-      );
-      const dbName = db.name;
-      // privileges: [] revokes everything PUBLIC had on the database (CONNECT, TEMPORARY).
-      new postgresql.Grant(
-        `${name}-${s.name}-public`,
-        { database: dbName, role: "public", objectType: "database", privileges: [] },
-        opt,
-      );
-      const reader = new postgresql.Role(
-        `${name}-${readerRole(s.name)}`,
-        { name: readerRole(s.name), login: false },
-        opt,
-      );
-      const grant = (what: string, on: Omit<postgresql.GrantArgs, "database" | "role">) =>
-        new postgresql.Grant(
-          `${name}-${readerRole(s.name)}-${what}`,
-          { database: dbName, role: reader.name, ...on },
-          opt,
-        );
-      grant("connect", { objectType: "database", privileges: ["CONNECT"] });
-      grant("usage", { objectType: "schema", schema: "public", privileges: ["USAGE"] });
-      grant("select", {
-        objectType: "table",
-        schema: "public",
-        objects: [],
-        privileges: ["SELECT"],
-      });
-      new postgresql.DefaultPrivileges(
-        `${name}-${readerRole(s.name)}-default`,
-        {
-          database: dbName,
-          owner: role.name,
-          role: reader.name,
-          schema: "public",
-          objectType: "table",
-          privileges: ["SELECT"],
-        },
-        opt,
-      );
-      if (authRole) this.authQueryFunction(name, s.name, dbName, authRole, opt);
-      roles.push(role.name);
-      databases.push(dbName);
-    }
-
-    // The query patterns npm run tune reads: the library is preloaded by the parameter group;
-    // the extension, in one database of the primary, shows every database's statements.
-    new postgresql.Extension(
-      `${name}-${DEFAULTS.statementStats.library}`,
-      { name: DEFAULTS.statementStats.library, database: DEFAULTS.statementStats.database },
-      opt,
-    );
-
-    // pg_monitor: read every statistics view, and nothing of the services' data.
-    new postgresql.Role(
-      `${name}-${args.monitoring.role}`,
-      {
-        name: args.monitoring.role,
-        login: true,
-        password: verifier(args.monitoring.role),
-        connectionLimit: args.monitoring.connectionLimit,
-        roles: ["pg_monitor"],
-      },
-      opt,
-    );
+    const created = args.services.map((s) => serviceDatabase(name, s, { verifier, authRole, opt }));
+    const roles = created.map((c) => c.role);
+    const databases = created.map((c) => c.database);
+    statsAndMonitoring(name, args.monitoring, verifier, opt);
 
     this.roles = roles;
     this.databases = databases;
     this.registerOutputs({ roles, databases });
   }
+}
 
-  /** The auth_query function in one service database, executable by the auth role only. */
-  private authQueryFunction(
-    name: string,
-    service: string,
-    database: pulumi.Output<string>,
-    authRole: postgresql.Role,
-    opt: pulumi.CustomResourceOptions,
-  ): void {
-    const schema = new postgresql.Schema(
-      `${name}-${service}-auth-schema`,
-      { database, name: AUTH_QUERY_SCHEMA },
-      opt,
-    );
-    const fn = new postgresql.Function(
-      `${name}-${service}-auth-query`,
-      {
-        database,
-        schema: schema.name,
-        name: AUTH_QUERY_FUNCTION,
-        args: [{ name: "p_usename", type: "text" }],
-        returns: "TABLE(usename name, passwd text)",
-        language: "sql",
-        securityDefiner: true,
-        // Fully qualified: a SECURITY DEFINER function must not follow the caller's search_path.
-        body: "SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = p_usename",
-      },
-      opt,
-    );
-    const onFunction = (role: pulumi.Input<string>, privileges: string[], suffix: string) =>
-      new postgresql.Grant(
-        `${name}-${service}-auth-query-${suffix}`,
-        {
-          database,
-          role,
-          schema: schema.name,
-          objectType: "function",
-          objects: [fn.name],
-          privileges,
-        },
-        opt,
-      );
-    onFunction("public", [], "public");
-    onFunction(authRole.name, ["EXECUTE"], "execute");
+type Verifier = (account: string) => pulumi.Output<string>;
+
+/**
+ * The provider every role and database goes through: the RDS master on the primary, over the
+ * admin tunnel, TLS required.
+ */
+function primaryProvider(
+  name: string,
+  c: ServiceDatabasesArgs["connection"],
+  parent: Parent,
+): postgresql.Provider {
+  return new postgresql.Provider(
+    `${name}-provider`,
+    {
+      host: c.host,
+      port: c.port,
+      username: c.username,
+      password: pulumi.secret(c.password),
+      database: "postgres",
+      // The RDS master is not a superuser: the provider must not assume it can read passwords.
+      superuser: false,
+      sslmode: "require",
+      connectTimeout: 15,
+      expectedVersion: c.engineVersion,
+    },
+    parent,
+  );
+}
+
+/** An account's verifier, secret; an account without one is an error, not a role without password. */
+function verifierOf(verifiers: ServiceDatabasesArgs["verifiers"]): Verifier {
+  return (account) => {
+    const v = verifiers[account];
+    if (v === undefined) throw new Error(`verifiers.${account} is missing: no password to set`);
+    return pulumi.secret(v);
+  };
+}
+
+/**
+ * One service's login role and the database it owns, closed to PUBLIC, with its read-only group
+ * role and, with auth_query, the lookup function. Returns the role's and the database's names.
+ */
+function serviceDatabase(
+  name: string,
+  s: ServiceDatabasesArgs["services"][number],
+  inputs: { verifier: Verifier; authRole: postgresql.Role | undefined; opt: Opt },
+) {
+  const { opt } = inputs;
+  const role = new postgresql.Role(
+    `${name}-${s.name}`,
+    {
+      name: s.name,
+      login: true,
+      password: inputs.verifier(s.name),
+      connectionLimit: s.connectionLimit,
+    },
+    opt,
+  );
+  const db = new postgresql.Database(`${name}-${s.name}`, { name: s.name, owner: role.name }, opt);
+  const dbName = db.name;
+  // privileges: [] revokes everything PUBLIC had on the database (CONNECT, TEMPORARY).
+  new postgresql.Grant(
+    `${name}-${s.name}-public`,
+    { database: dbName, role: "public", objectType: "database", privileges: [] },
+    opt,
+  );
+  readOnlyGroup(name, s.name, dbName, role, opt);
+  if (inputs.authRole) authQueryFunction(name, s.name, dbName, inputs.authRole, opt);
+  return { role: role.name, database: dbName };
+}
+
+/**
+ * `<service>_reader`: CONNECT on the service's database, USAGE on its public schema, SELECT on
+ * its tables now and, through default privileges, on the ones its owner creates later.
+ */
+function readOnlyGroup(
+  name: string,
+  service: string,
+  dbName: pulumi.Output<string>,
+  owner: postgresql.Role,
+  opt: Opt,
+): void {
+  const reader = new postgresql.Role(
+    `${name}-${readerRole(service)}`,
+    { name: readerRole(service), login: false },
+    opt,
+  );
+  const grant = (what: string, on: Omit<postgresql.GrantArgs, "database" | "role">) =>
     new postgresql.Grant(
-      `${name}-${service}-auth-schema-usage`,
+      `${name}-${readerRole(service)}-${what}`,
+      { database: dbName, role: reader.name, ...on },
+      opt,
+    );
+  grant("connect", { objectType: "database", privileges: ["CONNECT"] });
+  grant("usage", { objectType: "schema", schema: "public", privileges: ["USAGE"] });
+  grant("select", {
+    objectType: "table",
+    schema: "public",
+    objects: [],
+    privileges: ["SELECT"],
+  });
+  new postgresql.DefaultPrivileges(
+    `${name}-${readerRole(service)}-default`,
+    {
+      database: dbName,
+      owner: owner.name,
+      role: reader.name,
+      schema: "public",
+      objectType: "table",
+      privileges: ["SELECT"],
+    },
+    opt,
+  );
+}
+
+/**
+ * The statement statistics extension and the exporters' login role: what `npm run tune` and the
+ * postgres exporters read, none of the services' data.
+ */
+function statsAndMonitoring(
+  name: string,
+  monitoring: ServiceDatabasesArgs["monitoring"],
+  verifier: Verifier,
+  opt: Opt,
+): void {
+  // The query patterns npm run tune reads: the library is preloaded by the parameter group;
+  // the extension, in one database of the primary, shows every database's statements.
+  new postgresql.Extension(
+    `${name}-${DEFAULTS.statementStats.library}`,
+    { name: DEFAULTS.statementStats.library, database: DEFAULTS.statementStats.database },
+    opt,
+  );
+
+  // pg_monitor: read every statistics view, and nothing of the services' data.
+  new postgresql.Role(
+    `${name}-${monitoring.role}`,
+    {
+      name: monitoring.role,
+      login: true,
+      password: verifier(monitoring.role),
+      connectionLimit: monitoring.connectionLimit,
+      roles: ["pg_monitor"],
+    },
+    opt,
+  );
+}
+
+/** The auth_query function in one service database, executable by the auth role only. */
+function authQueryFunction(
+  name: string,
+  service: string,
+  database: pulumi.Output<string>,
+  authRole: postgresql.Role,
+  opt: Opt,
+): void {
+  const schema = new postgresql.Schema(
+    `${name}-${service}-auth-schema`,
+    { database, name: AUTH_QUERY_SCHEMA },
+    opt,
+  );
+  const fn = new postgresql.Function(
+    `${name}-${service}-auth-query`,
+    {
+      database,
+      schema: schema.name,
+      name: AUTH_QUERY_FUNCTION,
+      args: [{ name: "p_usename", type: "text" }],
+      returns: "TABLE(usename name, passwd text)",
+      language: "sql",
+      securityDefiner: true,
+      // Fully qualified: a SECURITY DEFINER function must not follow the caller's search_path.
+      body: "SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = p_usename",
+    },
+    opt,
+  );
+  const onFunction = (role: pulumi.Input<string>, privileges: string[], suffix: string) =>
+    new postgresql.Grant(
+      `${name}-${service}-auth-query-${suffix}`,
       {
         database,
-        role: authRole.name,
-        objectType: "schema",
+        role,
         schema: schema.name,
-        privileges: ["USAGE"],
+        objectType: "function",
+        objects: [fn.name],
+        privileges,
       },
       opt,
     );
-  }
+  onFunction("public", [], "public");
+  onFunction(authRole.name, ["EXECUTE"], "execute");
+  new postgresql.Grant(
+    `${name}-${service}-auth-schema-usage`,
+    {
+      database,
+      role: authRole.name,
+      objectType: "schema",
+      schema: schema.name,
+      privileges: ["USAGE"],
+    },
+    opt,
+  );
 }
