@@ -21,14 +21,13 @@ describe.each(["local", "dev", "prod"])("the review render of stack %s", (stack)
       expect(paths.includes(`hosts/${host.name}/user-data.yaml`)).toBe(stack !== "local");
     }
     expect(paths).toEqual(
-      expect.arrayContaining([
-        "monitoring/alert-rules.yaml",
-        "monitoring/alert-tests.yaml",
-        "policy-report.md",
-      ]),
+      expect.arrayContaining(["monitoring/alert-tests.yaml", "policy-report.md"]),
     );
-    const scrape = stack === "local" ? "prometheus.yml" : "scrape-configs.yaml";
-    expect(paths).toContain(`monitoring/${scrape}`);
+    const deployed =
+      stack === "local"
+        ? ["alerts.yml", "prometheus.yml"]
+        : ["alert-rules.yaml", "scrape-configs.yaml"];
+    for (const name of deployed) expect(paths).toContain(`monitoring/${name}`);
     const boards = paths.filter((p) => p.startsWith("monitoring/dashboards/"));
     expect(boards).toHaveLength(dashboards(review.plan).length);
     expect(review.report.mandatoryViolations).toBe(0);

@@ -1,13 +1,13 @@
 import { stringify } from "yaml";
+import { compareText } from "../loadtest/report/format.js";
 import { renderLocalHost } from "../local/pgbouncer.js";
 import { localUpstreams } from "../local/topology.js";
 import { renderAlertRules } from "../monitoring/alerts.js";
 import { renderAlertTests } from "../monitoring/alert-tests.js";
 import { dashboards } from "../monitoring/dashboards.js";
-import { localScrapeTargets } from "../local/monitoring.js";
+import { LOCAL_ALERTS_FILE, localMonitoringFiles } from "../local/monitoring.js";
 import {
   cloudScrapeTargets,
-  renderPrometheusConfig,
   renderScrapeConfigs,
   scrapeJobs,
   servicesPodMonitorSpec,
@@ -58,7 +58,7 @@ export function reviewStack(config: StackConfig, label: string, stack?: string):
     ...monitoringFiles(plan),
     { path: "policy-report.md", text: formatMarkdown(report) },
   ];
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  files.sort((a, b) => compareText(a.path, b.path));
   return { plan, files, report };
 }
 
@@ -72,15 +72,10 @@ function stackRender(plan: Plan): StackRender {
 }
 
 /**
- * How the stack's Prometheus finds its targets. The local stack's is a whole prometheus.yml (its
- * own Prometheus, scraping loopback); the cloud's is kube-prometheus-stack's additional scrape
- * configs (the hosts' private addresses are known only at deploy) and the services' PodMonitor.
+ * The cloud's scrape configuration: kube-prometheus-stack's additional scrape configs (the hosts'
+ * private addresses are known only at deploy) and the services' PodMonitor.
  */
-function scrapeFiles(plan: Plan): [string, string][] {
-  if (plan.environment === "local") {
-    const jobs = scrapeJobs(plan, localScrapeTargets(plan));
-    return [["prometheus.yml", renderPrometheusConfig(plan, jobs, [ALERT_RULES])]];
-  }
+function cloudScrapeFiles(plan: Plan): [string, string][] {
   const addresses = plan.hosts.map((h) => `${h.name}.private-address.invalid`);
   return [
     [
@@ -97,10 +92,15 @@ function scrapeFiles(plan: Plan): [string, string][] {
  */
 function monitoringFiles(plan: Plan): ReviewFile[] {
   const file = (name: string, text: string) => ({ path: `${MONITORING}/${name}`, text });
+  // The local stack's Prometheus runs the very files `npm run local -- up` writes.
+  const local = plan.environment === "local";
+  const ruleFile = local ? LOCAL_ALERTS_FILE : ALERT_RULES;
+  const deployed: [string, string][] = local
+    ? Object.entries(localMonitoringFiles(plan))
+    : [[ALERT_RULES, renderAlertRules(plan)], ...cloudScrapeFiles(plan)];
   return [
-    file(ALERT_RULES, renderAlertRules(plan)),
-    file("alert-tests.yaml", renderAlertTests(plan, ALERT_RULES)),
-    ...scrapeFiles(plan).map(([name, text]) => file(name, text)),
+    ...deployed.map(([name, text]) => file(name, text)),
+    file("alert-tests.yaml", renderAlertTests(plan, ruleFile)),
     ...dashboards(plan).map((d) =>
       file(`dashboards/${d.uid}.json`, JSON.stringify(d.json, null, 2) + "\n"),
     ),

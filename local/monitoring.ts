@@ -110,12 +110,25 @@ async function promApi<R>(
   return body.data!.result;
 }
 
+/** The rule file the local Prometheus loads. */
+export const LOCAL_ALERTS_FILE = "alerts.yml";
+/** The custom queries every local postgres_exporter reads. */
+const QUERIES_FILE = "postgres-queries.yml";
+
+/** The local Prometheus's and exporters' generated files, by name: what `up` writes and review shows. */
+export function localMonitoringFiles(plan: Plan): Record<string, string> {
+  const jobs = scrapeJobs(plan, localScrapeTargets(plan));
+  return {
+    [LOCAL_ALERTS_FILE]: renderAlertRules(plan),
+    "prometheus.yml": renderPrometheusConfig(plan, jobs, [LOCAL_ALERTS_FILE]),
+    [QUERIES_FILE]: postgresExporterQueries(),
+  };
+}
+
 export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<void> {
   await mkdir(join(dir(), "tsdb"), { recursive: true });
-  const jobs = scrapeJobs(plan, localScrapeTargets(plan));
-  await writeFile(file("alerts.yml"), renderAlertRules(plan));
-  await writeFile(file("prometheus.yml"), renderPrometheusConfig(plan, jobs, ["alerts.yml"]));
-  await writeFile(file("postgres-queries.yml"), postgresExporterQueries());
+  for (const [name, text] of Object.entries(localMonitoringFiles(plan)))
+    await writeFile(file(name), text);
   await run("promtool", ["check", "config", file("prometheus.yml")], { inRoot: true });
   await chownToUser(dir(), SERVICE_USER);
   await writeExporterPassfile(secrets);
@@ -126,7 +139,7 @@ export async function monitoringUp(plan: Plan, secrets: LocalSecrets): Promise<v
       "prometheus-postgres-exporter",
       [
         `--web.listen-address=${n.address}:${EXPORTERS.postgres.port}`,
-        `--extend.query-path=${file("postgres-queries.yml")}`,
+        `--extend.query-path=${file(QUERIES_FILE)}`,
         "--disable-settings-metrics",
       ],
       {
