@@ -1,4 +1,3 @@
-import type pg from "pg";
 import type { RetryBudget } from "./budget.js";
 import { isRetryable, type Classification } from "./classify.js";
 import { DatabaseCallError, isCommittedResultLostError, isNotCommittedError } from "./errors.js";
@@ -7,8 +6,7 @@ import type { Metrics } from "./metrics.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ReadRouter } from "./router.js";
 import { withRetries, type RetriesExhausted, type RetryLoop } from "./retry.js";
-import type { Runners } from "./statements.js";
-import { GOODBYES, type Target } from "./target.js";
+import { GOODBYES, type Target, type Work } from "./target.js";
 import { phaseOf } from "./wire.js";
 import { classifyAny, resolvedError, resolveFailedWrite, type Resolution } from "./transactions.js";
 
@@ -42,62 +40,97 @@ export function call<T>(
   operation: string,
   kind: CallKind,
   choose: (n: number, tried: ReadonlySet<Target>) => Target,
-  work: (runners: Runners, client: pg.PoolClient, target: Target) => Promise<T>,
+  work: Work<T>,
   fallback?: (error: DatabaseCallError) => T | Promise<T>,
 ): Promise<T> {
-  let target = db.primary;
-  // A replica refused a write (25006): the statement belongs on the primary, not on another
-  // replica, which would refuse it too.
-  let toPrimary = false;
-  const tried = new Set<Target>();
-  return withRetries({
-    maxAttempts: db.options.maxAttempts,
-    initialDelayMs: db.options.initialDelayMs,
-    maxDelayMs: db.options.maxDelayMs,
-    budget: db.budget,
-    // Every pooled connection may lead to the same departing process: one free retry each.
-    maxFreeRetries: target.endpoint.poolMax + 1,
-    // Promise handlers on the hot path (one attempt that works), async only for a failure.
-    attempt: (n) => {
-      const t = (target = toPrimary ? db.primary : choose(n, tried));
-      tried.add(t);
-      return t
-        .attempt((runners, client) => work(runners, client, t))
-        .then(
-          (result) => {
-            t.recordAttempt("ok");
-            return result;
-          },
-          (e: unknown) => attemptFailed<T>(db, operation, kind, t, e),
-        );
-    },
-    decide: (error) => {
-      const classification = classifyAny(error);
-      if (classification.reroute === "primary" && target !== db.primary) {
-        toPrimary = true;
-        db.events.emit("route", {
-          operation,
-          target: db.primary.name,
-          reason: classification.reason,
-        });
-      }
-      return retryDecision(db, kind, target, error, classification);
-    },
-    onRetry: ({ attempt, delayMs, classification }) => {
-      db.metrics.retries.inc({
-        service: db.service,
-        class: classification.class,
+  const attempts = new Attempts(db, operation, kind, choose, work);
+  return withRetries(attempts).then(undefined, (e: unknown) =>
+    callFailed(db, operation, attempts.target, e, fallback),
+  );
+}
+
+/**
+ * A call's retry loop: which target each attempt goes to, what a failure means for the next one.
+ * One object per call whose methods the loop calls: the hot path (one attempt that works) makes
+ * no closure of its own but the attempt's promise handlers.
+ */
+class Attempts<T> implements RetryLoop<T> {
+  readonly maxAttempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly budget: RetryBudget;
+  /** Every pooled connection may lead to the same departing process: one free retry each. */
+  readonly maxFreeRetries: number;
+  /** The target of the latest attempt. */
+  target: Target;
+  /**
+   * A replica refused a write (25006): the statement belongs on the primary, not on another
+   * replica, which would refuse it too.
+   */
+  private toPrimary = false;
+  private readonly tried = new Set<Target>();
+
+  constructor(
+    private readonly db: Wiring,
+    private readonly operation: string,
+    private readonly kind: CallKind,
+    private readonly choose: (n: number, tried: ReadonlySet<Target>) => Target,
+    private readonly work: Work<T>,
+  ) {
+    this.maxAttempts = db.options.maxAttempts;
+    this.initialDelayMs = db.options.initialDelayMs;
+    this.maxDelayMs = db.options.maxDelayMs;
+    this.budget = db.budget;
+    this.target = db.primary;
+    this.maxFreeRetries = db.primary.endpoint.poolMax + 1;
+  }
+
+  /** Promise handlers on the hot path (one attempt that works), async only for a failure. */
+  attempt(n: number): Promise<T> {
+    const t = (this.target = this.toPrimary ? this.db.primary : this.choose(n, this.tried));
+    this.tried.add(t);
+    return t.attempt(this.work).then(
+      (result) => {
+        t.recordAttempt("ok");
+        return result;
+      },
+      (e: unknown) => attemptFailed<T>(this.db, this.operation, this.kind, t, e),
+    );
+  }
+
+  decide(error: unknown): ReturnType<RetryLoop<T>["decide"]> {
+    const { db, target } = this;
+    const classification = classifyAny(error);
+    if (classification.reroute === "primary" && target !== db.primary) {
+      this.toPrimary = true;
+      db.events.emit("route", {
+        operation: this.operation,
+        target: db.primary.name,
         reason: classification.reason,
       });
-      db.events.emit("retry", {
-        operation,
-        target: target.name,
-        attempt,
-        delayMs,
-        reason: classification.reason,
-      });
-    },
-  }).then(undefined, (e: unknown) => callFailed(db, operation, target, e, fallback));
+    }
+    return retryDecision(db, this.kind, target, error, classification);
+  }
+
+  onRetry({
+    attempt,
+    delayMs,
+    classification,
+  }: Parameters<NonNullable<RetryLoop<T>["onRetry"]>>[0]) {
+    const { db } = this;
+    db.metrics.retries.inc({
+      service: db.service,
+      class: classification.class,
+      reason: classification.reason,
+    });
+    db.events.emit("retry", {
+      operation: this.operation,
+      target: this.target.name,
+      attempt,
+      delayMs,
+      reason: classification.reason,
+    });
+  }
 }
 
 /**

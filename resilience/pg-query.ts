@@ -73,10 +73,15 @@ export function sendBehind(
   params?: unknown[],
 ): Promise<pg.QueryResult[]> {
   return new Promise((resolve, reject) => {
-    const done = (err: Error | null, results?: pg.QueryResult | pg.QueryResult[]) =>
-      err ? reject(err) : resolve(results as pg.QueryResult[]);
     if (params?.length)
-      client.query(new BehindStatement(prefix, sql, params, done) as unknown as pg.Submittable);
-    else client.query([...prefix, sql].join("; "), done);
+      client.query(
+        new BehindStatement(prefix, sql, params, (err, results) =>
+          err ? reject(err) : resolve(results!),
+        ) as unknown as pg.Submittable,
+      );
+    else
+      client.query([...prefix, sql].join("; "), (err: Error | null, results: unknown) =>
+        err ? reject(err) : resolve(results as pg.QueryResult[]),
+      );
   });
 }

@@ -81,33 +81,37 @@ export class Statements {
     if (flight !== own) this.queuedFlights.set(flight, client);
     flight.deadline = performance.now() + timeoutMs;
     flight.timedOut = false;
-    const landed = () => {
-      flight.deadline = Infinity;
-      if (flight !== own) this.queuedFlights.delete(flight);
-    };
-    const failed = (e: unknown) => {
-      landed();
-      return flight.timedOut ? new QueryTimeoutError(this.label, timeoutMs, e) : tag(e, "query");
-    };
     if (send) {
       return send().then(
         (result) => {
-          landed();
+          this.landed(flight, own);
           return result;
         },
         (e: unknown) => {
-          throw failed(e);
+          throw this.failed(flight, own, timeoutMs, e);
         },
       );
     }
     // pg's callback form: one promise per statement (its promise form adds another).
     return new Promise((resolve, reject) =>
       client.query<R>(sql, params as unknown[], (err, result) => {
-        if (err) return reject(failed(err));
-        landed();
+        if (err) return reject(this.failed(flight, own, timeoutMs, err));
+        this.landed(flight, own);
         resolve(result as T);
       }),
     );
+  }
+
+  /** The statement's answer came: nothing of it is in flight any more. */
+  private landed(flight: Flight, own: Flight): void {
+    flight.deadline = Infinity;
+    if (flight !== own) this.queuedFlights.delete(flight);
+  }
+
+  /** The error a failed statement gives its caller: its timeout when the sweeper cancelled it. */
+  private failed(flight: Flight, own: Flight, timeoutMs: number, e: unknown): unknown {
+    this.landed(flight, own);
+    return flight.timedOut ? new QueryTimeoutError(this.label, timeoutMs, e) : tag(e, "query");
   }
 
   /** A connection's state, made on first use if the pool's connect event has not run yet. */

@@ -34,6 +34,9 @@ export const GOODBYES: ReadonlySet<string> = new Set([
   "pooler-shutting-down",
 ]);
 
+/** What an attempt runs on its connection. */
+export type Work<T> = (runners: Runners, client: pg.PoolClient, target: Target) => Promise<T>;
+
 const BREAKER_STATES = {
   [CircuitState.Closed]: "closed",
   [CircuitState.Open]: "open",
@@ -153,8 +156,11 @@ export class Target {
     return BREAKER_STATES[this.breaker.state];
   }
 
-  /** One attempt: a connection from this target's pool, held for `work`, released after. */
-  attempt<T>(work: (runners: Runners, client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * One attempt: a connection from this target's pool, held for `work`, released after. `work`
+   * is told the target too, so a call passes one function for every attempt, not a closure each.
+   */
+  attempt<T>(work: Work<T>): Promise<T> {
     const queued = this.queueSize - this.bulkhead.queueSlots;
     if (queued !== this.lastQueued) this.counters.queued.set((this.lastQueued = queued));
     return this.bulkhead
@@ -174,9 +180,7 @@ export class Target {
   }
 
   /** `work` on a pooled connection; one it may have left unusable is dropped, not returned. */
-  private async onConnection<T>(
-    work: (runners: Runners, client: pg.PoolClient) => Promise<T>,
-  ): Promise<T> {
+  private async onConnection<T>(work: Work<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -187,7 +191,7 @@ export class Target {
     let broken: Error | undefined;
     try {
       const { runners } = this.statements.stateOf(client);
-      return await work(runners, client);
+      return await work(runners, client, this);
     } catch (e) {
       if (phaseOf(e) === "connect" || classifyError(e, "query").class !== "permanent") {
         broken = e as Error; // the connection may be unusable: do not return it to the pool

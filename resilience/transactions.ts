@@ -60,20 +60,25 @@ class Opening {
   /** The transaction's xid and timeline, once the first statement's results are in. */
   tx?: TxRef;
 
+  /** The runner the body gets (bound here: a class field's arrow costs a call more under tsx). */
+  readonly run: StatementRunner;
+
   constructor(
     private readonly runners: Runners,
     private readonly prefix: readonly string[],
-  ) {}
+  ) {
+    this.run = (sql, params) => this.statement(sql, params);
+  }
 
   /** Whether BEGIN went out: only then is there a transaction to commit or roll back. */
   get sent(): boolean {
     return this.first !== undefined;
   }
 
-  readonly run: StatementRunner = <R extends pg.QueryResultRow>(
+  private statement<R extends pg.QueryResultRow>(
     sql: string,
     params?: unknown[],
-  ) => {
+  ): Promise<pg.QueryResult<R>> {
     if (this.open) return this.runners.run<R>(sql, params);
     if (this.first) return this.first.then(() => this.runners.run<R>(sql, params));
     this.first = this.runners.runBehind(this.prefix, sql, params);
@@ -84,7 +89,7 @@ class Opening {
       const own = results.slice(this.prefix.length);
       return (own.length === 1 ? own[0] : own) as pg.QueryResult<R>;
     });
-  };
+  }
 }
 
 export async function inTransaction<T>(
