@@ -177,10 +177,11 @@ function retryDecision(
   return {
     // An open breaker is retried too: the attempt never reaches the database (no storm).
     // On a replica the router picks another target at once; on the primary the retry
-    // after halfOpenAfter is the probe that closes it again, so it waits that long (a
-    // shorter backoff would spend the attempts against the open breaker).
+    // waits until the breaker lets probes through (a shorter backoff would spend the
+    // attempts against the open breaker), so the first retries there are its probes, and
+    // the calls behind them wait in cockatiel for the probes' verdict.
     retry: !shed && (isRetryable(classification, kind) || rerunForResult),
-    minDelayMs: breakerOpen && target === db.primary ? db.options.halfOpenAfterMs : 0,
+    minDelayMs: breakerOpen && target === db.primary ? target.msUntilHalfOpen + 1 : 0,
     classification,
     // The budget bounds the load retries add to the database. None is added by a retry
     // that goes to another target (after a replica attempt the router picks another,

@@ -18,8 +18,9 @@ export const DEFAULTS = {
     /** The window that share is measured over. */
     failureWindowMs: 2000,
     /**
-     * How long an open breaker waits before letting probes through: with PgBouncer's
-     * server_login_retry of 0.5 s, a returning node is found within about a second.
+     * How long an open breaker waits before letting probes through; a call it turned away on the
+     * primary retries then. With PgBouncer's server_login_retry of 0.5 s, a returning node is
+     * found within about a second.
      */
     halfOpenAfterMs: 500,
     /** Successful probes needed, while half-open, to close again. */

@@ -56,6 +56,8 @@ export class Target {
   private readonly queueSize: number;
   private lastQueued = 0;
   private lostConnections = 0;
+  /** When the breaker last opened (Date.now(), as cockatiel keeps it). */
+  private openedAt = 0;
   private readonly counters: {
     ok: HotCount;
     reads: HotCount;
@@ -109,6 +111,8 @@ export class Target {
     metrics.bulkheadRejections.inc(labels, 0);
     this.counters.queued.set(0);
     this.breaker.onStateChange((state) => {
+      // cockatiel stamps its own open state with Date.now() just before it tells us
+      if (state === CircuitState.Open) this.openedAt = Date.now();
       const named = BREAKER_STATES[state];
       metrics.breakerState.set(labels, BREAKER_STATE_VALUE[named]);
       events.emit("breaker", { target: name, state: named });
@@ -125,6 +129,16 @@ export class Target {
     if (error instanceof QueryTimeoutError) return false;
     const c = classifyError(error, phaseOf(error));
     return c.class === "retry-safe" && !GOODBYES.has(c.reason) && c.reason !== "read-only-server";
+  }
+
+  /**
+   * How long until the open breaker lets probes through (0 when it is not open): a call it turned
+   * away retries then, on the breaker's own clock. A fixed wait from each refusal would land up to
+   * one half-open period after the probes, and a target that came back would be found that late.
+   */
+  get msUntilHalfOpen(): number {
+    if (this.breaker.state !== CircuitState.Open) return 0;
+    return Math.max(0, this.openedAt + this.options.halfOpenAfterMs - Date.now());
   }
 
   get available(): boolean {

@@ -60,7 +60,10 @@ class Opening {
   /** The transaction's xid and timeline, once the first statement's results are in. */
   tx?: TxRef;
 
-  /** The runner the body gets (bound here: a class field's arrow costs a call more under tsx). */
+  /**
+   * The runner the body gets, bound once here: under tsx, a class field's arrow would also cost a
+   * name definition per transaction.
+   */
   readonly run: StatementRunner;
 
   constructor(
