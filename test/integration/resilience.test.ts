@@ -409,6 +409,40 @@ describe("pooler and pool", () => {
     expect(db.health().primary.breaker).toBe("closed");
     expect(states).toEqual(["open", "half-open", "closed"]);
   });
+
+  test("a call the primary's open breaker turns away retries when the breaker lets probes through, not a whole period later", async () => {
+    const host = plan.hosts[1]!;
+    const halfOpenAfterMs = 5000;
+    const db = database(profileOf("identity", host), {
+      breaker: { consecutiveFailures: 3, halfOpenAfterMs, halfOpenProbes: 1 },
+      retry: { maxAttempts: 2 },
+    });
+    let openedAt = 0;
+    db.events.on("breaker", (e) => {
+      if (e.target === "primary" && e.state === "open") openedAt = Date.now();
+    });
+    await db.write("SELECT 1");
+    await stopHost(host);
+    try {
+      for (let i = 0; i < 8 && db.health().primary.breaker !== "open"; i++)
+        await db.write("SELECT 1").catch(() => {});
+      expect(db.health().primary.breaker).toBe("open");
+    } finally {
+      await upHost(plan, host, secrets);
+    }
+    // 3.5 s into the open period (the host is back by then): the retry waits out the rest.
+    await new Promise((r) => setTimeout(r, Math.max(0, openedAt + 3500 - Date.now())));
+    const calledAt = Date.now();
+    expect(calledAt, "the call must meet the breaker still open").toBeLessThan(
+      openedAt + halfOpenAfterMs - 500,
+    );
+    await db.write("SELECT 1");
+    // Not before the breaker let probes through, and well before a whole period from the refusal
+    // (which the retry used to wait: calledAt + 5000).
+    expect(Date.now()).toBeGreaterThanOrEqual(openedAt + halfOpenAfterMs - 50);
+    expect(Date.now() - calledAt).toBeLessThan(3000);
+    expect(db.health().primary.breaker).toBe("closed");
+  });
 });
 
 test("fallbacks: a stale value for a read and a queued write while the database is down; bad SQL never falls back", async () => {
