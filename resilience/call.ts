@@ -8,7 +8,13 @@ import type { ReadRouter } from "./router.js";
 import { withRetries, type RetriesExhausted, type RetryLoop } from "./retry.js";
 import { GOODBYES, type Target, type Work } from "./target.js";
 import { phaseOf } from "./wire.js";
-import { classifyAny, resolvedError, resolveFailedWrite, type Resolution } from "./transactions.js";
+import {
+  classifyAny,
+  resolvedError,
+  resolveFailedWrite,
+  stoppedBeforeCommit,
+  type Resolution,
+} from "./transactions.js";
 
 /** What one database is made of, built once by createDatabase and shared by every call. */
 export interface Wiring {
@@ -194,7 +200,7 @@ function retryDecision(
       rerunForResult ||
       phaseOf(error) === "connect" ||
       breakerOpen,
-    free: GOODBYES.has(classification.reason),
+    free: GOODBYES.has(classification.reason) || stoppedBeforeCommit(error),
   };
 }
 

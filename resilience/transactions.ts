@@ -41,6 +41,16 @@ export function classifyAny(error: unknown): Classification {
   return classifyError(error, phaseOf(error));
 }
 
+/**
+ * A server that was being stopped (57P01, a switchover's clean stop) ended the transaction before
+ * its COMMIT: nothing committed, and the next pooled connection may lead to the same departing
+ * server (a session pool's keep theirs through PgBouncer's pause), so, like a pooler's goodbye,
+ * the retry costs no attempt (up to one per pooled connection).
+ */
+export function stoppedBeforeCommit(error: unknown): boolean {
+  return isNotCommittedError(error) && classifyAny(error.cause).reason === "admin-shutdown";
+}
+
 /** A lost connection, as opposed to an answer from the server (a timeout is an answer too). */
 function connectionLost(error: unknown): boolean {
   return !(error instanceof QueryTimeoutError) && classifyAny(error).class === "outcome-unknown";
