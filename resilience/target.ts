@@ -56,8 +56,6 @@ export class Target {
   private readonly queueSize: number;
   private lastQueued = 0;
   private lostConnections = 0;
-  /** When the breaker last opened (Date.now(), as cockatiel keeps it). */
-  private openedAt = 0;
   private readonly counters: {
     ok: HotCount;
     reads: HotCount;
@@ -111,8 +109,6 @@ export class Target {
     metrics.bulkheadRejections.inc(labels, 0);
     this.counters.queued.set(0);
     this.breaker.onStateChange((state) => {
-      // cockatiel stamps its own open state with Date.now() just before it tells us
-      if (state === CircuitState.Open) this.openedAt = Date.now();
       const named = BREAKER_STATES[state];
       metrics.breakerState.set(labels, BREAKER_STATE_VALUE[named]);
       events.emit("breaker", { target: name, state: named });
@@ -138,7 +134,9 @@ export class Target {
    */
   get msUntilHalfOpen(): number {
     if (this.breaker.state !== CircuitState.Open) return 0;
-    return Math.max(0, this.openedAt + this.options.halfOpenAfterMs - Date.now());
+    // cockatiel's own record of the opening (its serialised state), on its clock (Date.now())
+    const { openedAt } = (this.breaker.toJSON() as { ownState: { openedAt: number } }).ownState;
+    return Math.max(0, openedAt + this.options.halfOpenAfterMs - Date.now());
   }
 
   get available(): boolean {
