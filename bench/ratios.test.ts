@@ -1,16 +1,10 @@
 import { expect, test } from "vitest";
-import { pairedRatio, quantile } from "./ratios.js";
+import { pairedRatio, percentileOf } from "./ratios.js";
 
-test("quantile interpolates between the nearest ranks, whatever the input order", () => {
-  expect(quantile([3, 1, 2], 0.5)).toBe(2);
-  expect(quantile([4, 1, 3, 2], 0.5)).toBe(2.5);
-  expect(quantile([10, 0], 0.25)).toBe(2.5);
-  expect(quantile([7], 0.75)).toBe(7);
-});
-
-test("quantile refuses no values and a q outside 0..1, naming what it got", () => {
-  expect(() => quantile([], 0.5)).toThrow(/no values/);
-  expect(() => quantile([1], 1.5)).toThrow(/got 1.5/);
+test("percentiles of values in any order, by nearest rank", () => {
+  expect(percentileOf([3, 1, 2], 50)).toBe(2);
+  expect(percentileOf([10, 0, 5, 15], 25)).toBe(5);
+  expect(percentileOf([7], 75)).toBe(7);
 });
 
 test("a paired ratio is read row by row: a slow row moves both variants and cancels", () => {

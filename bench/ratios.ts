@@ -5,16 +5,14 @@
  * process on the shared cores) cancels inside a row, and a row hit by a spike moves the median
  * little, where it would move a ratio of totals as much as its ops weigh.
  */
+import { percentile } from "../loadtest/stats.js";
 
-/** The q-quantile (0 ≤ q ≤ 1) of xs, interpolated between the nearest ranks. */
-export function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) throw new Error("quantile: no values");
-  if (!(q >= 0 && q <= 1)) throw new Error(`quantile: q must be within 0..1 (got ${q})`);
-  const sorted = [...xs].sort((a, b) => a - b);
-  const at = q * (sorted.length - 1);
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
+/** The p-th percentile (0–100) of values in any order, by loadtest's one definition (nearest rank). */
+export function percentileOf(xs: readonly number[], p: number): number {
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    p,
+  );
 }
 
 /** A ratio over rows: its median and quartiles, and how many rows it was read from. */
@@ -45,9 +43,9 @@ export function pairedRatio(
     return a / b;
   });
   return {
-    median: quantile(ratios, 0.5),
-    p25: quantile(ratios, 0.25),
-    p75: quantile(ratios, 0.75),
+    median: percentileOf(ratios, 50),
+    p25: percentileOf(ratios, 25),
+    p75: percentileOf(ratios, 75),
     rows: ratios.length,
   };
 }

@@ -5,9 +5,9 @@ import { stackDown, stackStatus, stackUp } from "../local/stack.js";
 import { createDatabase, tlsOptions, type Database } from "../resilience/index.js";
 import { localPlan } from "../local/lines.js";
 import { williamsRow } from "./order.js";
-import { pairedRatio, quantile } from "./ratios.js";
+import { pairedRatio, percentileOf } from "./ratios.js";
 
-import { clientCpuPerCall, interleaved, mean, round, type Query } from "./rounds.js";
+import { clientCpuPerCall, interleaved, mean, runAlone, type Query } from "./rounds.js";
 
 /**
  * npm run bench -- resilience: the wrapped path (createDatabase) against raw pg on the same target,
@@ -141,9 +141,9 @@ async function measureOwnCost(variants: Variants, workers: number): Promise<void
       all[0].push(...lb);
       all[1].push(...lq);
     }
-    const addedMs = quantile(all[1], 0.5) - quantile(all[0], 0.5);
+    const addedMs = percentileOf(all[1], 50) - percentileOf(all[0], 50);
     console.log(
-      `  ${what.padEnd(44)} ${quantile(ratios, 0.5).toFixed(3)} throughput ` +
+      `  ${what.padEnd(44)} ${percentileOf(ratios, 50).toFixed(3)} throughput ` +
         `(rounds ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)}), ` +
         `${addedMs.toFixed(3)} ms added at p50`,
     );
@@ -176,7 +176,7 @@ async function cpuPerCall(
       pairs.push([await cpu(base), w]);
     }
   }
-  const median = (f: (pair: [number, number]) => number) => quantile(pairs.map(f), 0.5);
+  const median = (f: (pair: [number, number]) => number) => percentileOf(pairs.map(f), 50);
   return {
     base: median(([b]) => b),
     wrapped: median(([, w]) => w),
@@ -195,7 +195,7 @@ async function measureAlone(
   variants: Variants,
   workers: number,
 ): Promise<Measured> {
-  for (const name of names) await round(variants[name]!.query, workers, ROUND_MS); // warm up
+  for (const name of names) await runAlone(variants[name]!.query, workers, ROUND_MS); // warm up
   const rows: Record<string, number>[] = [];
   const latencies = new Map(names.map((name) => [name, [] as number[]]));
   for (let i = 0; i < ROWS; i++) {
@@ -204,8 +204,8 @@ async function measureAlone(
       const name = names[k]!;
       // Unmeasured, first: what the previous variant left (its garbage, the code paths it had
       // warmed, the WAL it had queued for the replica) is paid here, not by this variant.
-      await round(variants[name]!.query, workers, SETTLE_MS);
-      const r = await round(variants[name]!.query, workers, ROUND_MS);
+      await runAlone(variants[name]!.query, workers, SETTLE_MS);
+      const r = await runAlone(variants[name]!.query, workers, ROUND_MS);
       row[name] = r.opsPerSecond;
       latencies.get(name)!.push(...r.latencies);
     }
@@ -220,13 +220,13 @@ async function measureAlone(
 
 /** What the variants run alone measured: each one's median throughput and p50, then the ratios. */
 function printAlone(names: string[], variants: Variants, { rows, latencies }: Measured): void {
-  const p50 = (name: string) => quantile(latencies.get(name)!, 0.5);
+  const p50 = (name: string) => percentileOf(latencies.get(name)!, 50);
   console.log(`each variant alone, median of ${rows.length} rows:`);
   for (const name of names)
     console.log(
-      `  ${variants[name]!.label.padEnd(35)} ${quantile(
+      `  ${variants[name]!.label.padEnd(35)} ${percentileOf(
         rows.map((r) => r[name]!),
-        0.5,
+        50,
       ).toFixed(0)} ops/s, p50 ${p50(name).toFixed(3)} ms`,
     );
   for (const { heading, comparisons } of ALONE_SECTIONS) {

@@ -5,7 +5,7 @@
 export type Query = () => Promise<unknown>;
 
 /** One variant alone for `ms`: its throughput over the time the calls took, and their latencies. */
-export async function round(
+export async function runAlone(
   query: Query,
   workers: number,
   ms: number,
@@ -61,7 +61,7 @@ export async function interleaved(
  */
 export async function clientCpuPerCall(query: Query, workers: number, ms: number): Promise<number> {
   const before = process.cpuUsage();
-  const { latencies } = await round(query, workers, ms);
+  const { latencies } = await runAlone(query, workers, ms);
   const used = process.cpuUsage(before);
   return (used.user + used.system) / latencies.length;
 }
