@@ -169,13 +169,7 @@ export async function switchover(c: Cluster, to: PgNode): Promise<Switched> {
     `switchover ${from.name} → ${to.name}: dns_max_ttl ${SWITCHOVER_DNS_TTL_S} s on every process`,
   );
   await onEveryProcess(c, `SET dns_max_ttl = '${SWITCHOVER_DNS_TTL_S}'`);
-  // While the old DNS entries expire (traffic still flows): a checkpoint, so the clean stop's own
-  // shutdown checkpoint inside the pause has only the last second's pages to write, as planned
-  // switchovers do (under the drills' load the stop alone took about 1.5 s of a 2.3–2.8 s pause).
-  await Promise.all([
-    sleep(DEFAULTS.pgbouncer.dnsMaxTtlSeconds * 1000 + 200), // entries from before expire
-    superuserQuery(from, "CHECKPOINT"),
-  ]);
+  await sleep(DEFAULTS.pgbouncer.dnsMaxTtlSeconds * 1000 + 200); // entries from before expire
   const t0 = performance.now();
   // PAUSE (global: a paused database alone still opens its min_pool_size connections, and their
   // failures while no primary answers make PgBouncer turn transactions away after RESUME) holds
